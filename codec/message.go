@@ -30,6 +30,7 @@ var (
 	ErrLineTooLong = errors.New("codec: line too long")
 	ErrTagsTooLong = errors.New("codec: tag section too long")
 	ErrControlChar = errors.New("codec: NUL or bare CR in line")
+	ErrBadCommand  = errors.New("codec: command is neither letters nor a 3-digit numeric")
 )
 
 // Message is one parsed IRC line. Its byte slices alias the input passed to
@@ -144,6 +145,9 @@ func (m *Message) Parse(line []byte) error {
 	if len(m.Command) == 0 {
 		return ErrNoCommand
 	}
+	if !validCommand(m.Command) {
+		return ErrBadCommand
+	}
 	line = line[end:]
 	for {
 		line = trimSpaces(line)
@@ -169,6 +173,18 @@ func (m *Message) Parse(line []byte) error {
 		m.nparams++
 		line = line[end:]
 	}
+}
+
+func validCommand(c []byte) bool {
+	if len(c) == 3 && '0' <= c[0] && c[0] <= '9' && '0' <= c[1] && c[1] <= '9' && '0' <= c[2] && c[2] <= '9' {
+		return true
+	}
+	for _, b := range c {
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // trimSpaces drops leading spaces only: trailing spaces belong to a
