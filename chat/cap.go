@@ -1,0 +1,114 @@
+package chat
+
+import (
+	"strings"
+
+	"laird/codec"
+)
+
+func handleCap(s *Server, c *Client, m *codec.Message) {
+	sub := strings.ToUpper(string(m.Param(0)))
+	nick := c.Nick()
+	switch sub {
+	case "LS":
+		if !c.Registered() {
+			c.reg |= regCapPending
+		}
+		if v := string(m.Param(1)); v != "" {
+			if n, ok := atoiSmall(v); ok && n >= 302 {
+				c.capVersion = 302
+				// CAP LS 302 implicitly enables cap-notify.
+				c.caps.Store(c.caps.Load() | 1<<CapCapNotify)
+			}
+		}
+		s.sendCapList(c, nick, "LS", s.offered(c.capVersion >= 302))
+	case "LIST":
+		var on []string
+		set := capSet(c.caps.Load())
+		for cp := Cap(0); cp < capCount; cp++ {
+			if set.has(cp) {
+				on = append(on, cp.String())
+			}
+		}
+		s.sendCapList(c, nick, "LIST", on)
+	case "REQ":
+		if !c.Registered() {
+			c.reg |= regCapPending
+		}
+		req := string(m.Param(1))
+		set := capSet(c.caps.Load())
+		ok := len(strings.Fields(req)) > 0
+		for _, name := range strings.Fields(req) {
+			remove := strings.HasPrefix(name, "-")
+			cp, known := capByName(strings.TrimPrefix(name, "-"))
+			if !known || !s.offers(cp) {
+				ok = false
+				break
+			}
+			if remove {
+				set &^= 1 << cp
+			} else {
+				set |= 1 << cp
+			}
+		}
+		r := c.replies()
+		if ok {
+			c.caps.Store(uint64(set))
+			r.cmd(s.name, "CAP", true, nick, "ACK", req)
+		} else {
+			r.cmd(s.name, "CAP", true, nick, "NAK", req)
+		}
+		c.sendReplies(r)
+	case "END":
+		if !c.Registered() {
+			c.reg &^= regCapPending
+			s.tryRegister(c)
+		}
+	default:
+		r := c.replies()
+		r.numeric(codec.ERR_INVALIDCAPCMD, string(m.Param(0)), "Invalid CAP command")
+		c.sendReplies(r)
+	}
+}
+
+// sendCapList writes a CAP LS/LIST reply, split over several lines (with
+// the "*" continuation marker for 302 clients) to stay under 512 bytes.
+func (s *Server) sendCapList(c *Client, nick, sub string, caps []string) {
+	r := c.replies()
+	const room = 400
+	var chunks []string
+	cur := ""
+	for _, cp := range caps {
+		if len(cur)+len(cp)+1 > room && cur != "" {
+			chunks = append(chunks, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += " "
+		}
+		cur += cp
+	}
+	chunks = append(chunks, cur)
+	for i, ch := range chunks {
+		if i < len(chunks)-1 && c.capVersion >= 302 {
+			r.cmd(s.name, "CAP", true, nick, sub, "*", ch)
+		} else {
+			r.cmd(s.name, "CAP", true, nick, sub, ch)
+		}
+	}
+	c.sendReplies(r)
+}
+
+func atoiSmall(s string) (int, bool) {
+	if len(s) == 0 || len(s) > 6 {
+		return 0, false
+	}
+	n := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return 0, false
+		}
+		n = n*10 + int(s[i]-'0')
+	}
+	return n, true
+}

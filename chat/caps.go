@@ -1,0 +1,95 @@
+package chat
+
+import "strings"
+
+// Cap is an IRCv3 capability laird implements.
+type Cap uint8
+
+const (
+	CapCapNotify Cap = iota
+	CapMessageTags
+	CapServerTime
+	CapEchoMessage
+	CapBatch
+	CapLabeledResponse
+	CapAccountTag
+	CapAccountNotify
+	CapAwayNotify
+	CapExtendedJoin
+	CapMultiPrefix
+	CapUserhostInNames
+	CapInviteNotify
+	CapChghost
+	CapSetname
+	CapSASL
+	capCount
+)
+
+var capNames = [capCount]string{
+	CapCapNotify:       "cap-notify",
+	CapMessageTags:     "message-tags",
+	CapServerTime:      "server-time",
+	CapEchoMessage:     "echo-message",
+	CapBatch:           "batch",
+	CapLabeledResponse: "labeled-response",
+	CapAccountTag:      "account-tag",
+	CapAccountNotify:   "account-notify",
+	CapAwayNotify:      "away-notify",
+	CapExtendedJoin:    "extended-join",
+	CapMultiPrefix:     "multi-prefix",
+	CapUserhostInNames: "userhost-in-names",
+	CapInviteNotify:    "invite-notify",
+	CapChghost:         "chghost",
+	CapSetname:         "setname",
+	CapSASL:            "sasl",
+}
+
+// String returns the capability's name.
+func (cp Cap) String() string { return capNames[cp] }
+
+func capByName(name string) (Cap, bool) {
+	for i, n := range capNames {
+		if n == name {
+			return Cap(i), true
+		}
+	}
+	return 0, false
+}
+
+// capSet is a set of capabilities as a bit mask.
+type capSet uint64
+
+func (s capSet) has(cp Cap) bool { return s&(1<<cp) != 0 }
+
+// offered lists the capabilities the server advertises, with values for
+// CAP LS 302.
+func (s *Server) offered(v302 bool) []string {
+	out := make([]string, 0, len(s.caps))
+	for _, cp := range s.caps {
+		name := cp.String()
+		if v302 {
+			if val := s.capValue(cp); val != "" {
+				name += "=" + val
+			}
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+func (s *Server) capValue(cp Cap) string {
+	switch cp {
+	case CapSASL:
+		return strings.Join(s.saslMechs, ",")
+	}
+	return ""
+}
+
+func (s *Server) offers(cp Cap) bool {
+	for _, o := range s.caps {
+		if o == cp {
+			return true
+		}
+	}
+	return false
+}

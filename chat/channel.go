@@ -1,0 +1,120 @@
+package chat
+
+import (
+	"time"
+)
+
+// chanModes is the set of a channel's flag modes.
+type chanModes uint16
+
+const (
+	cmodeInvite     chanModes = 1 << iota // +i
+	cmodeModerated                        // +m
+	cmodeNoExternal                       // +n
+	cmodeSecret                           // +s
+	cmodeTopicLock                        // +t
+)
+
+// memberModes are a member's prefix modes.
+type memberModes uint8
+
+const (
+	memberVoice memberModes = 1 << iota // +v
+	memberOp                            // +o
+)
+
+// Member is one client's membership of a channel.
+type Member struct {
+	c      *Client
+	modes  memberModes
+	joined time.Time
+}
+
+// listEntry is one +b/+e/+I mask.
+type listEntry struct {
+	mask  string // as given, normalised to nick!user@host form
+	setBy string
+	setAt time.Time
+}
+
+// Channel is owned by exactly one shard goroutine.
+type Channel struct {
+	name    string // as first created
+	folded  string
+	created time.Time
+
+	members []*Member
+	index   map[*Client]int // position in members
+
+	topic   string
+	topicBy string
+	topicAt time.Time
+
+	modes   chanModes
+	key     string
+	limit   int
+	bans    []listEntry
+	excepts []listEntry
+	invex   []listEntry
+	invited map[string]struct{} // casefolded nicks invited while +i
+}
+
+func newChannel(name, folded string, now time.Time) *Channel {
+	return &Channel{
+		name:    name,
+		folded:  folded,
+		created: now,
+		index:   make(map[*Client]int),
+		modes:   cmodeNoExternal | cmodeTopicLock,
+	}
+}
+
+func (ch *Channel) member(c *Client) *Member {
+	if i, ok := ch.index[c]; ok {
+		return ch.members[i]
+	}
+	return nil
+}
+
+func (ch *Channel) addMember(c *Client, modes memberModes, now time.Time) *Member {
+	m := &Member{c: c, modes: modes, joined: now}
+	ch.index[c] = len(ch.members)
+	ch.members = append(ch.members, m)
+	return m
+}
+
+// removeMember takes c out of ch, deleting ch when it empties. It reports
+// whether c was a member.
+func (sh *shard) removeMember(ch *Channel, c *Client) bool {
+	i, ok := ch.index[c]
+	if !ok {
+		return false
+	}
+	last := len(ch.members) - 1
+	if i != last {
+		ch.members[i] = ch.members[last]
+		ch.index[ch.members[i].c] = i
+	}
+	ch.members[last] = nil
+	ch.members = ch.members[:last]
+	delete(ch.index, c)
+	c.removeChannel(ch.folded)
+	if len(ch.members) == 0 {
+		delete(sh.channels, ch.folded)
+		sh.srv.channels.Add(-1)
+	}
+	return true
+}
+
+// prefix returns the membership prefix characters for NAMES/WHO.
+func (m *Member) prefix(multi bool) string {
+	switch {
+	case m.modes&memberOp != 0 && m.modes&memberVoice != 0 && multi:
+		return "@+"
+	case m.modes&memberOp != 0:
+		return "@"
+	case m.modes&memberVoice != 0:
+		return "+"
+	}
+	return ""
+}

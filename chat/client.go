@@ -1,0 +1,142 @@
+package chat
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Identity is what other clients see of a client. It is immutable once
+// published: changes build a new Identity and swap it in (Client.update).
+type Identity struct {
+	Nick     string
+	User     string
+	Host     string
+	Realname string
+	Account  string // empty when not logged in
+	Away     string // empty when present
+	Modes    UserModes
+	Prefix   string // nick!user@host, precomputed for the fan-out path
+}
+
+func (id *Identity) withPrefix() *Identity {
+	id.Prefix = id.Nick + "!" + id.User + "@" + id.Host
+	return id
+}
+
+// UserModes is a set of user modes.
+type UserModes uint32
+
+const (
+	UModeInvisible UserModes = 1 << iota // +i
+	UModeWallops                         // +w
+	UModeOper                            // +o
+	UModeBot                             // +B
+)
+
+// regState tracks the registration handshake; loop-owned.
+type regState uint8
+
+const (
+	regNick       regState = 1 << iota // a nick has been claimed
+	regUser                            // USER was given
+	regCapPending                      // CAP LS/REQ started negotiation, END not yet seen
+	regDone                            // the welcome burst was sent
+)
+
+// Client is one connected user. See the package documentation for which
+// goroutine may touch which field.
+type Client struct {
+	srv  *Server
+	conn Conn
+	ip   netip.Addr
+
+	// Read by any goroutine.
+	id   atomic.Pointer[Identity]
+	caps atomic.Uint64 // capSet bits
+
+	// Loop-owned.
+	reg          regState
+	capVersion   int
+	password     string // PASS value, checked at registration
+	inflight     int    // shard operations not yet completed
+	inflightTo   int    // shard of those operations, or -1 for several
+	quitting     bool
+	quitMsg      string
+	signon       time.Time
+	lastActive   time.Time
+	lastPing     time.Time
+	awaitingPong bool
+	outLabel     []byte // label of the command being handled, if any
+	monitor      map[string]struct{}
+
+	// chans is the set of channels the client is in, by casefolded name.
+	// Shards owning those channels write it; the client's loop reads it to
+	// plan QUIT and NICK. Rarely contended.
+	chansMu sync.Mutex
+	chans   map[string]struct{}
+}
+
+// Identity returns the client's current public identity.
+func (c *Client) Identity() *Identity { return c.id.Load() }
+
+// Nick returns the current nickname ("*" before one is claimed).
+func (c *Client) Nick() string { return c.id.Load().Nick }
+
+// Registered reports whether the welcome burst has been sent. Loop-owned.
+func (c *Client) Registered() bool { return c.reg&regDone != 0 }
+
+// Conn returns the client's connection. Loop-owned.
+func (c *Client) Conn() Conn { return c.conn }
+
+// IP returns the address the connection came from.
+func (c *Client) IP() netip.Addr { return c.ip }
+
+// update applies fn to a copy of the identity and publishes it. It is safe
+// from any goroutine; concurrent updates retry rather than lose a change.
+func (c *Client) update(fn func(*Identity)) *Identity {
+	for {
+		old := c.id.Load()
+		nid := *old
+		fn(&nid)
+		nid.withPrefix()
+		if c.id.CompareAndSwap(old, &nid) {
+			return &nid
+		}
+	}
+}
+
+// Has reports whether the client enabled capability cp.
+func (c *Client) Has(cp Cap) bool { return c.caps.Load()&(1<<cp) != 0 }
+
+func (c *Client) channelList() []string {
+	c.chansMu.Lock()
+	defer c.chansMu.Unlock()
+	out := make([]string, 0, len(c.chans))
+	for name := range c.chans {
+		out = append(out, name)
+	}
+	return out
+}
+
+func (c *Client) channelCount() int {
+	c.chansMu.Lock()
+	defer c.chansMu.Unlock()
+	return len(c.chans)
+}
+
+func (c *Client) addChannel(folded string) {
+	c.chansMu.Lock()
+	if c.chans == nil {
+		c.chans = make(map[string]struct{})
+	}
+	c.chans[folded] = struct{}{}
+	c.chansMu.Unlock()
+}
+
+func (c *Client) removeChannel(folded string) {
+	c.chansMu.Lock()
+	delete(c.chans, folded)
+	c.chansMu.Unlock()
+}

@@ -1,0 +1,90 @@
+package chat
+
+import (
+	"fmt"
+	"time"
+
+	"laird/codec"
+)
+
+// Config is the chat layer's configuration. The zero value of every field
+// means its documented default (see Defaults).
+type Config struct {
+	ServerName  string   // name in prefixes and numerics; default "laird.local"
+	Network     string   // ISUPPORT NETWORK; default "laird"
+	Password    string   // server password required by PASS; empty means none
+	MOTD        []string // message of the day lines; empty sends 422
+	Casemapping string   // "rfc1459" (default) or "ascii"
+
+	NickLen     int // default 30
+	ChannelLen  int // default 64
+	TopicLen    int // default 390
+	AwayLen     int // default 390
+	KickLen     int // default 390
+	MaxChannels int // channels one client may be in (CHANLIMIT); default 50
+	MaxTargets  int // targets per PRIVMSG/NOTICE (TARGMAX); default 4
+	MaxList     int // entries per +b/+e/+I list (MAXLIST); default 100
+	MaxMonitor  int // MONITOR list size; default 100
+
+	Shards       int // state partitions, each one goroutine; default GOMAXPROCS
+	ShardQueue   int // client operations queued per shard before TRYAGAIN; default 65536
+	PipelineMax  int // same-shard commands a client may have in flight; default 32
+	WhowasLength int // WHOWAS entries kept; default 1000
+
+	Opers []Oper
+
+	Version string // server version string in 002/004/351
+	Created time.Time
+}
+
+// Oper is an operator block: OPER name password.
+type Oper struct {
+	Name         string `toml:"name"`
+	PasswordHash string `toml:"password_hash"` // bcrypt hash
+	Hosts        []string `toml:"hosts"`       // nick!user@host masks allowed; empty = any
+}
+
+func (c *Config) setDefaults() {
+	def := func(v *int, d int) {
+		if *v <= 0 {
+			*v = d
+		}
+	}
+	if c.ServerName == "" {
+		c.ServerName = "laird.local"
+	}
+	if c.Network == "" {
+		c.Network = "laird"
+	}
+	if c.Casemapping == "" {
+		c.Casemapping = "rfc1459"
+	}
+	def(&c.NickLen, codec.DefaultNickLen)
+	def(&c.ChannelLen, codec.DefaultChannelLen)
+	def(&c.TopicLen, codec.DefaultTopicLen)
+	def(&c.AwayLen, codec.DefaultAwayLen)
+	def(&c.KickLen, codec.DefaultKickLen)
+	def(&c.MaxChannels, 50)
+	def(&c.MaxTargets, 4)
+	def(&c.MaxList, 100)
+	def(&c.MaxMonitor, 100)
+	def(&c.ShardQueue, 65536)
+	def(&c.PipelineMax, 32)
+	def(&c.WhowasLength, 1000)
+	if c.Version == "" {
+		c.Version = "laird-dev"
+	}
+	if c.Created.IsZero() {
+		c.Created = time.Now()
+	}
+}
+
+func (c *Config) validate() error {
+	if _, err := codec.CasemappingByName(c.Casemapping); err != nil {
+		return err
+	}
+	if c.NickLen > 64 || c.ChannelLen > 200 {
+		return fmt.Errorf("chat: nick length %d or channel length %d too large", c.NickLen, c.ChannelLen)
+	}
+	return nil
+}

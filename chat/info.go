@@ -1,0 +1,131 @@
+package chat
+
+import (
+	"strconv"
+	"time"
+
+	"laird/codec"
+)
+
+func (s *Server) lusers(r *replies) {
+	users, unknown := s.users.Load(), s.unknown.Load()
+	if unknown < 0 {
+		unknown = 0
+	}
+	r.numeric(codec.RPL_LUSERCLIENT, "There are "+strconv.FormatInt(users, 10)+" users and 0 invisible on 1 servers")
+	r.numeric(codec.RPL_LUSEROP, strconv.FormatInt(s.opers.Load(), 10), "operator(s) online")
+	r.numeric(codec.RPL_LUSERUNKNOWN, strconv.FormatInt(unknown, 10), "unknown connection(s)")
+	r.numeric(codec.RPL_LUSERCHANNELS, strconv.FormatInt(s.channels.Load(), 10), "channels formed")
+	r.numeric(codec.RPL_LUSERME, "I have "+strconv.FormatInt(users, 10)+" clients and 0 servers")
+	u, m := strconv.FormatInt(users, 10), strconv.FormatInt(s.maxUsers.Load(), 10)
+	r.numeric(codec.RPL_LOCALUSERS, u, m, "Current local users "+u+", max "+m)
+	r.numeric(codec.RPL_GLOBALUSERS, u, m, "Current global users "+u+", max "+m)
+}
+
+func (s *Server) motd(r *replies) {
+	if len(s.cfg.MOTD) == 0 {
+		r.numeric(codec.ERR_NOMOTD, "MOTD File is missing")
+		return
+	}
+	r.numeric(codec.RPL_MOTDSTART, "- "+s.name+" Message of the day - ")
+	for _, line := range s.cfg.MOTD {
+		r.numeric(codec.RPL_MOTD, "- "+line)
+	}
+	r.numeric(codec.RPL_ENDOFMOTD, "End of /MOTD command.")
+}
+
+// serverTarget reports whether an optional server parameter names us (or
+// is absent); otherwise it replies 402.
+func (s *Server) serverTarget(c *Client, m *codec.Message, i int) bool {
+	p := m.Param(i)
+	if len(p) == 0 || s.cm.Equal(string(p), s.name) {
+		return true
+	}
+	r := c.replies()
+	r.numeric(codec.ERR_NOSUCHSERVER, string(p), "No such server")
+	c.sendReplies(r)
+	return false
+}
+
+func handleMOTD(s *Server, c *Client, m *codec.Message) {
+	if !s.serverTarget(c, m, 0) {
+		return
+	}
+	r := c.replies()
+	s.motd(r)
+	c.sendReplies(r)
+}
+
+func handleLUSERS(s *Server, c *Client, m *codec.Message) {
+	r := c.replies()
+	s.lusers(r)
+	c.sendReplies(r)
+}
+
+func handleVersion(s *Server, c *Client, m *codec.Message) {
+	if !s.serverTarget(c, m, 0) {
+		return
+	}
+	r := c.replies()
+	r.numeric(codec.RPL_VERSION, s.cfg.Version, s.name, "laird IRC server")
+	for _, line := range s.isupport {
+		r.numeric(codec.RPL_ISUPPORT, line, "are supported by this server")
+	}
+	c.sendReplies(r)
+}
+
+func handleTime(s *Server, c *Client, m *codec.Message) {
+	if !s.serverTarget(c, m, 0) {
+		return
+	}
+	r := c.replies()
+	r.numeric(codec.RPL_TIME, s.name, time.Now().Format(time.RFC1123))
+	c.sendReplies(r)
+}
+
+func handleAdmin(s *Server, c *Client, m *codec.Message) {
+	if !s.serverTarget(c, m, 0) {
+		return
+	}
+	r := c.replies()
+	r.numeric(codec.RPL_ADMINME, s.name, "Administrative info")
+	r.numeric(codec.RPL_ADMINLOC1, "laird server "+s.name)
+	r.numeric(codec.RPL_ADMINLOC2, "network "+s.cfg.Network)
+	r.numeric(codec.RPL_ADMINEMAIL, "root@localhost")
+	c.sendReplies(r)
+}
+
+func handleInfo(s *Server, c *Client, m *codec.Message) {
+	r := c.replies()
+	r.numeric(codec.RPL_INFO, "laird "+s.cfg.Version+": a sharded IRC server on gnet and Pebble")
+	r.numeric(codec.RPL_ENDOFINFO, "End of INFO list")
+	c.sendReplies(r)
+}
+
+func handlePing(s *Server, c *Client, m *codec.Message) {
+	r := c.replies()
+	r.cmd(s.name, "PONG", true, s.name, string(m.Param(0)))
+	c.sendReplies(r)
+}
+
+func handlePong(s *Server, c *Client, m *codec.Message) {
+	// Any input counts as liveness for the loop's ping timer; PONG only
+	// needs to be accepted silently.
+}
+
+func handleQuit(s *Server, c *Client, m *codec.Message) {
+	reason := "Client Quit"
+	if m.NParams() > 0 && len(m.Param(0)) > 0 {
+		reason = "Quit: " + string(m.Param(0))
+	}
+	c.quitMsg = reason
+	c.quitting = true
+	c.conn.Close("Closing Link: " + c.Identity().Host + " (" + reason + ")")
+}
+
+func (c *Client) quitReason() string {
+	if c.quitMsg == "" {
+		return "Client Quit"
+	}
+	return c.quitMsg
+}

@@ -1,0 +1,93 @@
+package chat
+
+import (
+	"laird/codec"
+)
+
+// reservedNicks cannot be claimed by clients: they name laird's services.
+var reservedNicks = map[string]bool{"nickserv": true, "chanserv": true, "operserv": true, "hostserv": true}
+
+func handleNick(s *Server, c *Client, m *codec.Message) {
+	nick := m.Param(0)
+	if len(nick) == 0 {
+		r := c.replies()
+		r.numeric(codec.ERR_NONICKNAMEGIVEN, "No nickname given")
+		c.sendReplies(r)
+		return
+	}
+	if !codec.ValidNick(nick, s.cfg.NickLen) || reservedNicks[s.cm.FoldBytes(nick)] {
+		r := c.replies()
+		r.numeric(codec.ERR_ERRONEUSNICKNAME, string(nick), "Erroneous nickname")
+		c.sendReplies(r)
+		return
+	}
+	newNick := string(nick)
+	old := c.Identity()
+	if old.Nick == newNick {
+		return
+	}
+	newFolded := s.cm.Fold(newNick)
+	oldFolded := ""
+	if c.reg&regNick != 0 {
+		oldFolded = s.cm.Fold(old.Nick)
+	}
+	label := c.takeLabel()
+	s.submit(c, s.shardOf(newFolded), func(sh *shard, b *batch) {
+		sh.claimNick(b, c, newNick, newFolded, oldFolded, label)
+	})
+}
+
+// claimNick runs on the shard owning newFolded.
+func (sh *shard) claimNick(b *batch, c *Client, newNick, newFolded, oldFolded string, label []byte) {
+	if owner := sh.nicks[newFolded]; owner != nil && owner != c {
+		r := sh.replies(c)
+		r.numeric(codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
+		b.replies(c, r, label)
+		putReplies(r)
+		return
+	}
+	sh.nicks[newFolded] = c
+	if oldFolded != "" && oldFolded != newFolded {
+		sh.srv.releaseNick(sh, oldFolded, c)
+	}
+	old := c.Identity()
+	c.update(func(id *Identity) { id.Nick = newNick })
+	b.call(c, func(c *Client) { c.srv.nickChanged(c, old, label) })
+}
+
+// releaseNick frees folded if c still owns it. It runs on shard from, and
+// posts to the owning shard when that is another one.
+func (s *Server) releaseNick(from *shard, folded string, c *Client) {
+	release := func(sh *shard, _ *batch) {
+		if sh.nicks[folded] == c {
+			delete(sh.nicks, folded)
+		}
+	}
+	id := s.shardOf(folded)
+	if from != nil && from.id == id {
+		release(from, nil)
+		return
+	}
+	s.post(id, release)
+}
+
+// nickChanged runs on c's loop after a successful claim.
+func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
+	if !c.Registered() {
+		c.reg |= regNick
+		s.tryRegister(c)
+		return
+	}
+	line := appendCmd(nil, old.Prefix, "NICK", true, c.Nick())
+	s.whowas.add(old, s.name)
+	s.broadcastCommon(c, line, true, label, false)
+}
+
+// lookupNick finds the client owning folded; it runs on that nick's shard.
+func (sh *shard) lookupNick(folded string) *Client { return sh.nicks[folded] }
+
+func (sh *shard) replies(c *Client) *replies {
+	r := repliesPool.Get().(*replies)
+	r.reset(sh.srv, c.Nick())
+	return r
+}

@@ -1,0 +1,126 @@
+package chat
+
+import (
+	"strconv"
+	"strings"
+
+	"laird/codec"
+)
+
+func handlePass(s *Server, c *Client, m *codec.Message) {
+	if c.Registered() {
+		r := c.replies()
+		r.numeric(codec.ERR_ALREADYREGISTERED, "You may not reregister")
+		c.sendReplies(r)
+		return
+	}
+	c.password = string(m.Param(0))
+}
+
+func handleUser(s *Server, c *Client, m *codec.Message) {
+	if c.Registered() || c.reg&regUser != 0 {
+		r := c.replies()
+		r.numeric(codec.ERR_ALREADYREGISTERED, "You may not reregister")
+		c.sendReplies(r)
+		return
+	}
+	user := m.Param(0)
+	if len(user) > codec.DefaultUserLen {
+		user = user[:codec.DefaultUserLen]
+	}
+	if !codec.ValidUser(user, codec.DefaultUserLen) {
+		r := c.replies()
+		r.numeric("468", "Your username is not valid")
+		c.sendReplies(r)
+		return
+	}
+	realname := string(m.Param(3))
+	if len(realname) > 390 {
+		realname = realname[:390]
+	}
+	u := string(user)
+	c.update(func(id *Identity) { id.User, id.Realname = u, realname })
+	c.reg |= regUser
+	s.tryRegister(c)
+}
+
+// tryRegister sends the welcome burst once NICK, USER and CAP negotiation
+// are complete. Loop only.
+func (s *Server) tryRegister(c *Client) {
+	if c.reg&(regNick|regUser) != regNick|regUser || c.reg&(regCapPending|regDone) != 0 {
+		return
+	}
+	if s.cfg.Password != "" && c.password != s.cfg.Password {
+		r := c.replies()
+		r.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
+		c.sendReplies(r)
+		c.conn.Close("Bad password")
+		c.quitting = true
+		return
+	}
+	c.password = ""
+	c.reg |= regDone
+	s.unknown.Add(-1)
+	n := s.users.Add(1)
+	for {
+		max := s.maxUsers.Load()
+		if n <= max || s.maxUsers.CompareAndSwap(max, n) {
+			break
+		}
+	}
+	id := c.Identity()
+	r := c.replies()
+	r.numeric(codec.RPL_WELCOME, "Welcome to the "+s.cfg.Network+" IRC Network "+id.Prefix)
+	r.numeric(codec.RPL_YOURHOST, "Your host is "+s.name+", running version "+s.cfg.Version)
+	r.numeric(codec.RPL_CREATED, "This server was created "+s.cfg.Created.UTC().Format("Mon Jan 2 2006 at 15:04:05 MST"))
+	r.numeric(codec.RPL_MYINFO, s.name, s.cfg.Version, "iowB", "beIiklmnost", "beIklov")
+	for _, line := range s.isupport {
+		// line holds several space-separated tokens; written as one
+		// middle parameter they become the middle parameters 005 needs.
+		r.numeric(codec.RPL_ISUPPORT, line, "are supported by this server")
+	}
+	s.lusers(r)
+	s.motd(r)
+	c.sendReplies(r)
+}
+
+// buildISupport returns the 005 tokens grouped into lines of at most 12.
+func (s *Server) buildISupport() []string {
+	c := &s.cfg
+	tokens := []string{
+		"AWAYLEN=" + strconv.Itoa(c.AwayLen),
+		"BOT=B",
+		"CASEMAPPING=" + c.Casemapping,
+		"CHANLIMIT=#&:" + strconv.Itoa(c.MaxChannels),
+		"CHANMODES=beI,k,l,imnst",
+		"CHANNELLEN=" + strconv.Itoa(c.ChannelLen),
+		"CHANTYPES=" + codec.ChanTypes,
+		"ELIST=U",
+		"EXCEPTS=e",
+		"HOSTLEN=64",
+		"INVEX=I",
+		"KICKLEN=" + strconv.Itoa(c.KickLen),
+		"LINELEN=512",
+		"MAXLIST=beI:" + strconv.Itoa(c.MaxList),
+		"MAXTARGETS=" + strconv.Itoa(c.MaxTargets),
+		"MODES=4",
+		"MONITOR=" + strconv.Itoa(c.MaxMonitor),
+		"NETWORK=" + c.Network,
+		"NICKLEN=" + strconv.Itoa(c.NickLen),
+		"PREFIX=(ov)@+",
+		"SAFELIST",
+		"STATUSMSG=@+",
+		"TARGMAX=JOIN:,KICK:1,LIST:,MONITOR:,NAMES:,NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
+		"TOPICLEN=" + strconv.Itoa(c.TopicLen),
+		"USERLEN=" + strconv.Itoa(codec.DefaultUserLen),
+		"UTF8ONLY",
+		"WHOX",
+	}
+	var lines []string
+	for len(tokens) > 0 {
+		n := min(len(tokens), 12)
+		lines = append(lines, strings.Join(tokens[:n], " "))
+		tokens = tokens[n:]
+	}
+	return lines
+}

@@ -1,0 +1,142 @@
+package chat
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"laird/codec"
+)
+
+// Server is the IRC state machine shared by all event loops.
+type Server struct {
+	cfg       Config
+	name      string
+	cm        *codec.Casemapping
+	log       *slog.Logger
+	loops     Loops
+	shards    []*shard
+	wg        sync.WaitGroup
+	caps      []Cap
+	saslMechs []string
+	isupport  []string // 005 lines' tokens, pre-split into lines
+	whowas    *whowasLog
+
+	// Counters for LUSERS; updated atomically from any goroutine.
+	users    atomic.Int64 // registered clients
+	unknown  atomic.Int64 // connections not yet registered
+	opers    atomic.Int64
+	channels atomic.Int64
+	maxUsers atomic.Int64
+}
+
+// ErrConfig wraps configuration errors returned by New.
+var ErrConfig = errors.New("chat: invalid configuration")
+
+// New builds a Server; Start must be called before clients connect.
+func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
+	cfg.setDefaults()
+	if cfg.Shards <= 0 {
+		cfg.Shards = runtime.GOMAXPROCS(0)
+	}
+	if err := cfg.validate(); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if log == nil {
+		log = slog.Default()
+	}
+	cm, _ := codec.CasemappingByName(cfg.Casemapping)
+	s := &Server{
+		cfg:   cfg,
+		name:  cfg.ServerName,
+		cm:    cm,
+		log:   log,
+		loops: loops,
+		caps: []Cap{CapCapNotify, CapMessageTags, CapServerTime, CapEchoMessage, CapBatch,
+			CapLabeledResponse, CapAccountTag, CapAwayNotify, CapExtendedJoin, CapMultiPrefix,
+			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify},
+		whowas: newWhowasLog(cfg.WhowasLength),
+	}
+	s.isupport = s.buildISupport()
+	for i := 0; i < cfg.Shards; i++ {
+		s.shards = append(s.shards, newShard(s, i))
+	}
+	return s, nil
+}
+
+// Start runs the shard goroutines.
+func (s *Server) Start() {
+	for _, sh := range s.shards {
+		s.wg.Add(1)
+		go sh.run(&s.wg)
+	}
+}
+
+// Stop ends the shard goroutines after their queued work. Call it after the
+// event loops stopped.
+func (s *Server) Stop() {
+	for _, sh := range s.shards {
+		sh.mu.Lock()
+		sh.closed = true
+		sh.mu.Unlock()
+		close(sh.stop)
+	}
+	s.wg.Wait()
+}
+
+// Name returns the server name.
+func (s *Server) Name() string { return s.name }
+
+// Casemapping returns the server's casemapping.
+func (s *Server) Casemapping() *codec.Casemapping { return s.cm }
+
+// Stats is a snapshot of the LUSERS counters.
+type Stats struct {
+	Users, Unknown, Opers, Channels int64
+	ShardQueues                     []int
+}
+
+// Stats returns the current counters.
+func (s *Server) Stats() Stats {
+	st := Stats{Users: s.users.Load(), Unknown: s.unknown.Load(), Opers: s.opers.Load(), Channels: s.channels.Load()}
+	for _, sh := range s.shards {
+		st.ShardQueues = append(st.ShardQueues, sh.queueLen())
+	}
+	return st
+}
+
+// Connect creates the Client for a new connection; called on its loop.
+func (s *Server) Connect(conn Conn, ip netip.Addr, now time.Time) *Client {
+	c := &Client{srv: s, conn: conn, ip: ip, signon: now, lastActive: now, inflightTo: -1}
+	host := ip.String()
+	if ip.Is6() && len(host) > 0 && host[0] == ':' {
+		host = "0" + host // a leading ':' would break the prefix syntax
+	}
+	c.id.Store((&Identity{Nick: "*", User: "*", Host: host}).withPrefix())
+	s.unknown.Add(1)
+	return c
+}
+
+// Disconnect tears the client down after its connection closed; called on
+// its loop. reason is shown to the channels it shared.
+func (s *Server) Disconnect(c *Client, reason string) {
+	if c.quitting {
+		reason = c.quitReason()
+	}
+	if c.Registered() {
+		s.users.Add(-1)
+		if c.Identity().Modes&UModeOper != 0 {
+			s.opers.Add(-1)
+		}
+		s.whowas.add(c.Identity(), s.name)
+	} else {
+		s.unknown.Add(-1)
+	}
+	c.reg = 0
+	s.quitEverywhere(c, reason)
+}

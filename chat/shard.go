@@ -1,0 +1,153 @@
+package chat
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// task is one unit of work for a shard: run executes on the shard goroutine
+// and writes its output into the drain's batch. When c is set and done is
+// true, c's loop is told that the operation completed once its output is
+// delivered.
+type task struct {
+	c    *Client
+	run  func(sh *shard, b *batch)
+	done bool
+}
+
+// shard owns one partition of the shared state. Only its goroutine reads or
+// writes the maps below.
+type shard struct {
+	id  int
+	srv *Server
+
+	channels map[string]*Channel // by casefolded name
+	nicks    map[string]*Client  // by casefolded nick
+
+	mu     sync.Mutex
+	queue  []task
+	wake   chan struct{}
+	spare  []task
+	stop   chan struct{}
+	closed bool
+}
+
+func newShard(srv *Server, id int) *shard {
+	return &shard{
+		id:       id,
+		srv:      srv,
+		channels: make(map[string]*Channel),
+		nicks:    make(map[string]*Client),
+		wake:     make(chan struct{}, 1),
+		stop:     make(chan struct{}),
+	}
+}
+
+// push queues t. External (client-originated) pushes are refused when the
+// queue is over its limit; internal pushes from other shards always
+// succeed, since refusing them could lose half of a multi-shard operation
+// (their number is bounded by the operations clients may have in flight).
+func (sh *shard) push(t task, external bool) bool {
+	sh.mu.Lock()
+	if sh.closed || (external && len(sh.queue) >= sh.srv.cfg.ShardQueue) {
+		sh.mu.Unlock()
+		return false
+	}
+	sh.queue = append(sh.queue, t)
+	first := len(sh.queue) == 1
+	sh.mu.Unlock()
+	if first {
+		select {
+		case sh.wake <- struct{}{}:
+		default:
+		}
+	}
+	return true
+}
+
+// queueLen returns the current queue depth (for metrics).
+func (sh *shard) queueLen() int {
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return len(sh.queue)
+}
+
+func (sh *shard) run(wg *sync.WaitGroup) {
+	defer wg.Done()
+	for {
+		select {
+		case <-sh.wake:
+		case <-sh.stop:
+			return
+		}
+		for sh.drain() {
+		}
+	}
+}
+
+// drain runs everything queued as one batch; it reports whether it found
+// any work.
+func (sh *shard) drain() bool {
+	sh.mu.Lock()
+	tasks := sh.queue
+	sh.queue = sh.spare[:0]
+	sh.mu.Unlock()
+	if len(tasks) == 0 {
+		sh.spare = tasks
+		return false
+	}
+	b := sh.srv.newBatch()
+	for i := range tasks {
+		t := &tasks[i]
+		t.run(sh, b)
+		if t.c != nil && t.done {
+			b.done(t.c)
+		}
+	}
+	b.flush()
+	clear(tasks)
+	sh.spare = tasks[:0]
+	return true
+}
+
+var shardSeed = maphash.MakeSeed()
+
+// shardOf returns the shard owning a casefolded name.
+func (s *Server) shardOf(folded string) int {
+	if len(s.shards) == 1 {
+		return 0
+	}
+	return int(maphash.String(shardSeed, folded) % uint64(len(s.shards)))
+}
+
+// submit sends a client operation to shard id and parks the client until
+// it completes. It reports false (after telling the client) when the shard
+// is overloaded.
+func (s *Server) submit(c *Client, id int, run func(sh *shard, b *batch)) bool {
+	if !s.shards[id].push(task{c: c, run: run, done: true}, true) {
+		r := c.replies()
+		r.numeric("263", "*", "Server load is temporarily too heavy. Please wait a while and try again.")
+		c.sendReplies(r)
+		return false
+	}
+	if c.inflight == 0 {
+		c.inflightTo = id
+	} else if c.inflightTo != id {
+		c.inflightTo = -1
+	}
+	c.inflight++
+	return true
+}
+
+// post queues internal work on shard id without parking anyone.
+func (s *Server) post(id int, run func(sh *shard, b *batch)) {
+	s.shards[id].push(task{run: run}, false)
+}
+
+// opDone runs on c's loop when one of its shard operations completed.
+func (c *Client) opDone() {
+	c.inflight--
+	if c.inflight == 0 {
+		c.conn.Resume()
+	}
+}

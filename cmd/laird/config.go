@@ -1,0 +1,146 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"laird/chat"
+)
+
+// Config is the whole configuration file. Every field is documented, with
+// its default, in laird.example.toml at the repository root; keep the two
+// in step.
+type Config struct {
+	Server  ServerConfig  `toml:"server"`
+	Limits  LimitsConfig  `toml:"limits"`
+	Metrics MetricsConfig `toml:"metrics"`
+	Log     LogConfig     `toml:"log"`
+	Opers   []chat.Oper   `toml:"oper"`
+}
+
+type ServerConfig struct {
+	Name        string   `toml:"name"`
+	Network     string   `toml:"network"`
+	Listen      string   `toml:"listen"`
+	DataDir     string   `toml:"data_dir"`
+	Password    string   `toml:"password"`
+	MOTD        []string `toml:"motd"`
+	MOTDFile    string   `toml:"motd_file"`
+	Casemapping string   `toml:"casemapping"`
+	Loops       int      `toml:"loops"`
+	Shards      int      `toml:"shards"`
+}
+
+type LimitsConfig struct {
+	NickLen             int      `toml:"nick_len"`
+	ChannelLen          int      `toml:"channel_len"`
+	TopicLen            int      `toml:"topic_len"`
+	AwayLen             int      `toml:"away_len"`
+	KickLen             int      `toml:"kick_len"`
+	MaxChannels         int      `toml:"max_channels"`
+	MaxTargets          int      `toml:"max_targets"`
+	MaxList             int      `toml:"max_list"`
+	MaxMonitor          int      `toml:"max_monitor"`
+	SendQ               int      `toml:"sendq"`
+	RecvQ               int      `toml:"recvq"`
+	RegistrationTimeout duration `toml:"registration_timeout"`
+	PingInterval        duration `toml:"ping_interval"`
+	PingTimeout         duration `toml:"ping_timeout"`
+}
+
+type MetricsConfig struct {
+	Listen string `toml:"listen"`
+	Token  string `toml:"token"`
+}
+
+type LogConfig struct {
+	Level  string `toml:"level"`
+	Format string `toml:"format"`
+}
+
+// duration decodes "30s"-style strings.
+type duration struct{ time.Duration }
+
+func (d *duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("bad duration %q: %w", b, err)
+	}
+	d.Duration = v
+	return nil
+}
+
+func defaultConfig() Config {
+	return Config{
+		Server: ServerConfig{
+			Name:        "laird.local",
+			Network:     "laird",
+			Listen:      "127.0.0.1:6667",
+			DataDir:     "./data",
+			Casemapping: "rfc1459",
+		},
+		Limits: LimitsConfig{
+			SendQ:               1 << 20,
+			RecvQ:               64 << 10,
+			RegistrationTimeout: duration{30 * time.Second},
+			PingInterval:        duration{90 * time.Second},
+			PingTimeout:         duration{90 * time.Second},
+		},
+		Metrics: MetricsConfig{Listen: "127.0.0.1:9100"},
+		Log:     LogConfig{Level: "info", Format: "text"},
+	}
+}
+
+// loadConfig reads path over the defaults. Unknown keys are an error, so a
+// typo does not silently fall back to a default.
+func loadConfig(path string) (Config, error) {
+	cfg := defaultConfig()
+	if path == "" {
+		return cfg, nil
+	}
+	md, err := toml.DecodeFile(path, &cfg)
+	if err != nil {
+		return cfg, fmt.Errorf("config %s: %w", path, err)
+	}
+	if und := md.Undecoded(); len(und) > 0 {
+		keys := make([]string, len(und))
+		for i, k := range und {
+			keys[i] = k.String()
+		}
+		return cfg, fmt.Errorf("config %s: unknown keys: %s", path, strings.Join(keys, ", "))
+	}
+	if cfg.Server.MOTDFile != "" {
+		b, err := os.ReadFile(cfg.Server.MOTDFile)
+		if err != nil {
+			return cfg, fmt.Errorf("config %s: motd_file: %w", path, err)
+		}
+		cfg.Server.MOTD = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	}
+	return cfg, nil
+}
+
+func (cfg *Config) chatConfig(version string) chat.Config {
+	return chat.Config{
+		ServerName:  cfg.Server.Name,
+		Network:     cfg.Server.Network,
+		Password:    cfg.Server.Password,
+		MOTD:        cfg.Server.MOTD,
+		Casemapping: cfg.Server.Casemapping,
+		NickLen:     cfg.Limits.NickLen,
+		ChannelLen:  cfg.Limits.ChannelLen,
+		TopicLen:    cfg.Limits.TopicLen,
+		AwayLen:     cfg.Limits.AwayLen,
+		KickLen:     cfg.Limits.KickLen,
+		MaxChannels: cfg.Limits.MaxChannels,
+		MaxTargets:  cfg.Limits.MaxTargets,
+		MaxList:     cfg.Limits.MaxList,
+		MaxMonitor:  cfg.Limits.MaxMonitor,
+		Shards:      cfg.Server.Shards,
+		Opers:       cfg.Opers,
+		Version:     version,
+	}
+}

@@ -1,0 +1,132 @@
+// Command laird runs the laird IRC server.
+//
+//	laird [-config FILE] [-listen ADDR] [-data DIR] [-metrics ADDR|off] [-version]
+//
+// Flags override the configuration file; see laird.example.toml.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"laird/chat"
+	"laird/loop"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "laird-0.1.0"
+
+func main() {
+	if err := run(os.Args[1:]); err != nil {
+		fmt.Fprintln(os.Stderr, "laird:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string) error {
+	fs := flag.NewFlagSet("laird", flag.ContinueOnError)
+	configPath := fs.String("config", "", "configuration file (TOML); see laird.example.toml")
+	listen := fs.String("listen", "", "IRC listen address (default 127.0.0.1:6667)")
+	dataDir := fs.String("data", "", "data directory (default ./data)")
+	metrics := fs.String("metrics", "", "metrics HTTP address, or off (default 127.0.0.1:9100)")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *showVersion {
+		fmt.Println(version)
+		return nil
+	}
+	cfg, err := loadConfig(*configPath)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.Server.Listen = *listen
+	}
+	if *dataDir != "" {
+		cfg.Server.DataDir = *dataDir
+	}
+	if *metrics != "" {
+		cfg.Metrics.Listen = *metrics
+	}
+	log, err := newLogger(cfg.Log)
+	if err != nil {
+		return err
+	}
+	return serve(cfg, log)
+}
+
+func newLogger(cfg LogConfig) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
+		return nil, fmt.Errorf("log level %q: %w", cfg.Level, err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch strings.ToLower(cfg.Format) {
+	case "json":
+		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
+	case "text", "":
+		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
+	}
+	return nil, fmt.Errorf("log format %q: want text or json", cfg.Format)
+}
+
+func serve(cfg Config, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	net := loop.New(loop.Config{
+		Listen:              cfg.Server.Listen,
+		Loops:               cfg.Server.Loops,
+		SendQ:               cfg.Limits.SendQ,
+		RecvQ:               cfg.Limits.RecvQ,
+		RegistrationTimeout: cfg.Limits.RegistrationTimeout.Duration,
+		PingInterval:        cfg.Limits.PingInterval.Duration,
+		PingTimeout:         cfg.Limits.PingTimeout.Duration,
+	}, log)
+	irc, err := chat.New(cfg.chatConfig(version), net, log)
+	if err != nil {
+		return err
+	}
+	net.SetChat(irc)
+	irc.Start()
+	defer irc.Stop()
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- net.Serve() }()
+	select {
+	case <-net.Started():
+		log.Info("listening", "irc", cfg.Server.Listen, "data", cfg.Server.DataDir, "version", version)
+	case err := <-serveErr:
+		return err
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	select {
+	case s := <-sig:
+		log.Info("shutting down", "signal", s.String())
+	case err := <-serveErr:
+		if err != nil {
+			return err
+		}
+		return errors.New("event loops stopped unexpectedly")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := net.Shutdown(ctx); err != nil {
+		log.Warn("shutdown", "err", err)
+	}
+	<-serveErr
+	log.Info("stopped")
+	return nil
+}

@@ -1,0 +1,58 @@
+package loop
+
+import (
+	"runtime"
+	"time"
+)
+
+// Config holds the network side's settings. Zero values mean the defaults
+// noted on each field.
+type Config struct {
+	// Listen is the IRC listener address; default "127.0.0.1:6667".
+	Listen string
+	// Loops is the number of event loops; default GOMAXPROCS.
+	Loops int
+	// SendQ is the most output bytes queued for one client before it is
+	// disconnected as a slow consumer; default 1 MiB.
+	SendQ int
+	// RecvQ is the most unprocessed input bytes held for one client before
+	// it is disconnected for flooding; default 64 KiB.
+	RecvQ int
+	// RegistrationTimeout bounds the time from connect to the welcome
+	// burst; default 30s.
+	RegistrationTimeout time.Duration
+	// PingInterval is the silence after which the server PINGs a client;
+	// default 90s.
+	PingInterval time.Duration
+	// PingTimeout is how long a PINGed client has to answer; default 90s.
+	PingTimeout time.Duration
+	// TickInterval is the timer resolution; default 250ms.
+	TickInterval time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = "127.0.0.1:6667"
+	}
+	if c.Loops <= 0 {
+		c.Loops = runtime.GOMAXPROCS(0)
+	}
+	if c.SendQ <= 0 {
+		c.SendQ = 1 << 20
+	}
+	if c.RecvQ <= 0 {
+		c.RecvQ = 64 << 10
+	}
+	if c.RegistrationTimeout <= 0 {
+		c.RegistrationTimeout = 30 * time.Second
+	}
+	if c.PingInterval <= 0 {
+		c.PingInterval = 90 * time.Second
+	}
+	if c.PingTimeout <= 0 {
+		c.PingTimeout = 90 * time.Second
+	}
+	if c.TickInterval <= 0 {
+		c.TickInterval = 250 * time.Millisecond
+	}
+}

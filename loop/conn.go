@@ -1,0 +1,150 @@
+package loop
+
+import (
+	"bytes"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"laird/chat"
+	"laird/codec"
+)
+
+// conn is one client connection; see the package invariants.
+type conn struct {
+	srv    *Server
+	gc     gnet.Conn
+	el     *eventLoop
+	client *chat.Client
+
+	out    []byte // output gathered since the last flush
+	dirty  bool   // queued on el.dirty
+	closed bool   // OnClose has run
+	// closing is set once the server decided to close; input is ignored.
+	closing     bool
+	closeReason string
+	discarding  bool // dropping the rest of an overlong line
+
+	opened       time.Time
+	lastRead     time.Time
+	pingSent     time.Time
+	awaitingPong bool
+}
+
+// Write implements chat.Conn.
+func (c *conn) Write(lines []byte) {
+	if c.closed || c.closing {
+		return
+	}
+	if len(c.out)+len(lines)+c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
+		c.srv.stats.slowConsumers.Add(1)
+		c.out = c.out[:0]
+		c.Close("SendQ exceeded")
+		return
+	}
+	c.out = append(c.out, lines...)
+	if !c.dirty {
+		c.dirty = true
+		c.el.dirty = append(c.el.dirty, c)
+	}
+}
+
+// flush hands gathered output to gnet. gnet writes what the socket takes
+// and keeps the rest; its own buffer counts against SendQ.
+func (c *conn) flush() {
+	c.dirty = false
+	if c.closed || len(c.out) == 0 {
+		return
+	}
+	out := c.out
+	c.out = c.out[:0]
+	c.srv.stats.bytesOut.Add(uint64(len(out)))
+	if _, err := c.gc.Write(out); err != nil {
+		return // gnet closed the connection; OnClose ran
+	}
+	if cap(c.out) > 16<<10 {
+		c.out = nil // idle clients should not pin a burst's buffer
+	}
+	if !c.closed && c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
+		c.srv.stats.slowConsumers.Add(1)
+		c.Close("SendQ exceeded")
+	}
+}
+
+// Close implements chat.Conn: send ERROR, flush, close.
+func (c *conn) Close(reason string) {
+	if c.closed || c.closing {
+		return
+	}
+	c.closing = true
+	c.closeReason = reason
+	c.out = append(c.out, "ERROR :"...)
+	c.out = append(c.out, reason...)
+	c.out = append(c.out, '\r', '\n')
+	c.flush()
+	_ = c.gc.Close()
+}
+
+// Resume implements chat.Conn.
+func (c *conn) Resume() { c.process() }
+
+// Loop implements chat.Conn.
+func (c *conn) Loop() int { return c.el.id }
+
+// process handles buffered input until it runs out, the client is parked,
+// or the connection is closing.
+func (c *conn) process() {
+	if c.closed || c.closing {
+		return
+	}
+	now := c.el.now()
+	for !c.closed && !c.closing {
+		buf, _ := c.gc.Peek(-1)
+		if len(buf) == 0 {
+			return
+		}
+		if c.discarding {
+			i := bytes.IndexByte(buf, '\n')
+			if i < 0 {
+				_, _ = c.gc.Discard(len(buf))
+				return
+			}
+			_, _ = c.gc.Discard(i + 1)
+			c.discarding = false
+			continue
+		}
+		used := 0
+		parked := false
+		for !c.closing {
+			line, n, err := codec.SplitLine(buf[used:])
+			if err != nil {
+				// A line without LF longer than any legal line: answer
+				// 417 once and drop it up to its end.
+				c.srv.chat.InputTooLong(c.client)
+				c.discarding = true
+				used = len(buf)
+				break
+			}
+			if n == 0 {
+				break
+			}
+			if !c.srv.chat.HandleLine(c.client, line, now) {
+				parked = true
+				break
+			}
+			c.srv.stats.linesIn.Add(1)
+			used += n
+		}
+		if used > 0 {
+			// Discard(0) would drop the whole buffer: gnet treats n <= 0
+			// as "everything".
+			_, _ = c.gc.Discard(used)
+		}
+		if parked || used == 0 {
+			break
+		}
+	}
+	if !c.closed && !c.closing && c.gc.InboundBuffered() > c.srv.cfg.RecvQ {
+		c.Close("Excess Flood")
+	}
+}
