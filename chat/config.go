@@ -39,9 +39,9 @@ type Config struct {
 
 // Oper is an operator block: OPER name password.
 type Oper struct {
-	Name         string `toml:"name"`
-	PasswordHash string `toml:"password_hash"` // bcrypt hash
-	Hosts        []string `toml:"hosts"`       // nick!user@host masks allowed; empty = any
+	Name         string   `toml:"name"`
+	PasswordHash string   `toml:"password_hash"` // bcrypt hash
+	Hosts        []string `toml:"hosts"`         // nick!user@host masks allowed; empty = any
 }
 
 func (c *Config) setDefaults() {

@@ -19,4 +19,3 @@ func commandTable() map[string]*command {
 		"INFO":    {handle: handleInfo, help: "INFO — about this server"},
 	}
 }
-
