@@ -1,0 +1,47 @@
+# laird — see README.md. Every target is safe to run from a clean checkout.
+GO        ?= go
+PKGS      := ./...
+VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
+LDFLAGS   := -X main.version=laird-$(VERSION)
+FUZZTIME  ?= 15s
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: all build run test vet lint fuzz bench bench-baseline bench-compare clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/laird ./cmd/laird
+	@if [ -d cmd/laird-bench ]; then $(GO) build -o bin/laird-bench ./cmd/laird-bench; fi
+
+# The server on the embedded default: Pebble in ./data, IRC on 127.0.0.1:6667.
+run: build
+	./bin/laird
+
+vet:
+	$(GO) vet $(PKGS)
+
+# Unit, integration (real server on loopback over TCP) and real-client tests,
+# all under the race detector.
+test: vet
+	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+lint: vet
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) $(PKGS)
+
+# Each fuzz target for a bounded time (FUZZTIME, default 15s).
+fuzz:
+	@for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$t"; \
+	    $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	  done; \
+	done
+
+# Go micro-benchmarks of the hot paths.
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
+
+clean:
+	rm -rf bin
