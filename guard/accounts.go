@@ -1,0 +1,217 @@
+package guard
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+)
+
+// Suspension marks an account that may not log in; its live sessions are
+// to be ended by the caller. A plain value for persistence.
+type Suspension struct {
+	Account string
+	Reason  string
+	SetBy   string
+	SetAt   time.Time
+	Expires time.Time // zero: until UNSUSPEND
+}
+
+// Expired reports whether the suspension has lapsed at now.
+func (s *Suspension) Expired(now time.Time) bool {
+	return !s.Expires.IsZero() && !now.Before(s.Expires)
+}
+
+// ErrNotSuspended is returned by Unsuspend for an account not suspended.
+var ErrNotSuspended = errors.New("account not suspended")
+
+// Suspensions is the set of suspended accounts, compared under the
+// casemapping. Shared by all goroutines; read-mostly.
+type Suspensions struct {
+	cm *CaseMapping
+	mu sync.RWMutex
+	m  map[string]Suspension // key: folded account name
+}
+
+// NewSuspensions returns an empty set.
+func NewSuspensions(cm *CaseMapping) *Suspensions {
+	if cm == nil {
+		cm = RFC1459
+	}
+	return &Suspensions{cm: cm, m: make(map[string]Suspension)}
+}
+
+// Suspend adds or replaces a suspension and returns the stored value.
+func (s *Suspensions) Suspend(x Suspension, now time.Time) (Suspension, error) {
+	if x.Account == "" || len(x.Account) > maxBanTextLen {
+		return Suspension{}, fmt.Errorf("guard: SUSPEND: %w: account name %q", ErrBadBan, x.Account)
+	}
+	b := Ban{Reason: x.Reason, SetBy: x.SetBy}
+	if err := checkBanText(&b); err != nil {
+		return Suspension{}, fmt.Errorf("guard: SUSPEND %s: %w", x.Account, err)
+	}
+	x.SetAt, x.Expires = x.SetAt.Round(0), x.Expires.Round(0)
+	if x.Expired(now) {
+		return Suspension{}, fmt.Errorf("guard: SUSPEND %s: %w", x.Account, ErrBanExpired)
+	}
+	s.mu.Lock()
+	s.m[s.cm.Fold(x.Account)] = x
+	s.mu.Unlock()
+	return x, nil
+}
+
+// Unsuspend lifts a suspension and returns it.
+func (s *Suspensions) Unsuspend(account string) (Suspension, error) {
+	k := s.cm.Fold(account)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	x, ok := s.m[k]
+	if !ok {
+		return Suspension{}, fmt.Errorf("guard: UNSUSPEND %s: %w", account, ErrNotSuspended)
+	}
+	delete(s.m, k)
+	return x, nil
+}
+
+// Suspended returns the account's unexpired suspension. It does not
+// allocate for names up to 64 bytes.
+func (s *Suspensions) Suspended(account string, now time.Time) (Suspension, bool) {
+	var x Suspension
+	var ok bool
+	var buf [64]byte
+	s.mu.RLock()
+	if len(account) <= len(buf) {
+		x, ok = s.m[string(foldInto(&s.cm.fold, buf[:0], account))]
+	} else {
+		x, ok = s.m[s.cm.Fold(account)]
+	}
+	s.mu.RUnlock()
+	if !ok || x.Expired(now) {
+		return Suspension{}, false
+	}
+	return x, true
+}
+
+// List returns the unexpired suspensions sorted by account.
+func (s *Suspensions) List(now time.Time) []Suspension {
+	var out []Suspension
+	s.mu.RLock()
+	for _, x := range s.m {
+		if !x.Expired(now) {
+			out = append(out, x)
+		}
+	}
+	s.mu.RUnlock()
+	slices.SortFunc(out, func(a, b Suspension) int { return cmp.Compare(a.Account, b.Account) })
+	return out
+}
+
+// Prune removes and returns expired suspensions.
+func (s *Suspensions) Prune(now time.Time) []Suspension {
+	var out []Suspension
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, x := range s.m {
+		if x.Expired(now) {
+			out = append(out, x)
+			delete(s.m, k)
+		}
+	}
+	return out
+}
+
+func foldInto(fold *[256]byte, dst []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		dst = append(dst, fold[s[i]])
+	}
+	return dst
+}
+
+// Lockouts holds temporary account lockouts imposed by the detectors (the
+// account may not authenticate until the lockout ends). In memory only and
+// bounded: when full of live lockouts a new one is not recorded, and the
+// detector's operator notice still fires.
+type Lockouts struct {
+	cm  *CaseMapping
+	max int
+	mu  sync.Mutex
+	m   map[string]int64 // folded name -> wall-clock Unix ns until
+}
+
+// NewLockouts returns an empty table holding at most maxEntries lockouts.
+func NewLockouts(cm *CaseMapping, maxEntries int) *Lockouts {
+	if cm == nil {
+		cm = RFC1459
+	}
+	return &Lockouts{cm: cm, max: max(1, maxEntries), m: make(map[string]int64)}
+}
+
+// Lock locks the account until the given time (extending, never
+// shortening, a current lockout). It reports false when the table is full.
+func (l *Lockouts) Lock(account string, until time.Time, now time.Time) bool {
+	k := l.cm.Fold(account)
+	u := until.UnixNano()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if old, ok := l.m[k]; ok {
+		l.m[k] = max(old, u)
+		return true
+	}
+	if len(l.m) >= l.max {
+		l.pruneLocked(now.UnixNano())
+		if len(l.m) >= l.max {
+			return false
+		}
+	}
+	l.m[k] = u
+	return true
+}
+
+// Locked reports whether the account is locked at now, and until when. It
+// does not allocate for names up to 64 bytes.
+func (l *Lockouts) Locked(account string, now time.Time) (time.Time, bool) {
+	var buf [64]byte
+	var u int64
+	var ok bool
+	l.mu.Lock()
+	if len(account) <= len(buf) {
+		u, ok = l.m[string(foldInto(&l.cm.fold, buf[:0], account))]
+	} else {
+		u, ok = l.m[l.cm.Fold(account)]
+	}
+	l.mu.Unlock()
+	if !ok || now.UnixNano() >= u {
+		return time.Time{}, false
+	}
+	return time.Unix(0, u), true
+}
+
+// Unlock lifts a lockout (an operator's decision, or a password reset).
+func (l *Lockouts) Unlock(account string) bool {
+	k := l.cm.Fold(account)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.m[k]
+	delete(l.m, k)
+	return ok
+}
+
+// Prune removes lapsed lockouts and returns how many.
+func (l *Lockouts) Prune(now time.Time) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.pruneLocked(now.UnixNano())
+}
+
+func (l *Lockouts) pruneLocked(t int64) int {
+	n := 0
+	for k, u := range l.m {
+		if t >= u {
+			delete(l.m, k)
+			n++
+		}
+	}
+	return n
+}
