@@ -1,0 +1,43 @@
+// Package bench is laird's benchmark: a load generator of real IRC clients, the load
+// scenarios of `make bench`, result files, noise-aware comparison with a baseline, Go
+// micro-benchmark statistics and the HTML report.
+//
+// It measures any IRC server by address (and, for CPU and memory, by PID through /proc),
+// so the same run can measure laird and a peer such as InspIRCd; for that reason it imports
+// no other package of laird and parses IRC lines itself (ircline.go).
+//
+// # Load generator
+//
+// A Client is one TCP connection. Register dials, negotiates capabilities, registers
+// (renaming on 433), and returns after the MOTD; Start then runs exactly one reader
+// goroutine per client, which answers PING itself and hands every other line to the
+// client's current Handler. Handlers run on that reader goroutine and must not block: the
+// line they get is a view into the reader's buffer, valid only during the call. Any
+// goroutine may Send; writes are serialised per client.
+//
+// Latency is measured from a timestamp carried in the message text (payload.go), taken
+// from one monotonic clock shared by senders and receivers in this process. Receivers
+// record into a striped HDR recorder (hist.go), so thousands of reader goroutines rarely
+// share a lock. Open-loop scenarios carry the scheduled send time, not the actual one, so
+// a late generator shows up in the latency rather than hiding it.
+//
+// # Bounds
+//
+// Every scenario is bounded in message count and in time by its configuration; every wait
+// on the server has a deadline; every connection a scenario opens is closed (without
+// TIME_WAIT) before Run returns. Only loopback addresses are targeted in this project.
+//
+// # Measurement
+//
+// Around every phase (connect, join, the measured load, quit) a meter reads the server's
+// utime+stime from /proc/PID/stat (10 ms ticks) and VmRSS from /proc/PID/status, and the
+// generator's own CPU, so a reader can tell when the generator was the bottleneck. Figures
+// that need the server's PID are left out, not zeroed, when it is unknown.
+//
+// # Suite, results and regressions
+//
+// RunSuite repeats each scenario against a fresh server instance per run (Laird, InspIRCd,
+// NgIRCd) or an Attached one, interleaving servers run by run. Runs aggregate into
+// medians with min-max ranges (results.go); Compare judges them against a baseline with
+// the rules documented on Rules; WriteHTML renders a self-contained report.
+package bench

@@ -1,0 +1,151 @@
+package bench
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+)
+
+// userHZ is the unit of utime and stime in /proc/PID/stat. Linux fixes it at 100 for user
+// space on every architecture it exports /proc from, whatever the kernel's own HZ.
+const userHZ = 100
+
+// ErrNoProc means a /proc file could not be parsed.
+var ErrNoProc = errors.New("bench: unreadable /proc entry")
+
+// ProcSample is one reading of a process's CPU time and resident memory.
+type ProcSample struct {
+	At  time.Time
+	CPU time.Duration // utime + stime, in 10 ms ticks
+	RSS int64         // VmRSS in bytes
+}
+
+// ReadProc reads /proc/PID/stat and /proc/PID/status. pid 0 means this process.
+func ReadProc(pid int) (ProcSample, error) {
+	dir := "/proc/self"
+	if pid > 0 {
+		dir = "/proc/" + strconv.Itoa(pid)
+	}
+	s := ProcSample{At: time.Now()}
+	stat, err := os.ReadFile(dir + "/stat")
+	if err != nil {
+		return s, fmt.Errorf("read stat of pid %d: %w", pid, err)
+	}
+	ticks, err := parseStatCPU(stat)
+	if err != nil {
+		return s, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	s.CPU = time.Duration(ticks) * (time.Second / userHZ)
+	status, err := os.ReadFile(dir + "/status")
+	if err != nil {
+		return s, fmt.Errorf("read status of pid %d: %w", pid, err)
+	}
+	if s.RSS, err = parseStatusRSS(status); err != nil {
+		return s, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	return s, nil
+}
+
+// parseStatCPU returns utime+stime (fields 14 and 15) from the contents of /proc/PID/stat.
+// The command name (field 2) may hold spaces and parentheses, so fields are counted from
+// the last ')'.
+func parseStatCPU(b []byte) (uint64, error) {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("%w: stat without ')'", ErrNoProc)
+	}
+	fields := bytes.Fields(b[i+1:])
+	// fields[0] is field 3 (state), so field n is fields[n-3].
+	if len(fields) < 13 {
+		return 0, fmt.Errorf("%w: stat has %d fields", ErrNoProc, len(fields)+2)
+	}
+	ut, err1 := strconv.ParseUint(string(fields[11]), 10, 64)
+	st, err2 := strconv.ParseUint(string(fields[12]), 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, fmt.Errorf("%w: utime/stime not numbers", ErrNoProc)
+	}
+	return ut + st, nil
+}
+
+// parseStatusRSS returns VmRSS in bytes from /proc/PID/status. A process without memory
+// (a zombie) has no VmRSS line and counts as 0.
+func parseStatusRSS(b []byte) (int64, error) {
+	for len(b) > 0 {
+		var line []byte
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			line, b = b, nil
+		}
+		rest, ok := bytes.CutPrefix(line, []byte("VmRSS:"))
+		if !ok {
+			continue
+		}
+		f := bytes.Fields(rest)
+		if len(f) == 0 {
+			return 0, fmt.Errorf("%w: empty VmRSS", ErrNoProc)
+		}
+		kb, err := strconv.ParseInt(string(f[0]), 10, 64)
+		if err != nil || kb < 0 {
+			return 0, fmt.Errorf("%w: VmRSS %q", ErrNoProc, f[0])
+		}
+		return kb * 1024, nil
+	}
+	return 0, nil
+}
+
+// Phase is what one phase of a scenario cost: wall time, server CPU and RSS, and the load
+// generator's own CPU (so a reader can tell when the generator was the bottleneck).
+type Phase struct {
+	Name         string  `json:"name"`
+	WallMs       float64 `json:"wall_ms"`
+	ServerCPUMs  float64 `json:"server_cpu_ms"`
+	RSSBefore    int64   `json:"server_rss_before"`
+	RSSAfter     int64   `json:"server_rss_after"`
+	GenCPUMs     float64 `json:"generator_cpu_ms"`
+	ServerStatOK bool    `json:"server_stat_ok"`
+}
+
+// meter takes ProcSamples of the server and the generator around each phase. pid 0 means
+// the server's process is unknown: only wall time and generator CPU are measured.
+type meter struct {
+	pid    int
+	phases []Phase
+}
+
+type phaseStart struct {
+	name      string
+	srv, self ProcSample
+	srvOK     bool
+}
+
+func (m *meter) begin(name string) phaseStart {
+	p := phaseStart{name: name}
+	p.self, _ = ReadProc(0)
+	if m.pid > 0 {
+		var err error
+		p.srv, err = ReadProc(m.pid)
+		p.srvOK = err == nil
+	}
+	p.self.At = time.Now()
+	return p
+}
+
+func (m *meter) end(p phaseStart) Phase {
+	at := time.Now()
+	self, _ := ReadProc(0)
+	ph := Phase{Name: p.name, WallMs: float64(at.Sub(p.self.At)) / 1e6,
+		GenCPUMs: float64(self.CPU-p.self.CPU) / 1e6}
+	if p.srvOK {
+		if srv, err := ReadProc(m.pid); err == nil {
+			ph.ServerStatOK = true
+			ph.ServerCPUMs = float64(srv.CPU-p.srv.CPU) / 1e6
+			ph.RSSBefore, ph.RSSAfter = p.srv.RSS, srv.RSS
+		}
+	}
+	m.phases = append(m.phases, ph)
+	return ph
+}
