@@ -93,6 +93,7 @@ type dlineEntry struct {
 type klineEntry struct {
 	ban  Ban
 	mask UserHostMask
+	key  string // mask.Key(), the identity for replace and remove
 	exp  int64
 }
 
@@ -105,7 +106,8 @@ func NewBanList(cfg BanConfig, cm *CaseMapping) *BanList {
 }
 
 // Add validates b, canonicalizes its mask, and stores it, replacing any ban
-// of the same kind and canonical mask. It returns the stored value (persist
+// of the same kind and equivalent mask (KLINE masks compare under the
+// casemapping; the stored spelling is the newest). It returns the stored value (persist
 // that) and whether it replaced one. A ban that has already expired at now
 // is refused with ErrBanExpired, which is also how the lead learns to drop
 // stale records when loading bans at start-up.
@@ -141,16 +143,17 @@ func (l *BanList) Add(b Ban, now time.Time) (stored Ban, replaced bool, err erro
 			return Ban{}, false, err
 		}
 		b.Mask = m.String()
-		e := &klineEntry{ban: b, mask: m, exp: exp}
+		k := m.Key()
+		e := &klineEntry{ban: b, mask: m, key: k, exp: exp}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if old, ok := l.klines[b.Mask]; ok {
+		if old, ok := l.klines[k]; ok {
 			i := slices.Index(l.klist, old)
 			l.klist[i] = e
-			l.klines[b.Mask] = e
+			l.klines[k] = e
 			return b, true, nil
 		}
-		l.klines[b.Mask] = e
+		l.klines[k] = e
 		l.klist = append(l.klist, e)
 		return b, false, nil
 	}
@@ -222,7 +225,7 @@ func (l *BanList) Remove(kind BanKind, mask string) (Ban, error) {
 		}
 		l.mu.Lock()
 		defer l.mu.Unlock()
-		if e, ok := l.klines[m.String()]; ok {
+		if e, ok := l.klines[m.Key()]; ok {
 			l.removeKLine(e)
 			return e.ban, nil
 		}
@@ -233,7 +236,7 @@ func (l *BanList) Remove(kind BanKind, mask string) (Ban, error) {
 }
 
 func (l *BanList) removeKLine(e *klineEntry) {
-	delete(l.klines, e.ban.Mask)
+	delete(l.klines, e.key)
 	i := slices.Index(l.klist, e)
 	last := len(l.klist) - 1
 	l.klist[i] = l.klist[last]

@@ -194,6 +194,7 @@ func IPMaskString(p netip.Prefix) string {
 // part a glob pattern; the host part may instead be a CIDR, which then
 // matches the client's IP. Immutable once parsed.
 type UserHostMask struct {
+	text             string // canonical spelling, as the operator wrote it
 	nick, user, host string // folded, runs of '*' collapsed
 	net              netip.Prefix
 	hostMayBeIP      bool // host pattern could match an IP's text form
@@ -229,15 +230,25 @@ func ParseUserHostMask(s string, cm *CaseMapping) (UserHostMask, error) {
 			return UserHostMask{}, err
 		}
 		m.net, m.host = p, IPMaskString(p)
+		host = m.host
 	} else {
 		m.host = canonGlob(host, cm)
 		m.hostMayBeIP = strings.Trim(m.host, "0123456789abcdef.:*?") == ""
+		host = canonGlob(host, nil)
 	}
+	m.text = joinMask(canonGlob(nick, nil), canonGlob(user, nil), host)
 	return m, nil
 }
 
-// canonGlob folds a pattern and collapses runs of '*', which match the
-// same strings and would only cost the matcher time.
+func joinMask(nick, user, host string) string {
+	if nick == "*" {
+		return user + "@" + host
+	}
+	return nick + "!" + user + "@" + host
+}
+
+// canonGlob folds a pattern under cm (unless nil) and collapses runs of
+// '*', which match the same strings and would only cost the matcher time.
 func canonGlob(p string, cm *CaseMapping) string {
 	var b strings.Builder
 	b.Grow(len(p))
@@ -245,19 +256,23 @@ func canonGlob(p string, cm *CaseMapping) string {
 		if p[i] == '*' && i > 0 && p[i-1] == '*' {
 			continue
 		}
-		b.WriteByte(cm.fold[p[i]])
+		c := p[i]
+		if cm != nil {
+			c = cm.fold[c]
+		}
+		b.WriteByte(c)
 	}
 	return b.String()
 }
 
-// String returns the canonical form: "user@host", or "nick!user@host" when
-// the nick part is not "*". Equal masks have equal strings.
-func (m UserHostMask) String() string {
-	if m.nick == "*" {
-		return m.user + "@" + m.host
-	}
-	return m.nick + "!" + m.user + "@" + m.host
-}
+// String returns the canonical spelling: "user@host", or "nick!user@host"
+// when the nick part is not "*", with runs of '*' collapsed and the case
+// as written.
+func (m UserHostMask) String() string { return m.text }
+
+// Key returns the folded canonical form: two masks matching the same
+// clients under the casemapping have equal keys.
+func (m UserHostMask) Key() string { return joinMask(m.nick, m.user, m.host) }
 
 // Broad reports whether the mask leaves the user and host unconstrained
 // (every byte a wildcard, dot or colon, or a CIDR host of length 0): such a
