@@ -24,7 +24,8 @@ const (
 
 // Rules are the noise-aware regression rules.
 //
-// A figure counts as changed only when the difference of the medians is larger than the
+// A figure with a requirement (MustReach) regresses when any run misses it. Otherwise a
+// figure counts as changed only when the difference of the medians is larger than the
 // observed min-max spread of both the baseline and this run, AND larger than the relative
 // threshold (the figure's own, else Threshold) of the baseline median, AND larger than the
 // figure's absolute floor. Go benchmarks, which have more runs, count as changed when a
@@ -114,6 +115,9 @@ func JudgeFigure(spec FigureSpec, base, cur Figure, rules Rules) (Verdict, strin
 		thr = rules.Threshold
 	}
 	rel := thr * math.Abs(base.Median)
+	if spec.MustReach > 0 && cur.Min < spec.MustReach-1e-9 {
+		return Regressed, fmt.Sprintf("a run reached %s, below the required %s", formatValue(cur.Min), formatValue(spec.MustReach))
+	}
 	switch {
 	case math.IsNaN(diff):
 		return Incomparable, "no median"
@@ -300,4 +304,20 @@ func changeText(ok bool, c float64) string {
 		return ""
 	}
 	return formatChange(c)
+}
+
+// UnmetRequirements lists figures of r that missed their MustReach in some run, as
+// "server/scenario/figure: min < required"; they fail a suite even without a baseline.
+func UnmetRequirements(r *Result) []string {
+	var out []string
+	for _, s := range r.Servers {
+		for _, sc := range s.Scenarios {
+			for _, f := range sc.Figures {
+				if f.MustReach > 0 && f.Min < f.MustReach-1e-9 {
+					out = append(out, fmt.Sprintf("%s/%s/%s: %s < %s", s.Name, sc.Name, f.Name, formatValue(f.Min), formatValue(f.MustReach)))
+				}
+			}
+		}
+	}
+	return out
 }

@@ -159,7 +159,7 @@ func (s *fakeIRCd) command(c *fakeConn, cmd string, args []string) bool {
 		for _, m := range members {
 			m.send(":" + c.nick + " JOIN " + arg(0))
 		}
-		c.send(":fake 366 "+c.nick+" "+arg(0)+" :End of /NAMES list.")
+		c.send(":fake 366 " + c.nick + " " + arg(0) + " :End of /NAMES list.")
 	case "PRIVMSG":
 		if s.delay > 0 {
 			time.Sleep(s.delay)

@@ -47,6 +47,9 @@ type FigureSpec struct {
 	// Floor is the smallest absolute change, in Unit, that may count. It keeps figures
 	// near zero (idle CPU, sub-millisecond latencies) from flapping on one clock tick.
 	Floor float64 `json:"floor,omitempty"`
+	// MustReach, when positive, is a requirement on every run (completeness must be 1):
+	// a run below it is a regression whatever the baseline and the noise.
+	MustReach float64 `json:"must_reach,omitempty"`
 	// NeedsPID marks figures that exist only when the server's PID is known.
 	NeedsPID bool `json:"-"`
 	// Info marks figures that describe the run (for example the generator's own lag)

@@ -50,7 +50,7 @@ func (s *chatScenario) Figures() []FigureSpec {
 		{Name: "latency_p999_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
 		{Name: "latency_max_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 1.0, Floor: 5},
 		{Name: "deliveries_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.05},
-		{Name: "completeness", Unit: "", Better: HigherIsBetter, Threshold: 0.001},
+		{Name: "completeness", Unit: "", Better: HigherIsBetter, Threshold: 0.001, MustReach: 1},
 		{Name: "server_cpu_us_per_delivery", Unit: "us", Better: LowerIsBetter, Floor: 0.01, NeedsPID: true},
 		{Name: "generator_lag_p99_ms", Unit: "ms", Better: LowerIsBetter, Info: true},
 	}

@@ -37,7 +37,7 @@ func (s *disconnectScenario) Figures() []FigureSpec {
 	return []FigureSpec{
 		{Name: "server_cpu_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.15, Floor: 30, NeedsPID: true},
 		{Name: "all_closed_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 20},
-		{Name: "closed_fraction", Unit: "", Better: HigherIsBetter, Threshold: 0.001},
+		{Name: "closed_fraction", Unit: "", Better: HigherIsBetter, Threshold: 0.001, MustReach: 1},
 	}
 }
 

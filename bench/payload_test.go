@@ -1,0 +1,69 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestMarkerRoundTrip(t *testing.T) {
+	m := Marker{Sender: 17, Seq: 123456, SentNs: 987654321012}
+	line := AppendMarker(nil, "#chan", m, 10)
+	if !strings.HasSuffix(string(line), strings.Repeat("x", 10)+"\r\n") {
+		t.Errorf("padding missing: %q", line)
+	}
+	var l Line
+	if err := ParseLine(line, &l); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ParseMarker(l.Last())
+	if err != nil || got != m {
+		t.Errorf("ParseMarker = %+v, %v; want %+v", got, err, m)
+	}
+	got, err = ParseMarker([]byte("LB 1 2 3"))
+	if err != nil || got != (Marker{1, 2, 3}) {
+		t.Errorf("unpadded marker = %+v, %v", got, err)
+	}
+}
+
+func TestParseMarkerRejects(t *testing.T) {
+	for _, s := range []string{"", "hello", "LB", "LB 1 2", "LB 1 2 x", "LB a 2 3", "LB 1  2 3", "LB 1 2 3x",
+		"LB 99999999999 1 1", "LB 1 2 1234567890123456789"} {
+		if m, err := ParseMarker([]byte(s)); err == nil {
+			t.Errorf("%q parsed as %+v", s, m)
+		}
+	}
+}
+
+func BenchmarkParseMarker(b *testing.B) {
+	text := []byte("LB 12 3456 789012345 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx")
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseMarker(text); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func FuzzParseMarker(f *testing.F) {
+	f.Add([]byte("LB 1 2 3"))
+	f.Add([]byte("LB 1 2 3 xxxx"))
+	f.Add([]byte("LB 0 0 0"))
+	f.Fuzz(func(t *testing.T, text []byte) {
+		m, err := ParseMarker(text)
+		if err != nil {
+			return
+		}
+		if m.Sender < 0 || m.Seq < 0 || m.SentNs < 0 {
+			t.Fatalf("negative fields from %q: %+v", text, m)
+		}
+		line := AppendMarker(nil, "#c", m, 0)
+		var l Line
+		if err := ParseLine(line, &l); err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseMarker(l.Last())
+		if err != nil || again != m {
+			t.Fatalf("round trip of %+v gave %+v, %v", m, again, err)
+		}
+	})
+}

@@ -1,0 +1,66 @@
+package bench
+
+import (
+	"errors"
+	"os"
+	"testing"
+)
+
+func TestParseStatCPU(t *testing.T) {
+	// A command name with spaces and a ')' must not shift the fields.
+	stat := "1234 (my) serv er) S 1 1234 1234 0 -1 4194560 500 0 0 0 250 75 0 0 20 0 8 0 100 1000 200 " +
+		"18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 0 0 0 0 0 0\n"
+	ticks, err := parseStatCPU([]byte(stat))
+	if err != nil || ticks != 325 {
+		t.Errorf("ticks = %d, %v; want 325", ticks, err)
+	}
+	for _, bad := range []string{"", "1 (x S 1", "1 (x) S 1 2 3", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a b"} {
+		if _, err := parseStatCPU([]byte(bad)); !errors.Is(err, ErrNoProc) {
+			t.Errorf("%q: err %v, want ErrNoProc", bad, err)
+		}
+	}
+}
+
+func TestParseStatusRSS(t *testing.T) {
+	rss, err := parseStatusRSS([]byte("Name:\tx\nVmPeak:\t 100 kB\nVmRSS:\t    2048 kB\nThreads: 3\n"))
+	if err != nil || rss != 2048*1024 {
+		t.Errorf("rss = %d, %v", rss, err)
+	}
+	if rss, err := parseStatusRSS([]byte("Name:\tzombie\nState:\tZ\n")); err != nil || rss != 0 {
+		t.Errorf("zombie rss = %d, %v", rss, err)
+	}
+	if _, err := parseStatusRSS([]byte("VmRSS: lots kB\n")); !errors.Is(err, ErrNoProc) {
+		t.Errorf("bad VmRSS: %v", err)
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	s, err := ReadProc(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.RSS <= 0 {
+		t.Errorf("RSS of a running test = %d", s.RSS)
+	}
+	// Burn some CPU and see it counted.
+	x := 0
+	for i := 0; i < 200_000_000; i++ {
+		x += i ^ (x >> 3)
+	}
+	s2, err := ReadProc(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2.CPU <= s.CPU {
+		t.Errorf("CPU did not grow: %v -> %v (x=%d)", s.CPU, s2.CPU, x)
+	}
+}
+
+func FuzzParseStatCPU(f *testing.F) {
+	f.Add([]byte("1 (a) S 1 1 1 0 -1 0 0 0 0 0 5 6 0 0"))
+	f.Add([]byte("1 ((() R"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		_, _ = parseStatCPU(b)
+		_, _ = parseStatusRSS(b)
+	})
+}
