@@ -1,0 +1,31 @@
+package kv
+
+import (
+	"fmt"
+
+	"github.com/cockroachdb/pebble/v2"
+)
+
+// Checkpoint writes a consistent copy of the store into dir, which must not
+// exist yet, while the store keeps serving (Pebble hard-links immutable
+// files where it can and copies the rest). The copy holds at least every
+// transaction acknowledged before the call. Restoring is opening a store on
+// that directory (Options.Dir), e.g. after moving it into place.
+//
+// Checkpoint syncs the WAL first, so lazily committed history is included.
+// It is refused after a fatal storage failure, when Pebble's state can no
+// longer be trusted.
+func (s *Store) Checkpoint(dir string) (err error) {
+	if err := s.enter(); err != nil {
+		return err
+	}
+	defer s.leave()
+	if f := s.failure.Load(); f != nil {
+		return *f
+	}
+	defer s.recoverFatal(&err)
+	if err := s.db.Checkpoint(dir, pebble.WithFlushedWAL()); err != nil {
+		return fmt.Errorf("kv: checkpoint to %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,112 @@
+// Package kv is laird's durable store: a Pebble v2 database with a
+// versioned key schema, typed records in a compact binary encoding,
+// all-or-nothing transactions with preconditions, and one group-commit
+// writer that makes every acknowledged change durable (fsynced) before it
+// says so. It imports no other laird package.
+//
+// # Names
+//
+// Callers pass names already casefolded with the server's casemapping
+// (kv does not know it): account names, nicks, channel names, history
+// targets. A name must be non-empty, at most 512 bytes, and contain no NUL
+// byte (NUL separates key components); a transaction with such a name fails
+// with ErrInvalid. Records may carry the display form separately
+// (Account.DisplayName, Channel.DisplayName, HistoryMessage.To).
+//
+// # Key schema (SchemaVersion 1)
+//
+// Every key starts with a one-byte family tag. "0" is the byte 0x00,
+// "time" is 8 bytes big-endian of UnixNano with the sign bit flipped (so
+// keys sort by time), "seq" 8 bytes big-endian from a per-process counter
+// that starts at the clock, making (time, seq) unique and ordered within a
+// process.
+//
+//	key                          value
+//	S                            schema version, uint32 big-endian
+//	a account                    Account
+//	s account                    empty: index of suspended accounts (Account.Suspended is authoritative)
+//	n nick                       NickRecord: the account that reserved the nick
+//	N account 0 nick             empty: nicks of an account (reverse of n)
+//	c channel                    Channel: a registered channel
+//	x channel 0 account          Access: access entry (founder/op/voice...)
+//	X account 0 channel          empty: channels an account has access to (reverse of x)
+//	b kind mask                  Ban: kind is one byte (1 KLINE, 2 DLINE)
+//	l time seq                   AuditEntry: the audit trail, oldest first
+//	h target 0 time seq          HistoryMessage: history of a target, oldest first
+//	H target 0 msgid             time seq: msgid index into h
+//	m name                       caller's bytes: generic metadata
+//
+// A history target is a casefolded channel name or DMTarget(a, b) for a
+// private conversation. The reverse indexes (s, N, X, H) are maintained by
+// the typed operations of Txn, in the same batch as the records they index:
+// PutAccount keeps s, PutNick/DeleteNick keep N (moving a nick from its old
+// owner), PutAccess/DeleteAccess keep X, AppendHistory keeps H;
+// DeleteAccount and DeleteChannel remove everything that hangs off the
+// record.
+//
+// Values start with a record version byte (see codec.go for the encoding);
+// they do not repeat the key's parts. Decoding is strict and never panics:
+// unknown versions, short or trailing input are ErrCorrupt.
+//
+// Changing the schema: a new record field means a new record version byte,
+// decoded alongside the old one. A change of key layout bumps SchemaVersion;
+// Open then migrates older stores forward (each step one batch that also
+// writes the new version) and refuses newer ones with ErrSchemaTooNew, so an
+// old binary never misreads a newer store.
+//
+// # Transactions and the writer
+//
+// A Txn collects operations and preconditions on the caller's goroutine
+// (encoding happens there). Commit queues it for the writer without ever
+// blocking: a full queue (Options.QueueSize) is ErrBusy at once. The single
+// writer goroutine takes everything queued (up to Options.MaxGroup), checks
+// each transaction's preconditions in queue order against the store plus
+// the transactions before it in the group (an indexed batch), applies the
+// survivors to that one Pebble batch, commits it with pebble.Sync, and then
+// calls each done function. A transaction whose precondition fails gets a
+// *ConditionError and contributes nothing; the others are unaffected. So
+// "register account + reserve nick + audit entry" with RequireNoAccount and
+// RequireNickFree cannot race with a concurrent registration, and a crash
+// leaves each transaction entirely present or entirely absent.
+//
+// Nothing durable is committed with NoSync. With Options.LazyHistory, a
+// group made only of history appends is committed without a sync of its own
+// and synced by the next durable group or within LazySyncInterval.
+//
+// # Goroutines
+//
+//   - The writer goroutine is the only one that writes to Pebble (apart from
+//     Open writing the schema version before it starts, and the WAL sync
+//     Checkpoint asks for). It runs the done functions: they must not block
+//     and must not call CommitWait or Close.
+//   - Commit never blocks and may be called from any goroutine, event loops
+//     included. CommitWait blocks until the outcome is known: not for event
+//     loops or shards.
+//   - Reads (Account, Channel, History..., Audit, Scan...) run on the
+//     caller's goroutine and may touch the disk: shards and other goroutines
+//     that may block call them, event loops do not. Scan callbacks run while
+//     an iterator is open and must not call Close.
+//   - Stats, Healthy and Checkpoint may be called from any goroutine.
+//   - Close waits for calls in progress, lets the writer commit what is
+//     queued, syncs and closes Pebble.
+//
+// # Failures
+//
+// Pebble treats a failed WAL write or sync as fatal: DB.Apply calls
+// Logger.Fatalf ("pebble: fatal commit error"), whose default is os.Exit,
+// and a later commit panics on the broken WAL writer. A chat server must
+// keep serving chat when its disk fills up or turns read-only, so:
+//
+//   - Before each group the writer checks free space against
+//     Options.DiskReserve and refuses writes with ErrDiskFull while it is
+//     short (deletions still pass), so Pebble normally never meets ENOSPC.
+//   - The logger given to Pebble turns Fatalf into a store failure: beneath
+//     a kv call it panics and that call recovers it; on a Pebble background
+//     goroutine it stops that goroutine (runtime.Goexit). The writer also
+//     recovers Pebble's own panics. The caller gets ErrUnavailable wrapping
+//     the cause, the store refuses every later write with it, Healthy
+//     reports it, and reads keep working where Pebble can serve them.
+//     Recovery is reopening the store (restarting the server), which
+//     replays the WAL: every acknowledged transaction is there, and the
+//     failed group is either wholly there or wholly absent.
+package kv

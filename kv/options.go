@@ -1,0 +1,110 @@
+package kv
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/cockroachdb/pebble/v2/vfs"
+)
+
+// Options configures a Store. The zero value is usable: every field has a
+// documented default.
+type Options struct {
+	// Dir is the data directory. Default "./data". It is created if missing.
+	Dir string
+
+	// Logger receives the store's own logs and Pebble's (Pebble's under the
+	// attribute component=pebble). Default slog.Default().
+	Logger *slog.Logger
+
+	// LazyHistory makes history appends non-durable: a transaction that
+	// holds only AppendHistory operations is committed without forcing a
+	// WAL sync of its own. It is synced by the next durable commit or by
+	// the LazySyncInterval timer, whichever comes first, so a crash loses
+	// at most that much history. Default false: history is as durable as
+	// everything else.
+	LazyHistory bool
+
+	// LazySyncInterval bounds how long lazily committed history may stay
+	// unsynced. Default 1s.
+	LazySyncInterval time.Duration
+
+	// QueueSize bounds the number of transactions waiting for the writer.
+	// When it is full, Commit returns ErrBusy at once. Default 4096.
+	QueueSize int
+
+	// MaxGroup bounds the number of transactions merged into one Pebble
+	// batch. Default 1024.
+	MaxGroup int
+
+	// MaxGroupBytes bounds the encoded size of one group's transactions
+	// (a single larger transaction still commits, alone). Default 4 MiB.
+	MaxGroupBytes int
+
+	// DiskReserve is the free space, in bytes, that the data directory's
+	// file system must keep: below it, writes are refused with ErrDiskFull
+	// (transactions that only delete are still accepted, so that retention
+	// can free space). It keeps Pebble from ever meeting ENOSPC, which it
+	// cannot recover from without a restart. Default 64 MiB; negative
+	// disables the check.
+	DiskReserve int64
+
+	// CacheSize is Pebble's block cache size in bytes. Default: Pebble's
+	// default (8 MiB).
+	CacheSize int64
+
+	// ReadOnly opens the store for reading only: every commit fails with
+	// ErrReadOnly. A server whose data directory cannot be written can still
+	// start this way and serve what is stored.
+	ReadOnly bool
+
+	// CloseTimeout bounds how long Close waits for Pebble to shut down after
+	// a fatal storage error (Pebble's background work may never finish
+	// then). Default 10s.
+	CloseTimeout time.Duration
+
+	// fs replaces the file system; tests use it to inject faults.
+	fs vfs.FS
+}
+
+// Defaults.
+const (
+	DefaultDir              = "./data"
+	DefaultQueueSize        = 4096
+	DefaultMaxGroup         = 1024
+	DefaultMaxGroupBytes    = 4 << 20
+	DefaultDiskReserve      = 64 << 20
+	DefaultLazySyncInterval = time.Second
+	DefaultCloseTimeout     = 10 * time.Second
+)
+
+// maxTxnBytes bounds one transaction's encoded size.
+const maxTxnBytes = 64 << 20
+
+func (o Options) withDefaults() Options {
+	if o.Dir == "" {
+		o.Dir = DefaultDir
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	if o.LazySyncInterval <= 0 {
+		o.LazySyncInterval = DefaultLazySyncInterval
+	}
+	if o.QueueSize <= 0 {
+		o.QueueSize = DefaultQueueSize
+	}
+	if o.MaxGroup <= 0 {
+		o.MaxGroup = DefaultMaxGroup
+	}
+	if o.MaxGroupBytes <= 0 {
+		o.MaxGroupBytes = DefaultMaxGroupBytes
+	}
+	if o.DiskReserve == 0 {
+		o.DiskReserve = DefaultDiskReserve
+	}
+	if o.CloseTimeout <= 0 {
+		o.CloseTimeout = DefaultCloseTimeout
+	}
+	return o
+}
