@@ -36,6 +36,15 @@ func (s *Server) channelsByShard(names []string) map[int][]string {
 // leaves all those channels on the way (QUIT). Runs on c's loop. Unless
 // part is set, c stays parked until the lines are delivered.
 func (s *Server) broadcastCommon(c *Client, line []byte, self bool, label []byte, part bool) {
+	s.broadcastCommonCap(c, line, self, label, part, noCap)
+}
+
+// noCap means "every recipient" for broadcastCommonCap.
+const noCap Cap = capCount
+
+// broadcastCommonCap is broadcastCommon limited to co-members that enabled
+// needCap (away-notify, setname, chghost, account-notify).
+func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []byte, part bool, needCap Cap) {
 	groups := s.channelsByShard(c.channelList())
 	if len(groups) == 0 {
 		if self {
@@ -49,8 +58,7 @@ func (s *Server) broadcastCommon(c *Client, line []byte, self bool, label []byte
 	cs := &commonSet{members: make(map[*Client]struct{})}
 	cs.remaining.Store(int32(len(groups)))
 	if !part {
-		c.inflight++
-		c.inflightTo = -1
+		c.park()
 	}
 	for id, names := range groups {
 		s.post(id, func(sh *shard, b *batch) {
@@ -60,7 +68,7 @@ func (s *Server) broadcastCommon(c *Client, line []byte, self bool, label []byte
 					continue
 				}
 				for _, mb := range ch.members {
-					if mb.c != c {
+					if mb.c != c && (needCap == noCap || mb.c.Has(needCap)) {
 						cs.add(mb.c)
 					}
 				}
@@ -91,11 +99,14 @@ func (s *Server) broadcastCommon(c *Client, line []byte, self bool, label []byte
 
 // quitEverywhere removes a disconnected client from every channel, tells
 // the clients it shared them with, and frees its nick.
-func (s *Server) quitEverywhere(c *Client, reason string) {
+func (s *Server) quitEverywhere(c *Client, reason string, registered bool) {
 	id := c.Identity()
 	if id.Nick != "*" {
 		folded := s.cm.Fold(id.Nick)
 		s.releaseNick(nil, folded, c)
+		if registered {
+			s.monitorNotify(folded, id, false)
+		}
 	}
 	line := appendCmd(nil, id.Prefix, "QUIT", true, reason)
 	s.broadcastCommon(c, line, false, nil, true)

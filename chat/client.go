@@ -55,6 +55,11 @@ type Client struct {
 	// Read by any goroutine.
 	id   atomic.Pointer[Identity]
 	caps atomic.Uint64 // capSet bits
+	// live is set once registered and cleared at disconnect; shards use it
+	// to skip clients that are not (or no longer) users.
+	live atomic.Bool
+	// activeAt is the unix time of the last non-idle command (WHOIS idle).
+	activeAt atomic.Int64
 
 	// Loop-owned.
 	reg          regState
@@ -62,6 +67,7 @@ type Client struct {
 	password     string // PASS value, checked at registration
 	inflight     int    // shard operations not yet completed
 	inflightTo   int    // shard of those operations, or -1 for several
+	steps        []func()
 	quitting     bool
 	quitMsg      string
 	signon       time.Time
@@ -69,7 +75,7 @@ type Client struct {
 	lastPing     time.Time
 	awaitingPong bool
 	outLabel     []byte // label of the command being handled, if any
-	monitor      map[string]struct{}
+	monitor      map[string]string // casefolded -> as given
 
 	// chans is the set of channels the client is in, by casefolded name.
 	// Shards owning those channels write it; the client's loop reads it to
@@ -80,6 +86,9 @@ type Client struct {
 
 // Identity returns the client's current public identity.
 func (c *Client) Identity() *Identity { return c.id.Load() }
+
+// registeredShared is Registered for goroutines other than c's loop.
+func (c *Client) registeredShared() bool { return c.live.Load() }
 
 // Nick returns the current nickname ("*" before one is claimed).
 func (c *Client) Nick() string { return c.id.Load().Nick }

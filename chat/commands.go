@@ -67,8 +67,9 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 	if c.quitting {
 		return true
 	}
-	if cmd == nil || !cmd.idle {
+	if (cmd == nil || !cmd.idle) && now.Sub(c.lastActive) >= time.Second {
 		c.lastActive = now
+		c.activeAt.Store(now.Unix())
 	}
 	c.outLabel = c.outLabel[:0]
 	if c.Has(CapLabeledResponse) {

@@ -23,12 +23,13 @@ func (s *Server) lusers(r *replies) {
 }
 
 func (s *Server) motd(r *replies) {
-	if len(s.cfg.MOTD) == 0 {
+	motd := s.liveConfig().MOTD
+	if len(motd) == 0 {
 		r.numeric(codec.ERR_NOMOTD, "MOTD File is missing")
 		return
 	}
 	r.numeric(codec.RPL_MOTDSTART, "- "+s.name+" Message of the day - ")
-	for _, line := range s.cfg.MOTD {
+	for _, line := range motd {
 		r.numeric(codec.RPL_MOTD, "- "+line)
 	}
 	r.numeric(codec.RPL_ENDOFMOTD, "End of /MOTD command.")

@@ -80,6 +80,10 @@ func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
 	}
 	line := appendCmd(nil, old.Prefix, "NICK", true, c.Nick())
 	s.whowas.add(old, s.name)
+	if oldFolded, newFolded := s.cm.Fold(old.Nick), s.cm.Fold(c.Nick()); oldFolded != newFolded {
+		s.monitorNotify(oldFolded, old, false)
+		s.monitorNotify(newFolded, c.Identity(), true)
+	}
 	s.broadcastCommon(c, line, true, label, false)
 }
 

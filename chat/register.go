@@ -50,7 +50,7 @@ func (s *Server) tryRegister(c *Client) {
 	if c.reg&(regNick|regUser) != regNick|regUser || c.reg&(regCapPending|regDone) != 0 {
 		return
 	}
-	if s.cfg.Password != "" && c.password != s.cfg.Password {
+	if pw := s.liveConfig().Password; pw != "" && c.password != pw {
 		r := c.replies()
 		r.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
 		c.sendReplies(r)
@@ -60,6 +60,7 @@ func (s *Server) tryRegister(c *Client) {
 	}
 	c.password = ""
 	c.reg |= regDone
+	c.live.Store(true)
 	s.unknown.Add(-1)
 	n := s.users.Add(1)
 	for {
@@ -69,6 +70,7 @@ func (s *Server) tryRegister(c *Client) {
 		}
 	}
 	id := c.Identity()
+	s.monitorNotify(s.cm.Fold(id.Nick), id, true)
 	r := c.replies()
 	r.numeric(codec.RPL_WELCOME, "Welcome to the "+s.cfg.Network+" IRC Network "+id.Prefix)
 	r.numeric(codec.RPL_YOURHOST, "Your host is "+s.name+", running version "+s.cfg.Version)

@@ -26,6 +26,8 @@ type Server struct {
 	saslMechs []string
 	isupport  []string // 005 lines' tokens, pre-split into lines
 	whowas    *whowasLog
+	live      atomic.Pointer[Reloadable]
+	rehash    func() (*Reloadable, error)
 
 	// Counters for LUSERS; updated atomically from any goroutine.
 	users    atomic.Int64 // registered clients
@@ -63,6 +65,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 		whowas: newWhowasLog(cfg.WhowasLength),
 	}
 	s.isupport = s.buildISupport()
+	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password})
 	for i := 0; i < cfg.Shards; i++ {
 		s.shards = append(s.shards, newShard(s, i))
 	}
@@ -117,6 +120,7 @@ func (s *Server) Connect(conn Conn, ip netip.Addr, now time.Time) *Client {
 	if ip.Is6() && len(host) > 0 && host[0] == ':' {
 		host = "0" + host // a leading ':' would break the prefix syntax
 	}
+	c.activeAt.Store(now.Unix())
 	c.id.Store((&Identity{Nick: "*", User: "*", Host: host}).withPrefix())
 	s.unknown.Add(1)
 	return c
@@ -128,7 +132,8 @@ func (s *Server) Disconnect(c *Client, reason string) {
 	if c.quitting {
 		reason = c.quitReason()
 	}
-	if c.Registered() {
+	registered := c.Registered()
+	if registered {
 		s.users.Add(-1)
 		if c.Identity().Modes&UModeOper != 0 {
 			s.opers.Add(-1)
@@ -138,5 +143,7 @@ func (s *Server) Disconnect(c *Client, reason string) {
 		s.unknown.Add(-1)
 	}
 	c.reg = 0
-	s.quitEverywhere(c, reason)
+	c.live.Store(false)
+	monitorClear(s, c)
+	s.quitEverywhere(c, reason, registered)
 }

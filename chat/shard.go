@@ -23,6 +23,8 @@ type shard struct {
 
 	channels map[string]*Channel // by casefolded name
 	nicks    map[string]*Client  // by casefolded nick
+	// watchers are the MONITOR lists, by casefolded nick watched.
+	watchers map[string]map[*Client]struct{}
 
 	mu     sync.Mutex
 	queue  []task
@@ -38,6 +40,7 @@ func newShard(srv *Server, id int) *shard {
 		srv:      srv,
 		channels: make(map[string]*Channel),
 		nicks:    make(map[string]*Client),
+		watchers: make(map[string]map[*Client]struct{}),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 	}
@@ -147,7 +150,34 @@ func (s *Server) post(id int, run func(sh *shard, b *batch)) {
 // opDone runs on c's loop when one of its shard operations completed.
 func (c *Client) opDone() {
 	c.inflight--
-	if c.inflight == 0 {
+	if c.inflight == 0 && !c.advance() {
 		c.conn.Resume()
 	}
+}
+
+// sequence runs steps one after another, each after the shard work of the
+// previous one completed (JOIN #a,#b touches two shards but answers in
+// order). It runs on c's loop inside a handler.
+func (c *Client) sequence(steps []func()) {
+	c.steps = append(c.steps, steps...)
+	c.advance()
+}
+
+// advance runs queued steps until one parks the client; it reports whether
+// the client is parked.
+func (c *Client) advance() bool {
+	for c.inflight == 0 && len(c.steps) > 0 {
+		step := c.steps[0]
+		c.steps[0] = nil
+		c.steps = c.steps[1:]
+		step()
+	}
+	return c.inflight > 0
+}
+
+// park marks c as waiting for a multi-shard operation that will end with
+// a done delivery.
+func (c *Client) park() {
+	c.inflight++
+	c.inflightTo = -1
 }

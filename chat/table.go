@@ -1,21 +1,57 @@
 package chat
 
 // commandTable lists every command laird understands. Each family's
-// handler lives in its own file.
+// handler lives in its own file; the generic checks are in Handle.
 func commandTable() map[string]*command {
+	target := routeFirstTarget
 	return map[string]*command{
-		"CAP":     {handle: handleCap, minParams: 1, preReg: true, help: "CAP LS [302] | LIST | REQ :<caps> | END — negotiate IRCv3 capabilities"},
-		"PASS":    {handle: handlePass, minParams: 1, preReg: true, help: "PASS <password> — the server password, before NICK/USER"},
-		"NICK":    {handle: handleNick, minParams: 0, preReg: true, help: "NICK <nickname> — set or change your nickname"},
-		"USER":    {handle: handleUser, minParams: 4, preReg: true, help: "USER <username> 0 * :<realname> — complete registration"},
-		"PING":    {handle: handlePing, minParams: 1, preReg: true, idle: true, help: "PING <token> — the server answers PONG <token>"},
-		"PONG":    {handle: handlePong, minParams: 0, preReg: true, idle: true, help: "PONG <token> — answer to a server PING"},
-		"QUIT":    {handle: handleQuit, minParams: 0, preReg: true, help: "QUIT [:<reason>] — disconnect"},
-		"MOTD":    {handle: handleMOTD, help: "MOTD — show the message of the day"},
-		"LUSERS":  {handle: handleLUSERS, help: "LUSERS — user and channel counts"},
-		"VERSION": {handle: handleVersion, help: "VERSION — server version and ISUPPORT"},
-		"TIME":    {handle: handleTime, help: "TIME — the server's local time"},
-		"ADMIN":   {handle: handleAdmin, help: "ADMIN — administrative contact"},
-		"INFO":    {handle: handleInfo, help: "INFO — about this server"},
+		// Registration and connection (register.go, cap.go, info.go).
+		"CAP":  {handle: handleCap, minParams: 1, preReg: true, help: "CAP LS [302] | LIST | REQ :<caps> | END\nNegotiate IRCv3 capabilities."},
+		"PASS": {handle: handlePass, minParams: 1, preReg: true, help: "PASS <password>\nThe server password, sent before NICK and USER."},
+		"NICK": {handle: handleNick, preReg: true, help: "NICK <nickname>\nSet or change your nickname."},
+		"USER": {handle: handleUser, minParams: 4, preReg: true, help: "USER <username> 0 * :<realname>\nComplete registration."},
+		"PING": {handle: handlePing, minParams: 1, preReg: true, idle: true, help: "PING <token>\nThe server answers PONG with the same token."},
+		"PONG": {handle: handlePong, preReg: true, idle: true, help: "PONG <token>\nAnswer to a server PING."},
+		"QUIT": {handle: handleQuit, preReg: true, help: "QUIT [:<reason>]\nDisconnect, telling your channels why."},
+
+		// Server information (info.go, help.go).
+		"MOTD":    {handle: handleMOTD, help: "MOTD\nShow the message of the day."},
+		"LUSERS":  {handle: handleLUSERS, help: "LUSERS\nUser, operator and channel counts."},
+		"VERSION": {handle: handleVersion, help: "VERSION\nThe server version and its ISUPPORT tokens."},
+		"TIME":    {handle: handleTime, help: "TIME\nThe server's local time."},
+		"ADMIN":   {handle: handleAdmin, help: "ADMIN\nAdministrative contact."},
+		"INFO":    {handle: handleInfo, help: "INFO\nAbout this server."},
+		"HELP":    {handle: handleHelp, preReg: true, help: "HELP [<command>]\nList commands, or explain one."},
+
+		// Channels (join.go, topic.go, kick.go, invite.go, list.go, mode.go).
+		"JOIN":   {handle: handleJoin, minParams: 1, route: target, help: "JOIN <#chan>{,<#chan>} [<key>{,<key>}] | JOIN 0\nJoin channels (0 leaves all)."},
+		"PART":   {handle: handlePart, minParams: 1, route: target, help: "PART <#chan>{,<#chan>} [:<reason>]\nLeave channels."},
+		"TOPIC":  {handle: handleTopic, minParams: 1, route: target, help: "TOPIC <#chan> [:<topic>]\nShow or set a channel's topic."},
+		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>{,<#chan>}\nList a channel's members."},
+		"LIST":   {handle: handleList, help: "LIST [<#chan>{,<#chan>}] [>n] [<n]\nList channels, optionally by member count."},
+		"KICK":   {handle: handleKick, minParams: 2, route: target, help: "KICK <#chan> <nick>{,<nick>} [:<reason>]\nRemove members (channel operators)."},
+		"INVITE": {handle: handleInvite, minParams: 2, help: "INVITE <nick> <#chan>\nInvite someone (channel operators on +i channels)."},
+		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
+
+		// Messages (privmsg.go).
+		"PRIVMSG": {handle: handlePrivmsg, route: target, help: "PRIVMSG <target>{,<target>} :<text>\nSend a message to channels or nicks (@#chan for ops only)."},
+		"NOTICE":  {handle: handleNotice, route: target, help: "NOTICE <target>{,<target>} :<text>\nLike PRIVMSG, but never answered automatically."},
+		"TAGMSG":  {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
+
+		// Presence and lookup (who.go, away.go, monitor.go).
+		"WHO":      {handle: handleWho, help: "WHO <mask|#chan> [%<fields>[,<token>]]\nList users; WHOX fields: t c u i h s n f d l a o r."},
+		"WHOIS":    {handle: handleWhois, minParams: 1, help: "WHOIS <nick>\nInformation about a user."},
+		"WHOWAS":   {handle: handleWhowas, minParams: 1, help: "WHOWAS <nick> [<count>]\nInformation about a nick that is gone."},
+		"ISON":     {handle: handleIson, minParams: 1, help: "ISON <nick> [<nick>...]\nWhich of these nicks are online."},
+		"USERHOST": {handle: handleUserhost, minParams: 1, help: "USERHOST <nick> [<nick>...]\nuser@host of up to five nicks."},
+		"AWAY":     {handle: handleAway, help: "AWAY [:<message>]\nMark yourself away, or back without a message."},
+		"SETNAME":  {handle: handleSetname, minParams: 1, help: "SETNAME :<realname>\nChange your realname (setname capability)."},
+		"MONITOR":  {handle: handleMonitor, minParams: 1, help: "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S\nBe told when nicks come online or leave."},
+
+		// Operators (oper.go).
+		"OPER":    {handle: handleOper, minParams: 2, help: "OPER <name> <password>\nBecome an IRC operator."},
+		"KILL":    {handle: handleKill, minParams: 1, oper: true, help: "KILL <nick> [:<reason>]\nDisconnect a user."},
+		"WALLOPS": {handle: handleWallops, minParams: 1, oper: true, help: "WALLOPS :<text>\nMessage every user with mode +w."},
+		"REHASH":  {handle: handleRehash, oper: true, help: "REHASH\nReload the MOTD, operator blocks and server password from the configuration file."},
 	}
 }

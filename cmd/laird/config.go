@@ -20,6 +20,8 @@ type Config struct {
 	Metrics MetricsConfig `toml:"metrics"`
 	Log     LogConfig     `toml:"log"`
 	Opers   []chat.Oper   `toml:"oper"`
+
+	path string // the file it was read from, for REHASH
 }
 
 type ServerConfig struct {
@@ -102,6 +104,7 @@ func loadConfig(path string) (Config, error) {
 	if path == "" {
 		return cfg, nil
 	}
+	cfg.path = path
 	md, err := toml.DecodeFile(path, &cfg)
 	if err != nil {
 		return cfg, fmt.Errorf("config %s: %w", path, err)

@@ -98,6 +98,15 @@ func serve(cfg Config, log *slog.Logger) error {
 		return err
 	}
 	net.SetChat(irc)
+	if path := cfg.path; path != "" {
+		irc.SetRehash(func() (*chat.Reloadable, error) {
+			fresh, err := loadConfig(path)
+			if err != nil {
+				return nil, err
+			}
+			return &chat.Reloadable{MOTD: fresh.Server.MOTD, Opers: fresh.Opers, Password: fresh.Server.Password}, nil
+		})
+	}
 	irc.Start()
 	defer irc.Stop()
 

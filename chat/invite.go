@@ -1,0 +1,78 @@
+package chat
+
+import (
+	"time"
+
+	"laird/codec"
+)
+
+func handleInvite(s *Server, c *Client, m *codec.Message) {
+	nick := string(m.Param(0))
+	name := string(m.Param(1))
+	nickFolded := s.cm.Fold(nick)
+	chanFolded := s.cm.Fold(name)
+	label := c.takeLabel()
+	var target *Client // written by the nick shard, read after its done
+	c.sequence([]func(){
+		func() {
+			s.submit(c, s.shardOf(nickFolded), func(sh *shard, b *batch) {
+				if t := sh.nicks[nickFolded]; t != nil && t.registeredShared() {
+					target = t
+					return
+				}
+				sh.numericTo(b, c, label, codec.ERR_NOSUCHNICK, nick, "No such nick/channel")
+			})
+		},
+		func() {
+			if target == nil {
+				return
+			}
+			now := time.Now()
+			s.submit(c, s.shardOf(chanFolded), func(sh *shard, b *batch) {
+				sh.invite(b, c, target, name, chanFolded, label, now)
+			})
+		},
+	})
+}
+
+func (sh *shard) invite(b *batch, c, target *Client, name, folded string, label []byte, now time.Time) {
+	s := sh.srv
+	ch := sh.channels[folded]
+	if ch == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		return
+	}
+	mb := ch.member(c)
+	if mb == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+		return
+	}
+	if ch.modes&cmodeInvite != 0 && mb.modes&memberOp == 0 {
+		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+		return
+	}
+	tid := target.Identity()
+	if ch.member(target) != nil {
+		sh.numericTo(b, c, label, codec.ERR_USERONCHANNEL, tid.Nick, ch.name, "is already on channel")
+		return
+	}
+	if ch.invited == nil {
+		ch.invited = make(map[string]struct{})
+	}
+	if len(ch.invited) < 1000 {
+		ch.invited[s.cm.Fold(tid.Nick)] = struct{}{}
+	}
+	id := c.Identity()
+	sh.numericTo(b, c, label, codec.RPL_INVITING, tid.Nick, ch.name)
+	msg := &outMsg{source: id.Prefix, command: "INVITE", params: []string{tid.Nick, ch.name}, plainLast: true, at: now, account: id.Account}
+	msg.deliver(b, target)
+	if tid.Away != "" {
+		sh.numericTo(b, c, nil, codec.RPL_AWAY, tid.Nick, tid.Away)
+	}
+	// invite-notify: other members who may see invitations learn of it.
+	for _, m := range ch.members {
+		if m.c != c && m.c != target && m.c.Has(CapInviteNotify) && (m.modes&memberOp != 0 || ch.modes&cmodeInvite == 0) {
+			msg.deliver(b, m.c)
+		}
+	}
+}

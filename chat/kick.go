@@ -1,0 +1,74 @@
+package chat
+
+import (
+	"time"
+
+	"laird/codec"
+)
+
+func handleKick(s *Server, c *Client, m *codec.Message) {
+	name := string(m.Param(0))
+	nicks := splitList(m.Param(1))
+	reason := c.Nick()
+	if m.NParams() > 2 && len(m.Param(2)) > 0 {
+		reason = string(m.Param(2))
+	}
+	if len(reason) > s.cfg.KickLen {
+		reason = reason[:s.cfg.KickLen]
+	}
+	folded := s.cm.Fold(name)
+	label := c.takeLabel()
+	now := time.Now()
+	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+		for i, nick := range nicks {
+			l := label
+			if i > 0 {
+				l = nil
+			}
+			sh.kick(b, c, name, folded, nick, reason, l, now)
+		}
+	})
+}
+
+func (sh *shard) kick(b *batch, c *Client, name, folded, nick, reason string, label []byte, now time.Time) {
+	s := sh.srv
+	ch := sh.channels[folded]
+	if ch == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		return
+	}
+	mb := ch.member(c)
+	if mb == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+		return
+	}
+	if mb.modes&memberOp == 0 {
+		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+		return
+	}
+	victim := ch.memberByNick(s, nick)
+	if victim == nil {
+		sh.numericTo(b, c, label, codec.ERR_USERNOTINCHANNEL, nick, ch.name, "They aren't on that channel")
+		return
+	}
+	id := c.Identity()
+	msg := &outMsg{source: id.Prefix, command: "KICK", params: []string{ch.name, victim.c.Nick(), reason}, at: now, account: id.Account}
+	for _, m := range ch.members {
+		if m.c != c {
+			msg.deliver(b, m.c)
+		}
+	}
+	msg.echo(b, c, label)
+	sh.removeMember(ch, victim.c)
+}
+
+// memberByNick finds a member by nickname; channels are small enough that
+// a scan beats keeping a second index in step with nick changes.
+func (ch *Channel) memberByNick(s *Server, nick string) *Member {
+	for _, m := range ch.members {
+		if s.cm.Equal(m.c.Nick(), nick) {
+			return m
+		}
+	}
+	return nil
+}

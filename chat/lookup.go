@@ -1,0 +1,104 @@
+package chat
+
+import (
+	"sync"
+	"sync/atomic"
+)
+
+// lookupNicks resolves casefolded nicks to registered clients across the
+// nick shards, then runs then(found) on c's loop with the requester's
+// label restored. c stays parked meanwhile. Missing nicks are absent from
+// found.
+func (s *Server) lookupNicks(c *Client, folded []string, then func(found map[string]*Client)) {
+	label := c.takeLabel()
+	found := make(map[string]*Client, len(folded))
+	groups := make(map[int][]string)
+	for _, n := range folded {
+		id := s.shardOf(n)
+		groups[id] = append(groups[id], n)
+	}
+	finish := func(c *Client) {
+		c.outLabel = append(c.outLabel[:0], label...)
+		then(found)
+		c.outLabel = c.outLabel[:0]
+	}
+	if len(groups) == 0 {
+		finish(c)
+		return
+	}
+	var mu sync.Mutex
+	var left atomic.Int32
+	left.Store(int32(len(groups)))
+	c.park()
+	for id, names := range groups {
+		s.post(id, func(sh *shard, b *batch) {
+			mu.Lock()
+			for _, n := range names {
+				if t := sh.nicks[n]; t != nil && t.registeredShared() {
+					found[n] = t
+				}
+			}
+			mu.Unlock()
+			if left.Add(-1) == 0 {
+				b.call(c, finish)
+				b.done(c)
+			}
+		})
+	}
+}
+
+// channelView is one of a target's channels as a requester may see it.
+type channelView struct {
+	name   string
+	prefix string // membership prefix of the target
+	secret bool
+	shared bool // the requester is also a member
+}
+
+// gatherChannels collects target's channels from their shards and runs
+// then(views) on requester's loop; requester stays parked meanwhile.
+func (s *Server) gatherChannels(requester, target *Client, then func(views []channelView)) {
+	groups := s.channelsByShard(target.channelList())
+	label := requester.takeLabel()
+	var views []channelView
+	finish := func(c *Client) {
+		c.outLabel = append(c.outLabel[:0], label...)
+		then(views)
+		c.outLabel = c.outLabel[:0]
+	}
+	if len(groups) == 0 {
+		finish(requester)
+		return
+	}
+	var mu sync.Mutex
+	var left atomic.Int32
+	left.Store(int32(len(groups)))
+	requester.park()
+	multi := requester.Has(CapMultiPrefix)
+	for id, names := range groups {
+		s.post(id, func(sh *shard, b *batch) {
+			var mine []channelView
+			for _, n := range names {
+				ch := sh.channels[n]
+				if ch == nil {
+					continue
+				}
+				mb := ch.member(target)
+				if mb == nil {
+					continue
+				}
+				mine = append(mine, channelView{
+					name: ch.name, prefix: mb.prefix(multi),
+					secret: ch.modes&cmodeSecret != 0, shared: ch.member(requester) != nil,
+				})
+			}
+			mu.Lock()
+			views = append(views, mine...)
+			mu.Unlock()
+			if left.Add(-1) == 0 {
+				b.call(requester, finish)
+				b.done(requester)
+			}
+		})
+	}
+}

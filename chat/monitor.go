@@ -1,0 +1,187 @@
+package chat
+
+import (
+	"strconv"
+	"strings"
+
+	"laird/codec"
+)
+
+// MONITOR (IRCv3): each client's list lives on its loop (Client.monitor);
+// the reverse index, who watches a nick, lives on the shard owning that
+// nick, which is also where the nick comes and goes, so notifications need
+// no further coordination.
+
+func handleMonitor(s *Server, c *Client, m *codec.Message) {
+	switch strings.ToUpper(string(m.Param(0))) {
+	case "+":
+		if m.NParams() < 2 {
+			needMore(c, "MONITOR")
+			return
+		}
+		monitorAdd(s, c, splitList(m.Param(1)))
+	case "-":
+		if m.NParams() < 2 {
+			needMore(c, "MONITOR")
+			return
+		}
+		for _, n := range splitList(m.Param(1)) {
+			folded := s.cm.Fold(n)
+			if _, ok := c.monitor[folded]; ok {
+				delete(c.monitor, folded)
+				s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.unwatch(folded, c) })
+			}
+		}
+	case "C":
+		monitorClear(s, c)
+	case "L":
+		r := c.replies()
+		var names []string
+		for _, n := range c.monitor {
+			names = append(names, n)
+		}
+		for _, chunk := range chunkJoin(names, 400) {
+			r.numeric(codec.RPL_MONLIST, chunk)
+		}
+		r.numeric(codec.RPL_ENDOFMONLIST, "End of MONITOR list")
+		c.sendReplies(r)
+	case "S":
+		var folded []string
+		for f := range c.monitor {
+			folded = append(folded, f)
+		}
+		s.lookupNicks(c, folded, func(found map[string]*Client) {
+			r := c.replies()
+			monitorStatus(r, c, folded, found)
+			c.sendReplies(r)
+		})
+	default:
+		r := c.replies()
+		r.numeric(codec.ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand")
+		c.sendReplies(r)
+	}
+}
+
+func needMore(c *Client, cmd string) {
+	r := c.replies()
+	r.numeric(codec.ERR_NEEDMOREPARAMS, cmd, "Not enough parameters")
+	c.sendReplies(r)
+}
+
+func monitorAdd(s *Server, c *Client, nicks []string) {
+	if c.monitor == nil {
+		c.monitor = make(map[string]string)
+	}
+	var added []string
+	var full []string
+	for _, n := range nicks {
+		if !codec.ValidNick([]byte(n), s.cfg.NickLen) {
+			continue
+		}
+		folded := s.cm.Fold(n)
+		if _, ok := c.monitor[folded]; ok {
+			added = append(added, folded)
+			continue
+		}
+		if len(c.monitor) >= s.cfg.MaxMonitor {
+			full = append(full, n)
+			continue
+		}
+		c.monitor[folded] = n
+		added = append(added, folded)
+		s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.watch(folded, c) })
+	}
+	if len(full) > 0 {
+		r := c.replies()
+		r.numeric(codec.ERR_MONLISTFULL, strconv.Itoa(s.cfg.MaxMonitor), strings.Join(full, ","), "Monitor list is full.")
+		c.sendReplies(r)
+	}
+	s.lookupNicks(c, added, func(found map[string]*Client) {
+		r := c.replies()
+		monitorStatus(r, c, added, found)
+		c.sendReplies(r)
+	})
+}
+
+func monitorStatus(r *replies, c *Client, folded []string, found map[string]*Client) {
+	var on, off []string
+	for _, f := range folded {
+		if t := found[f]; t != nil {
+			on = append(on, t.Identity().Prefix)
+		} else {
+			off = append(off, c.monitor[f])
+		}
+	}
+	for _, chunk := range chunkJoin(on, 400) {
+		r.numeric(codec.RPL_MONONLINE, chunk)
+	}
+	for _, chunk := range chunkJoin(off, 400) {
+		r.numeric(codec.RPL_MONOFFLINE, chunk)
+	}
+}
+
+func monitorClear(s *Server, c *Client) {
+	for folded := range c.monitor {
+		s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.unwatch(folded, c) })
+	}
+	c.monitor = nil
+}
+
+func (sh *shard) watch(folded string, c *Client) {
+	w := sh.watchers[folded]
+	if w == nil {
+		w = make(map[*Client]struct{})
+		sh.watchers[folded] = w
+	}
+	w[c] = struct{}{}
+}
+
+func (sh *shard) unwatch(folded string, c *Client) {
+	if w := sh.watchers[folded]; w != nil {
+		delete(w, c)
+		if len(w) == 0 {
+			delete(sh.watchers, folded)
+		}
+	}
+}
+
+// monitorNotify tells the watchers of folded that id came online or went
+// offline. It posts to the nick's shard.
+func (s *Server) monitorNotify(folded string, id *Identity, online bool) {
+	s.post(s.shardOf(folded), func(sh *shard, b *batch) {
+		w := sh.watchers[folded]
+		if len(w) == 0 {
+			return
+		}
+		var line []byte
+		if online {
+			line = appendCmd(nil, s.name, codec.RPL_MONONLINE, true, "*", id.Prefix)
+		} else {
+			line = appendCmd(nil, s.name, codec.RPL_MONOFFLINE, true, "*", id.Nick)
+		}
+		off, end := b.appendLine(line)
+		for c := range w {
+			b.sendSpan(c, off, end)
+		}
+	})
+}
+
+// chunkJoin joins items with commas into strings of at most room bytes.
+func chunkJoin(items []string, room int) []string {
+	var out []string
+	cur := ""
+	for _, it := range items {
+		if cur != "" && len(cur)+1+len(it) > room {
+			out = append(out, cur)
+			cur = ""
+		}
+		if cur != "" {
+			cur += ","
+		}
+		cur += it
+	}
+	if cur != "" {
+		out = append(out, cur)
+	}
+	return out
+}

@@ -1,0 +1,139 @@
+package chat
+
+import (
+	"time"
+
+	"laird/codec"
+)
+
+// outMsg is one line to many recipients. The line differs by what each
+// recipient negotiated (server-time, message-tags, account-tag,
+// extended-join), so it is encoded once per distinct variant, lazily, into
+// the drain's batch, and each recipient costs one cache lookup and one
+// delivery entry: no allocation and no encoding per recipient.
+type outMsg struct {
+	source  string
+	command string
+	params  []string // the last one is written as trailing
+	// extParams, when set, replace params for extended-join recipients.
+	extParams []string
+	// plainLast writes the last parameter as trailing only when it must
+	// be (JOIN #chan, NICK name); otherwise it is always trailing (text).
+	plainLast bool
+	// onlyTags drops the message for recipients without message-tags
+	// (TAGMSG).
+	onlyTags bool
+
+	at         time.Time
+	msgid      string
+	account    string
+	clientTags []byte // escaped client-only tags ("+a=b;+c"), relayed as is
+
+	cache [16]struct{ off, end int32 }
+	have  uint16
+}
+
+const (
+	variantTime = 1 << iota
+	variantTags
+	variantAccount
+	variantExtJoin
+)
+
+// variantOf returns the cache key for recipient c.
+func (o *outMsg) variantOf(c *Client) int {
+	set := capSet(c.caps.Load())
+	v := 0
+	if set.has(CapServerTime) && !o.at.IsZero() {
+		v |= variantTime
+	}
+	if set.has(CapMessageTags) && (o.msgid != "" || len(o.clientTags) > 0) {
+		v |= variantTags
+	}
+	if set.has(CapAccountTag) && o.account != "" {
+		v |= variantAccount
+	}
+	if o.extParams != nil && set.has(CapExtendedJoin) {
+		v |= variantExtJoin
+	}
+	return v
+}
+
+// deliver queues the message for c in b, encoding its variant if needed.
+// It reports false when c must not receive it (TAGMSG without
+// message-tags).
+func (o *outMsg) deliver(b *batch, c *Client) bool {
+	if o.onlyTags && !c.Has(CapMessageTags) {
+		return false
+	}
+	v := o.variantOf(c)
+	if o.have&(1<<v) == 0 {
+		off := int32(len(b.buf))
+		b.buf = o.appendVariant(b.buf, v, nil)
+		o.cache[v].off, o.cache[v].end = off, int32(len(b.buf))
+		o.have |= 1 << v
+	}
+	b.sendSpan(c, o.cache[v].off, o.cache[v].end)
+	return true
+}
+
+// appendVariant encodes the message for variant v; label, when set, is
+// added as a tag (for the sender's echo).
+func (o *outMsg) appendVariant(dst []byte, v int, label []byte) []byte {
+	sep := byte('@')
+	tag := func(key string) {
+		dst = append(dst, sep)
+		dst = append(dst, key...)
+		sep = ';'
+	}
+	if len(label) > 0 {
+		tag("label=")
+		dst = codec.AppendEscapedTag(dst, label)
+	}
+	if v&variantAccount != 0 {
+		tag("account=")
+		dst = codec.AppendEscapedTag(dst, []byte(o.account))
+	}
+	if v&variantTags != 0 && o.msgid != "" {
+		tag("msgid=")
+		dst = append(dst, o.msgid...)
+	}
+	if v&variantTime != 0 {
+		tag("time=")
+		dst = o.at.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+	}
+	if v&variantTags != 0 && len(o.clientTags) > 0 {
+		dst = append(dst, sep)
+		dst = append(dst, o.clientTags...)
+		sep = ';'
+	}
+	if sep == ';' {
+		dst = append(dst, ' ')
+	}
+	params := o.params
+	if v&variantExtJoin != 0 {
+		params = o.extParams
+	}
+	return appendCmd(dst, o.source, o.command, !o.plainLast, params...)
+}
+
+// echo queues the sender's own copy, carrying label when there is one.
+func (o *outMsg) echo(b *batch, c *Client, label []byte) {
+	if o.onlyTags && !c.Has(CapMessageTags) {
+		return
+	}
+	off := int32(len(b.buf))
+	b.buf = o.appendVariant(b.buf, o.variantOf(c), label)
+	b.sendSpan(c, off, int32(len(b.buf)))
+}
+
+// ack queues an ACK for a labeled command that produced no other reply.
+func ack(b *batch, s *Server, c *Client, label []byte) {
+	if len(label) == 0 {
+		return
+	}
+	r := repliesPool.Get().(*replies)
+	r.reset(s, c.Nick())
+	b.replies(c, r, label)
+	putReplies(r)
+}

@@ -1,0 +1,108 @@
+package chat
+
+import (
+	"time"
+
+	"laird/codec"
+)
+
+func handleTopic(s *Server, c *Client, m *codec.Message) {
+	name := string(m.Param(0))
+	folded := s.cm.Fold(name)
+	set := m.NParams() > 1
+	topic := string(m.Param(1))
+	if len(topic) > s.cfg.TopicLen {
+		topic = topic[:s.cfg.TopicLen]
+	}
+	label := c.takeLabel()
+	now := time.Now()
+	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+		sh.topic(b, c, name, folded, set, topic, label, now)
+	})
+}
+
+func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic string, label []byte, now time.Time) {
+	ch := sh.channels[folded]
+	if ch == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		return
+	}
+	mb := ch.member(c)
+	if !set {
+		if mb == nil && ch.modes&cmodeSecret != 0 {
+			sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+			return
+		}
+		r := sh.replies(c)
+		if ch.topic == "" {
+			r.numeric(codec.RPL_NOTOPIC, ch.name, "No topic is set")
+		} else {
+			ch.topicReplies(r)
+		}
+		b.replies(c, r, label)
+		putReplies(r)
+		return
+	}
+	if mb == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+		return
+	}
+	if ch.modes&cmodeTopicLock != 0 && mb.modes&memberOp == 0 {
+		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+		return
+	}
+	id := c.Identity()
+	ch.topic, ch.topicBy, ch.topicAt = topic, id.Prefix, now
+	msg := &outMsg{source: id.Prefix, command: "TOPIC", params: []string{ch.name, topic}, at: now, account: id.Account}
+	for _, m := range ch.members {
+		if m.c != c {
+			msg.deliver(b, m.c)
+		}
+	}
+	msg.echo(b, c, label)
+}
+
+func handleNames(s *Server, c *Client, m *codec.Message) {
+	if m.NParams() == 0 || len(m.Param(0)) == 0 {
+		r := c.replies()
+		r.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+		c.sendReplies(r)
+		return
+	}
+	label := c.takeLabel()
+	var steps []func()
+	for _, name := range splitList(m.Param(0)) {
+		l := label
+		label = nil
+		steps = append(steps, func() {
+			folded := s.cm.Fold(name)
+			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+				r := sh.replies(c)
+				ch := sh.channels[folded]
+				if ch == nil || (ch.modes&cmodeSecret != 0 && ch.member(c) == nil) {
+					r.numeric(codec.RPL_ENDOFNAMES, name, "End of /NAMES list")
+				} else {
+					ch.namesReplies(r, c)
+				}
+				b.replies(c, r, l)
+				putReplies(r)
+			})
+		})
+	}
+	c.sequence(steps)
+}
+
+// splitList splits a comma-separated parameter, dropping empty items.
+func splitList(p []byte) []string {
+	var out []string
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i == len(p) || p[i] == ',' {
+			if i > start {
+				out = append(out, string(p[start:i]))
+			}
+			start = i + 1
+		}
+	}
+	return out
+}
