@@ -86,3 +86,38 @@ func shortPkg(p string) string {
 	}
 	return p
 }
+
+// WriteSideBySide prints every figure of every server in columns, with the ratio of the
+// first server's median to each other's.
+func WriteSideBySide(w io.Writer, r *Result) {
+	if len(r.Servers) < 2 {
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintf(tw, "scenario\tfigure\tbetter")
+	for _, s := range r.Servers {
+		fmt.Fprintf(tw, "\t%s", s.Name)
+	}
+	for _, s := range r.Servers[1:] {
+		fmt.Fprintf(tw, "\t%s/%s", r.Servers[0].Name, s.Name)
+	}
+	fmt.Fprintln(tw)
+	for _, row := range sideBySideRows(r) {
+		fmt.Fprintf(tw, "%s\t%s\t%s", row.scenario, row.figure, row.better)
+		for _, f := range row.figs {
+			fmt.Fprintf(tw, "\t%s", figText(f))
+		}
+		for _, ratio := range row.ratios {
+			fmt.Fprintf(tw, "\t%s", ratio)
+		}
+		fmt.Fprintln(tw)
+	}
+	tw.Flush()
+	for _, s := range r.Servers {
+		for _, sc := range s.Scenarios {
+			if sc.Skipped != "" {
+				fmt.Fprintf(w, "%s %s skipped: %s\n", s.Name, sc.Name, sc.Skipped)
+			}
+		}
+	}
+}
