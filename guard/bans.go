@@ -360,3 +360,36 @@ func (l *BanList) Prune(now time.Time) []Ban {
 	}
 	return out
 }
+
+// BanMatcher is one compiled ban, for applying a ban that was just added to
+// the clients already connected (scan them once with Match). Immutable.
+type BanMatcher struct {
+	kind   BanKind
+	prefix netip.Prefix
+	mask   UserHostMask
+}
+
+// Matcher compiles b (as stored by Add, or any valid ban).
+func (l *BanList) Matcher(b Ban) (BanMatcher, error) {
+	switch b.Kind {
+	case DLine:
+		p, err := ParseIPMask(b.Mask)
+		return BanMatcher{kind: DLine, prefix: p}, err
+	case KLine:
+		m, err := ParseUserHostMask(b.Mask, l.cm)
+		return BanMatcher{kind: KLine, mask: m}, err
+	}
+	return BanMatcher{}, fmt.Errorf("guard: %w: kind %v", ErrBadBan, b.Kind)
+}
+
+// Match reports whether the ban covers a client. A DLINE looks only at ip.
+// It does not allocate.
+func (m *BanMatcher) Match(nick, user, host string, ip netip.Addr) bool {
+	switch m.kind {
+	case DLine:
+		return ip.IsValid() && m.prefix.Contains(ip.Unmap())
+	case KLine:
+		return m.mask.Match(nick, user, host, ip)
+	}
+	return false
+}

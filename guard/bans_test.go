@@ -254,3 +254,27 @@ func BenchmarkMatchUserHost(b *testing.B) {
 		})
 	}
 }
+
+func TestBanMatcher(t *testing.T) {
+	l := newBans()
+	d := mustAdd(t, l, Ban{Kind: DLine, Mask: "192.0.2.0/24"})
+	k := mustAdd(t, l, Ban{Kind: KLine, Mask: "*@*.Evil"})
+	dm, err := l.Matcher(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	km, err := l.Matcher(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, out := netip.MustParseAddr("::ffff:192.0.2.4"), netip.MustParseAddr("198.51.100.1")
+	if !dm.Match("n", "u", "h", in) || dm.Match("n", "u", "h", out) || dm.Match("n", "u", "h", netip.Addr{}) {
+		t.Fatal("DLINE matcher")
+	}
+	if !km.Match("n", "u", "x.EVIL", out) || km.Match("n", "u", "x.good", out) {
+		t.Fatal("KLINE matcher")
+	}
+	if _, err := l.Matcher(Ban{Kind: 7}); !errors.Is(err, ErrBadBan) {
+		t.Fatalf("bad kind: %v", err)
+	}
+}

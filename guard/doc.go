@@ -60,6 +60,7 @@
 // Observe(AuthFailAccount) on each failed attempt, Observe(RegTimeout)
 // when registration times out. A Response says what to apply: add the
 // DLINE (Bans.Add, then persist the returned Ban), disconnect matching
-// clients (ParseIPMask(...).Contains), lock the account (Lockouts.Lock),
-// audit, notify operators.
+// clients (Bans.Matcher on the stored Ban, Match over the connected ones),
+// lock the account (Lockouts.Lock), audit, notify operators. Operator
+// KLINE/DLINE commands take the same path from Bans.Add on.
 package guard

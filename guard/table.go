@@ -67,8 +67,7 @@ func (s *shard[K, V]) makeRoom(per int, now int64, evict evictFn[V]) bool {
 	}
 	var victim K
 	haveVictim := false
-	for k := range s.m {
-		v := s.m[k]
+	for k, v := range s.m {
 		expired, idle := evict(&v, now)
 		switch {
 		case expired:
@@ -94,8 +93,7 @@ func (t *table[K, V]) prune(now int64, evict evictFn[V]) int {
 	for i := range t.shards {
 		s := &t.shards[i]
 		s.mu.Lock()
-		for k := range s.m {
-			v := s.m[k]
+		for k, v := range s.m {
 			if expired, _ := evict(&v, now); expired {
 				delete(s.m, k)
 				n++
