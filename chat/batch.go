@@ -84,24 +84,24 @@ func (b *batch) replies(c *Client, r *replies, label []byte) {
 }
 
 // flush submits one task per loop that has deliveries. b must not be used
-// by the caller afterwards.
+// by the caller afterwards: a task may finish and recycle b before flush
+// returns, so the loop list is taken first.
 func (b *batch) flush() {
-	n := int32(0)
-	for _, ds := range b.perLoop {
+	var idsBuf [64]int
+	ids := idsBuf[:0]
+	for id, ds := range b.perLoop {
 		if len(ds) > 0 {
-			n++
+			ids = append(ids, id)
 		}
 	}
-	if n == 0 {
+	if len(ids) == 0 {
 		b.release()
 		return
 	}
-	b.refs.Store(n)
-	for id, ds := range b.perLoop {
-		if len(ds) == 0 {
-			continue
-		}
-		if err := b.srv.loops.Run(id, func() { b.deliver(id) }); err != nil {
+	b.refs.Store(int32(len(ids)))
+	srv := b.srv
+	for _, id := range ids {
+		if err := srv.loops.Run(id, func() { b.deliver(id) }); err != nil {
 			// The engine is shutting down; nothing will read these.
 			b.finish()
 		}

@@ -74,7 +74,7 @@ type Client struct {
 	lastActive   time.Time
 	lastPing     time.Time
 	awaitingPong bool
-	outLabel     []byte // label of the command being handled, if any
+	outLabel     []byte            // label of the command being handled, if any
 	monitor      map[string]string // casefolded -> as given
 
 	// chans is the set of channels the client is in, by casefolded name.

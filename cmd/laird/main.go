@@ -80,9 +80,20 @@ func newLogger(cfg LogConfig) (*slog.Logger, error) {
 	return nil, fmt.Errorf("log format %q: want text or json", cfg.Format)
 }
 
-func serve(cfg Config, log *slog.Logger) error {
+// instance is a running server: event loops, chat shards and (later) the
+// store and metrics listener, wired together.
+type instance struct {
+	cfg      Config
+	log      *slog.Logger
+	net      *loop.Server
+	irc      *chat.Server
+	serveErr chan error
+}
+
+// start brings a server up and returns once it accepts connections.
+func start(cfg Config, log *slog.Logger) (*instance, error) {
 	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	net := loop.New(loop.Config{
 		Listen:              cfg.Server.Listen,
@@ -95,7 +106,7 @@ func serve(cfg Config, log *slog.Logger) error {
 	}, log)
 	irc, err := chat.New(cfg.chatConfig(version), net, log)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	net.SetChat(irc)
 	if path := cfg.path; path != "" {
@@ -108,23 +119,51 @@ func serve(cfg Config, log *slog.Logger) error {
 		})
 	}
 	irc.Start()
-	defer irc.Stop()
-
-	serveErr := make(chan error, 1)
-	go func() { serveErr <- net.Serve() }()
+	in := &instance{cfg: cfg, log: log, net: net, irc: irc, serveErr: make(chan error, 1)}
+	go func() { in.serveErr <- net.Serve() }()
 	select {
 	case <-net.Started():
-		log.Info("listening", "irc", cfg.Server.Listen, "data", cfg.Server.DataDir, "version", version)
-	case err := <-serveErr:
+	case err := <-in.serveErr:
+		irc.Stop()
+		if err == nil {
+			err = errors.New("event loops stopped before starting")
+		}
+		return nil, err
+	}
+	log.Info("listening", "irc", cfg.Server.Listen, "data", cfg.Server.DataDir, "version", version)
+	return in, nil
+}
+
+// stop shuts the server down gracefully: clients get ERROR, output is
+// flushed, the shards drain.
+func (in *instance) stop(ctx context.Context) error {
+	err := in.net.Shutdown(ctx)
+	select {
+	case serr := <-in.serveErr:
+		if err == nil {
+			err = serr
+		}
+	case <-ctx.Done():
+		if err == nil {
+			err = ctx.Err()
+		}
+	}
+	in.irc.Stop()
+	return err
+}
+
+func serve(cfg Config, log *slog.Logger) error {
+	in, err := start(cfg, log)
+	if err != nil {
 		return err
 	}
-
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	select {
 	case s := <-sig:
 		log.Info("shutting down", "signal", s.String())
-	case err := <-serveErr:
+	case err := <-in.serveErr:
+		in.irc.Stop()
 		if err != nil {
 			return err
 		}
@@ -132,10 +171,9 @@ func serve(cfg Config, log *slog.Logger) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := net.Shutdown(ctx); err != nil {
+	if err := in.stop(ctx); err != nil {
 		log.Warn("shutdown", "err", err)
 	}
-	<-serveErr
 	log.Info("stopped")
 	return nil
 }
