@@ -163,3 +163,8 @@ func (s *cidrSet[V]) contains(addr netip.Addr) bool {
 	_, ok := s.lookup(addr, &i)
 	return ok
 }
+
+// plainAddr is the form every policy decision uses: IPv4-mapped IPv6 as
+// IPv4, no zone (a zoned link-local address would otherwise never be
+// contained in a prefix, and would print its zone in masks).
+func plainAddr(a netip.Addr) netip.Addr { return a.Unmap().WithZone("") }

@@ -250,7 +250,7 @@ func (l *BanList) MatchIP(addr netip.Addr, now time.Time) (Ban, bool) {
 	if !addr.IsValid() || l.ndl.Load() == 0 {
 		return Ban{}, false
 	}
-	addr = addr.Unmap()
+	addr = plainAddr(addr)
 	t := now.UnixNano()
 	l.mu.RLock()
 	defer l.mu.RUnlock()
@@ -387,7 +387,7 @@ func (l *BanList) Matcher(b Ban) (BanMatcher, error) {
 func (m *BanMatcher) Match(nick, user, host string, ip netip.Addr) bool {
 	switch m.kind {
 	case DLine:
-		return ip.IsValid() && m.prefix.Contains(ip.Unmap())
+		return ip.IsValid() && m.prefix.Contains(plainAddr(ip))
 	case KLine:
 		return m.mask.Match(nick, user, host, ip)
 	}

@@ -123,7 +123,7 @@ func (f *Flood) For(addr netip.Addr, oper bool) *FloodClass {
 	if oper {
 		return f.oper
 	}
-	if addr.IsValid() && f.exemptNets.contains(addr.Unmap()) {
+	if addr.IsValid() && f.exemptNets.contains(plainAddr(addr)) {
 		return f.exempt
 	}
 	return f.user

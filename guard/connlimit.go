@@ -117,7 +117,7 @@ func (l *ConnLimiter) Admit(addr netip.Addr, now time.Time) error {
 	if !addr.IsValid() {
 		return nil
 	}
-	addr = addr.Unmap()
+	addr = plainAddr(addr)
 	if l.bans != nil && l.bans.bannedIP(addr, now) {
 		return ErrBanned
 	}
@@ -155,7 +155,7 @@ func (l *ConnLimiter) Release(addr netip.Addr) {
 	if !addr.IsValid() {
 		return
 	}
-	addr = addr.Unmap()
+	addr = plainAddr(addr)
 	if l.exempt.contains(addr) {
 		return
 	}
@@ -170,7 +170,7 @@ func (l *ConnLimiter) Release(addr netip.Addr) {
 
 // Active returns the live connections counted for addr's block.
 func (l *ConnLimiter) Active(addr netip.Addr) int {
-	addr = addr.Unmap()
+	addr = plainAddr(addr)
 	k := keyOf(addr, l.bits4, l.bits6)
 	s := l.tab.lock(k)
 	defer s.mu.Unlock()

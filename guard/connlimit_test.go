@@ -270,3 +270,27 @@ func BenchmarkAdmitNoBans(b *testing.B) {
 		l.Release(a)
 	}
 }
+
+func TestZonedAddresses(t *testing.T) {
+	bans := newBans()
+	mustAdd(t, bans, Ban{Kind: DLine, Mask: "fe80::/64"})
+	mustAdd(t, bans, Ban{Kind: KLine, Mask: "*@fe80::*"})
+	zoned := netip.MustParseAddr("fe80::1%eth0")
+	if _, ok := bans.MatchIP(zoned, t0); !ok {
+		t.Fatal("zoned address escaped a DLINE")
+	}
+	if _, ok := bans.MatchUserHost("n", "u", "host", zoned, t0); !ok {
+		t.Fatal("zoned address escaped a KLINE on its IP text")
+	}
+	l := testLimiter(t, func(c *ConnConfig) { c.MaxPerIP, c.ThrottleCount = 1, 0 }, nil)
+	if err := l.Admit(netip.MustParseAddr("fe80::2%eth0"), t0); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Admit(netip.MustParseAddr("fe80::3%eth1"), t0); err != ErrTooManyConns {
+		t.Fatalf("zones must not split a /64: %v", err)
+	}
+	d := testDetector(t, func(c *DetectConfig) { c.FloodDisconnect.Threshold = 1 })
+	if r, ok := d.Observe(FloodDisconnect, IPKey(zoned), t0); !ok || r.Net.String() != "fe80::/64" {
+		t.Fatalf("response %+v", r)
+	}
+}

@@ -148,7 +148,7 @@ type Key struct {
 }
 
 // IPKey keys an observation by client address.
-func IPKey(addr netip.Addr) Key { return Key{addr: addr.Unmap()} }
+func IPKey(addr netip.Addr) Key { return Key{addr: plainAddr(addr)} }
 
 // AccountKey keys an observation by account name.
 func AccountKey(account string) Key { return Key{name: account} }

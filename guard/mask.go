@@ -300,7 +300,7 @@ func (m *UserHostMask) Match(nick, user, host string, ip netip.Addr) bool {
 		return false
 	}
 	if m.net.IsValid() {
-		return ip.IsValid() && m.net.Contains(ip.Unmap())
+		return ip.IsValid() && m.net.Contains(plainAddr(ip))
 	}
 	if globMatch(f, m.host, host, true) {
 		return true
@@ -309,5 +309,5 @@ func (m *UserHostMask) Match(nick, user, host string, ip netip.Addr) bool {
 		return false
 	}
 	var buf [64]byte
-	return globMatch(f, m.host, ip.Unmap().AppendTo(buf[:0]), true)
+	return globMatch(f, m.host, plainAddr(ip).AppendTo(buf[:0]), true)
 }
