@@ -2,7 +2,6 @@ package kv
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"reflect"
@@ -41,6 +40,16 @@ type pebbleLogger struct {
 // fatalPanic carries a Pebble fatal error up to the kv call that recovers it.
 type fatalPanic struct{ err error }
 
+// fatalError is a Pebble fatal error: its message, and the error among its
+// arguments, if any, so that callers can still test for the cause.
+type fatalError struct {
+	msg string
+	err error
+}
+
+func (e fatalError) Error() string { return e.msg }
+func (e fatalError) Unwrap() error { return e.err }
+
 func (l pebbleLogger) logf(level slog.Level, format string, args ...any) {
 	if !l.log.Enabled(context.Background(), level) {
 		return
@@ -53,13 +62,19 @@ func (l pebbleLogger) Errorf(format string, args ...any) { l.logf(slog.LevelErro
 
 func (l pebbleLogger) Fatalf(format string, args ...any) {
 	msg := strings.TrimSpace(fmt.Sprintf(format, args...))
-	cause := errors.New("pebble: " + strings.TrimPrefix(msg, "pebble: "))
+	cause := fatalError{msg: "pebble: " + strings.TrimPrefix(msg, "pebble: ")}
+	for _, a := range args {
+		if err, ok := a.(error); ok {
+			cause.err = err // keeps errors.Is(err, syscall.ENOSPC) working
+			break
+		}
+	}
 	l.s.fail(cause)
 	if underKVCall() {
-		l.log.Error("fatal storage error, returned to the caller", "msg", msg)
+		l.log.Error("fatal storage error, returned to the caller", "detail", msg)
 		panic(fatalPanic{cause})
 	}
-	l.log.Error("fatal storage error in a Pebble background goroutine; stopping that goroutine", "msg", msg)
+	l.log.Error("fatal storage error in a Pebble background goroutine; stopping that goroutine", "detail", msg)
 	runtime.Goexit()
 }
 

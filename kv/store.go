@@ -4,8 +4,10 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -70,6 +72,9 @@ func Open(opts Options) (*Store, error) {
 		EventListener:      s.eventListener(),
 		ReadOnly:           opts.ReadOnly,
 		FS:                 opts.fs, // nil: Pebble's default, with disk-health checks
+	}
+	if opts.ReadOnly {
+		popts.FS = readOnlyFS{s.fs}
 	}
 	if opts.CacheSize > 0 {
 		c := pebble.NewCache(opts.CacheSize)
@@ -276,3 +281,18 @@ func (s *Store) Healthy() error {
 func (s *Store) Dir() string { return s.dir }
 
 func (s *Store) nextSeq() uint64 { return s.seq.Add(1) }
+
+// readOnlyFS lets Options.ReadOnly open a store on a read-only file system:
+// Pebble's lock file is opened for writing, which such a file system
+// refuses. Nothing can write there, so there is nothing to lock out.
+type readOnlyFS struct{ vfs.FS }
+
+func (f readOnlyFS) Lock(name string) (io.Closer, error) {
+	c, err := f.FS.Lock(name)
+	if errors.Is(err, syscall.EROFS) {
+		return io.NopCloser(nil), nil
+	}
+	return c, err
+}
+
+func (f readOnlyFS) Unwrap() vfs.FS { return f.FS }
