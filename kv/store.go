@@ -7,8 +7,8 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"syscall"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
