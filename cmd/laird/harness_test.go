@@ -149,6 +149,46 @@ func (c *ircClient) expectWithin(re string, d time.Duration) []string {
 	}
 }
 
+// expectMatch is expect with a predicate; desc names it in failures.
+func (c *ircClient) expectMatch(match func(string) bool, desc string) string {
+	c.t.Helper()
+	deadline := time.After(expectTimeout)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				c.t.Fatalf("%s: connection closed while waiting for %q; got:\n%s", c.name, desc, strings.Join(c.log, "\n"))
+			}
+			c.log = append(c.log, line)
+			if match(line) {
+				return line
+			}
+		case <-deadline:
+			c.t.Fatalf("%s: no line matching %q within %v; got:\n%s", c.name, desc, expectTimeout, strings.Join(c.log, "\n"))
+		}
+	}
+}
+
+// expectNoneMatch asserts that no line satisfying match arrives within d.
+func (c *ircClient) expectNoneMatch(match func(string) bool, d time.Duration) {
+	c.t.Helper()
+	deadline := time.After(d)
+	for {
+		select {
+		case line, ok := <-c.lines:
+			if !ok {
+				return
+			}
+			c.log = append(c.log, line)
+			if match(line) {
+				c.t.Fatalf("%s: unexpected line %q", c.name, line)
+			}
+		case <-deadline:
+			return
+		}
+	}
+}
+
 // expectNone asserts that no line matching re arrives within d.
 func (c *ircClient) expectNone(re string, d time.Duration) {
 	c.t.Helper()
