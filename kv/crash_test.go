@@ -1,0 +1,202 @@
+package kv
+
+import (
+	"bufio"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// The crash test runs a child process (this test binary re-executed with
+// KV_CRASH_DIR set) that commits transactions from several goroutines and
+// prints the id of each one the store acknowledges; the parent SIGKILLs it
+// at a random moment, reopens the directory and checks that every
+// acknowledged transaction is wholly present and no transaction is partly
+// present. Several rounds run on the same directory.
+
+const crashWriters = 8
+
+// crashTxn is one unit of the check: account, nick, access entry, audit
+// entry and metadata, all keyed by id.
+func crashTxn(s *Store, id int) *Txn {
+	name := fmt.Sprint("acct-", id)
+	txn := s.NewTxn()
+	txn.RequireNoAccount(name)
+	txn.PutAccount(Account{Name: name, PassHash: strings.Repeat("h", 60), Created: time.Now()})
+	txn.PutNick(NickRecord{Nick: fmt.Sprint("nick-", id), Account: name})
+	txn.PutAccess(Access{Channel: "#crash", Account: name, Level: LevelVoice})
+	txn.AppendAudit(AuditEntry{Actor: name, Action: "crash", Target: strconv.Itoa(id)})
+	txn.PutMeta(fmt.Sprint("crash/", id), []byte(name))
+	return txn
+}
+
+func TestCrashChild(t *testing.T) {
+	dir := os.Getenv("KV_CRASH_DIR")
+	if dir == "" {
+		t.Skip("run by TestCrashAcknowledgedTxnsSurvive")
+	}
+	round, _ := strconv.Atoi(os.Getenv("KV_CRASH_ROUND"))
+	s, err := Open(Options{Dir: dir, Logger: quietLogger(), DiskReserve: -1})
+	if err != nil {
+		fmt.Println("open error:", err)
+		os.Exit(2)
+	}
+	var out sync.Mutex
+	w := bufio.NewWriter(os.Stdout)
+	fmt.Fprintln(w, "ready")
+	w.Flush()
+	var wg sync.WaitGroup
+	deadline := time.Now().Add(30 * time.Second) // bounded even if never killed
+	for g := range crashWriters {
+		wg.Go(func() {
+			for i := 0; i < 20000 && time.Now().Before(deadline); i++ {
+				id := round*1_000_000 + g*100_000 + i
+				if err := s.CommitWait(crashTxn(s, id)); err != nil {
+					fmt.Fprintln(os.Stderr, "commit:", err)
+					os.Exit(3)
+				}
+				out.Lock()
+				fmt.Fprintln(w, "ack", id)
+				w.Flush()
+				out.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	os.Exit(0) // no Close: as abrupt as we can be without the parent's kill
+}
+
+func TestCrashAcknowledgedTxnsSurvive(t *testing.T) {
+	if testing.Short() {
+		t.Skip("spawns processes")
+	}
+	dir := t.TempDir()
+	acked := map[int]bool{}
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 1))
+	for round := range 4 {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestCrashChild$", "-test.count=1")
+		cmd.Env = append(os.Environ(), "KV_CRASH_DIR="+dir, fmt.Sprint("KV_CRASH_ROUND=", round))
+		cmd.Stderr = os.Stderr
+		stdout, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		killAfter := 20 + rng.IntN(400)
+		sc := bufio.NewScanner(stdout)
+		n := 0
+		for sc.Scan() && n < killAfter {
+			line := sc.Text()
+			if id, ok := strings.CutPrefix(line, "ack "); ok {
+				v, err := strconv.Atoi(id)
+				if err != nil {
+					t.Fatalf("child said %q", line)
+				}
+				acked[v] = true
+				n++
+			} else if line != "ready" {
+				t.Fatalf("child said %q", line)
+			}
+		}
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("kill: %v", err)
+		}
+		// Acks printed after the kill decision still count: the child
+		// printed them only after the store acknowledged them.
+		for sc.Scan() {
+			if id, ok := strings.CutPrefix(sc.Text(), "ack "); ok {
+				v, _ := strconv.Atoi(id)
+				acked[v] = true
+				n++
+			}
+		}
+		_ = cmd.Wait()
+		if n == 0 {
+			t.Fatalf("round %d: child acknowledged nothing", round)
+		}
+		checkCrashState(t, dir, acked, round)
+		t.Logf("round %d: killed after %d acks; %d acknowledged so far", round, n, len(acked))
+	}
+}
+
+// checkCrashState reopens dir and checks every acknowledged id is wholly
+// present and every id found anywhere is wholly present.
+func checkCrashState(t *testing.T, dir string, acked map[int]bool, round int) {
+	t.Helper()
+	s, err := Open(Options{Dir: dir, Logger: testLogger(t), DiskReserve: -1})
+	if err != nil {
+		t.Fatalf("round %d: reopen: %v", round, err)
+	}
+	defer s.Close()
+	seen := map[int]bool{}
+	for id := range acked {
+		seen[id] = true
+	}
+	err = s.ScanAccounts(func(a Account) bool {
+		if id, err := strconv.Atoi(strings.TrimPrefix(a.Name, "acct-")); err == nil {
+			seen[id] = true
+		}
+		return true
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ScanMeta("crash/", func(name string, _ []byte) bool {
+		id, _ := strconv.Atoi(strings.TrimPrefix(name, "crash/"))
+		seen[id] = true
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	audit, err := s.Audit(AuditQuery{Action: "crash", Limit: 1 << 30})
+	if err != nil {
+		t.Fatal(err)
+	}
+	audited := map[int]bool{}
+	for _, e := range audit {
+		id, _ := strconv.Atoi(e.Target)
+		audited[id] = true
+		seen[id] = true
+	}
+	access, err := s.Access("#crash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasAccess := map[string]bool{}
+	for _, a := range access {
+		hasAccess[a.Account] = true
+	}
+	present := 0
+	for id := range seen {
+		name := fmt.Sprint("acct-", id)
+		_, accErr := s.Account(name)
+		owner, nickErr := s.NickOwner(fmt.Sprint("nick-", id))
+		_, metaErr := s.Meta(fmt.Sprint("crash/", id))
+		parts := []bool{accErr == nil, nickErr == nil && owner == name, hasAccess[name], audited[id], metaErr == nil}
+		all, none := true, true
+		for _, p := range parts {
+			all = all && p
+			none = none && !p
+		}
+		switch {
+		case acked[id] && !all:
+			t.Fatalf("round %d: acknowledged txn %d not wholly present: %v", round, id, parts)
+		case !all && !none:
+			t.Fatalf("round %d: txn %d half present: %v", round, id, parts)
+		case all:
+			present++
+		}
+	}
+	if present < len(acked) {
+		t.Fatalf("round %d: %d present < %d acknowledged", round, present, len(acked))
+	}
+}
