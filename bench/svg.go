@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"html"
 	"math"
+	"strconv"
 	"strings"
 )
 
@@ -87,9 +88,9 @@ func svgLineChart(title string, xa, ya axis, series []chartSeries) string {
 	// Y ticks.
 	for _, t := range axisTicks(ymin, ymax, ya.log) {
 		y := py(t)
-		label := formatValue(t)
+		label := tickLabel(t)
 		if ya.log {
-			label = formatValue(math.Pow(10, t))
+			label = tickLabel(math.Pow(10, t))
 		}
 		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#eee"/><text x="%d" y="%.1f" font-size="11" text-anchor="end">%s</text>`,
 			padL, float64(padL)+pw, y, y, padL-4, y+4, esc(label))
@@ -99,7 +100,7 @@ func svgLineChart(title string, xa, ya axis, series []chartSeries) string {
 	if xticks == nil {
 		for _, t := range axisTicks(xmin, xmax, xa.log) {
 			xticks = append(xticks, t)
-			xnames = append(xnames, formatValue(t))
+			xnames = append(xnames, tickLabel(t))
 		}
 	} else {
 		var conv []float64
@@ -117,7 +118,7 @@ func svgLineChart(title string, xa, ya axis, series []chartSeries) string {
 	fmt.Fprintf(&b, `<text x="%.1f" y="%d" font-size="12" text-anchor="middle">%s</text>`, float64(padL)+pw/2, chartH-8, esc(xa.label))
 	fmt.Fprintf(&b, `<text x="14" y="%.1f" font-size="12" text-anchor="middle" transform="rotate(-90 14 %.1f)">%s</text>`,
 		float64(padT)+ph/2, float64(padT)+ph/2, esc(ya.label))
-	for i, s := range series {
+	for _, s := range series {
 		var pts []string
 		for k := range s.xs {
 			x, okx := tx(s.xs[k], xa)
@@ -127,14 +128,19 @@ func svgLineChart(title string, xa, ya axis, series []chartSeries) string {
 			}
 			pts = append(pts, fmt.Sprintf("%.1f,%.1f", px(x), py(y)))
 		}
-		dash := ""
-		if s.dashed {
-			dash = ` stroke-dasharray="5,4"`
-		}
-		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.6"%s points="%s"/>`, s.color, dash, strings.Join(pts, " "))
+		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.6"%s points="%s"/>`, s.color, dashAttr(s.dashed), strings.Join(pts, " "))
+	}
+	// The legend goes on top, on a light backdrop.
+	longest := 0
+	for _, s := range series {
+		longest = max(longest, len(s.name))
+	}
+	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#fff" fill-opacity="0.85"/>`,
+		padL+6, padT+3, 34+6*longest, 14*len(series)+4)
+	for i, s := range series {
 		ly := padT + 14 + 14*i
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/><text x="%d" y="%d" font-size="11">%s</text>`,
-			padL+10, padL+30, ly-4, ly-4, s.color, dash, padL+34, ly, esc(s.name))
+			padL+10, padL+30, ly-4, ly-4, s.color, dashAttr(s.dashed), padL+34, ly, esc(s.name))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -224,6 +230,21 @@ func svgBars(title, unit string, bars []bar) string {
 	fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="11" fill="#555">bars: median; whiskers: min-max over runs; dashed: baseline</text>`, labelW, h-8)
 	b.WriteString(`</svg>`)
 	return b.String()
+}
+
+// tickLabel prints an axis value compactly: 0.01, 2, 2.5, 1000, 1e+06.
+func tickLabel(v float64) string {
+	if math.Abs(v) < 1e-12 {
+		return "0"
+	}
+	return strconv.FormatFloat(v, 'g', 4, 64)
+}
+
+func dashAttr(dashed bool) string {
+	if dashed {
+		return ` stroke-dasharray="5,4"`
+	}
+	return ""
 }
 
 func esc(s string) string { return html.EscapeString(s) }
