@@ -97,6 +97,10 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 	default:
 		cmd.handle(s, c, m)
 	}
+	if len(c.outLabel) > 0 && c.inflight == 0 && !c.quitting {
+		// A labeled command that produced no reply gets an ACK.
+		c.sendReplies(c.replies())
+	}
 	return true
 }
 

@@ -78,7 +78,7 @@ func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
 		s.tryRegister(c)
 		return
 	}
-	line := appendCmd(nil, old.Prefix, "NICK", true, c.Nick())
+	line := appendCmd(nil, old.Prefix, "NICK", false, c.Nick())
 	s.whowas.add(old, s.name)
 	if oldFolded, newFolded := s.cm.Fold(old.Nick), s.cm.Fold(c.Nick()); oldFolded != newFolded {
 		s.monitorNotify(oldFolded, old, false)
