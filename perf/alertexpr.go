@@ -170,7 +170,8 @@ func (e expr) String() string {
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			fmt.Fprintf(&b, "%s=%q", l.Name, l.Value)
+			// Raw, not %q: values hold no '"' and the parser knows no escapes.
+			b.WriteString(l.Name + `="` + l.Value + `"`)
 		}
 		b.WriteByte('}')
 	}

@@ -3,6 +3,7 @@ package perf
 import (
 	"fmt"
 	"io"
+	"math"
 	"sort"
 	"strconv"
 	"strings"
@@ -54,8 +55,8 @@ func BuildReport(s *Snapshot, top int) Report {
 			break
 		}
 		line := ReportLine{LatencyStat: l}
-		if total > 0 {
-			line.Share = pick(rep.Cumulative, l.TotalSum, l.SumSeconds) / total
+		if share := pick(rep.Cumulative, l.TotalSum, l.SumSeconds) / total; total > 0 && !math.IsInf(share, 0) && !math.IsNaN(share) {
+			line.Share = share // a remote status can hold anything: keep the report encodable
 		}
 		rep.Slowest = append(rep.Slowest, line)
 	}
