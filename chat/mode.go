@@ -349,7 +349,7 @@ func userMode(s *Server, c *Client, target string, m *codec.Message) {
 		s.opers.Add(-1)
 	}
 	if diff := modeDiff(before, nid.Modes); diff != "" {
-		r.cmd(id.Prefix, "MODE", true, id.Nick, diff)
+		r.cmd(id.Prefix, "MODE", false, id.Nick, diff)
 	}
 }
 

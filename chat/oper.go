@@ -44,7 +44,7 @@ func handleOper(s *Server, c *Client, m *codec.Message) {
 			s.opers.Add(1)
 		}
 		r.numeric(codec.RPL_YOUREOPER, "You are now an IRC operator")
-		r.cmd(nid.Prefix, "MODE", true, nid.Nick, "+o")
+		r.cmd(nid.Prefix, "MODE", false, nid.Nick, "+o")
 		s.log.Info("OPER", "name", name, "from", nid.Prefix)
 	})
 }

@@ -2,6 +2,8 @@
 //
 //	laird [-config FILE] [-listen ADDR] [-data DIR] [-metrics ADDR|off] [-version]
 //
+//	laird passwd < password.txt    print a bcrypt hash for an [[oper]] block
+//
 // Flags override the configuration file; see laird.example.toml.
 package main
 
@@ -32,6 +34,12 @@ func main() {
 }
 
 func run(args []string) error {
+	if len(args) > 0 {
+		switch args[0] {
+		case "passwd":
+			return passwd(os.Stdin, os.Stdout)
+		}
+	}
 	fs := flag.NewFlagSet("laird", flag.ContinueOnError)
 	configPath := fs.String("config", "", "configuration file (TOML); see laird.example.toml")
 	listen := fs.String("listen", "", "IRC listen address (default 127.0.0.1:6667)")
