@@ -125,6 +125,24 @@ func (r *Recorder) Record(id MetricID, d time.Duration) {
 	s.sumNS += int64(d)
 }
 
+// Prepare allocates the histograms of the given series in both halves of
+// the double buffer, so that the first Record of each does not allocate on
+// the owner's hot path. Owner only; best before the owner's first Flip (a
+// half that is with the reporter at the time is left to allocate lazily).
+func (r *Recorder) Prepare(ids ...MetricID) {
+	halves := []*buffer{r.active}
+	if f := r.free.Load(); f != nil { // offered: the reporter no longer touches it
+		halves = append(halves, f)
+	}
+	for _, b := range halves {
+		for _, id := range ids {
+			if int(id) < len(b.series) && b.series[id].h == nil {
+				b.series[id].h = newHistogram(r.digits)
+			}
+		}
+	}
+}
+
 // RecordSince records the time elapsed since start.
 func (r *Recorder) RecordSince(id MetricID, start time.Time) {
 	r.Record(id, time.Since(start))

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"math"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -322,5 +323,35 @@ func TestDroppedIDsLoggedOnce(t *testing.T) {
 	step(reg, clk, rec)
 	if got := bytes.Count(buf.Bytes(), []byte("unknown ids dropped")); got != 1 {
 		t.Errorf("warning logged %d times, want once:\n%s", got, buf.String())
+	}
+}
+
+func TestPrepareAvoidsHotPathAllocation(t *testing.T) {
+	reg, _ := newTestRegistry(t, 10)
+	id, _ := reg.Command("PRIVMSG")
+	lazy := reg.NewRecorder(KindLoop, "loop0")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	lazy.Record(id, time.Millisecond)
+	runtime.ReadMemStats(&after)
+	if after.Mallocs == before.Mallocs {
+		t.Fatal("first Record without Prepare did not allocate: the test below proves nothing")
+	}
+	rec := reg.NewRecorder(KindLoop, "loop1")
+	rec.Prepare(id)
+	if n := testing.AllocsPerRun(100, func() { rec.Record(id, time.Millisecond) }); n != 0 {
+		t.Errorf("Record after Prepare: %v allocs", n)
+	}
+	rec.Flip() // the other half becomes active
+	if n := testing.AllocsPerRun(100, func() { rec.Record(id, time.Millisecond) }); n != 0 {
+		t.Errorf("Record after Prepare and Flip: %v allocs", n)
+	}
+	if n := testing.AllocsPerRun(100, func() {
+		rec.Inc(MessagesIn)
+		rec.SetGauge(QueueDepth, 3)
+		rec.AddBusy(time.Microsecond)
+		rec.Flip()
+	}); n != 0 {
+		t.Errorf("counters, gauges, busy, idle Flip: %v allocs", n)
 	}
 }

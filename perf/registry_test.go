@@ -77,7 +77,7 @@ func TestLabelledChildrenBounded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.With("1", "2") != v.With("1", "2") {
+	if first, again := v.With("1", "2"), v.With("1", "2"); first != again {
 		t.Error("same labels, different counters")
 	}
 	v.With("only-one").Inc()        // padded
