@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strings"
 	"time"
 )
 
@@ -192,10 +191,8 @@ type FloodClass struct {
 	burstNs      int64
 	disconnectNs int64
 	defCost      Cost
-	costs        map[string]costEntry
+	costs        *costTable
 }
-
-type costEntry struct{ base, perTarget Cost }
 
 var errBadClass = errors.New("invalid flood class")
 
@@ -229,15 +226,17 @@ func NewFloodClass(name string, cfg FloodClassConfig) (*FloodClass, error) {
 		nsPerMilli:   max(1, int64(1e6/cfg.Rate)),
 		burstNs:      int64(cfg.Burst * 1e9 / cfg.Rate),
 		disconnectNs: int64(cfg.Disconnect * 1e9 / cfg.Rate),
-		costs:        make(map[string]costEntry),
 	}
 	var err error
 	if c.defCost, err = points(cfg.DefaultCost); err != nil {
 		return nil, fmt.Errorf("guard: class %q: default_cost: %w", name, err)
 	}
-	for _, m := range []map[string]CommandCost{DefaultCosts(), cfg.Costs} {
+	defCosts := DefaultCosts()
+	c.costs = newCostTable(len(defCosts) + len(cfg.Costs))
+	for _, m := range []map[string]CommandCost{defCosts, cfg.Costs} {
 		for cmd, cc := range m {
-			if len(cmd) == 0 || len(cmd) > maxCommandLen {
+			k, ok := packCommand(cmd)
+			if !ok {
 				return nil, fmt.Errorf("guard: class %q: %w: command name %q", name, errBadClass, cmd)
 			}
 			var e costEntry
@@ -247,7 +246,7 @@ func NewFloodClass(name string, cfg FloodClassConfig) (*FloodClass, error) {
 			if e.perTarget, err = points(cc.PerTarget); err != nil {
 				return nil, fmt.Errorf("guard: class %q: per-target cost of %s: %w", name, cmd, err)
 			}
-			c.costs[strings.ToUpper(cmd)] = e
+			c.costs.put(k, e)
 		}
 	}
 	return c, nil
@@ -266,9 +265,6 @@ func (c *FloodClass) Name() string { return c.name }
 // Exempt reports whether the class is exempt from flood control.
 func (c *FloodClass) Exempt() bool { return c.exempt }
 
-// maxCommandLen bounds command names; longer ones take the default cost.
-const maxCommandLen = 32
-
 // maxTargets bounds the target count used in pricing.
 const maxTargets = 1 << 12
 
@@ -276,17 +272,11 @@ const maxTargets = 1 << 12
 // channels or nicks; values below 1 count as 1). The command name is
 // matched ignoring ASCII case. It does not allocate.
 func (c *FloodClass) Cost(command []byte, targets int) Cost {
-	var buf [maxCommandLen]byte
-	if len(command) > len(buf) {
+	k, ok := packCommand(command)
+	if !ok {
 		return c.defCost
 	}
-	for i, ch := range command {
-		if 'a' <= ch && ch <= 'z' {
-			ch -= 'a' - 'A'
-		}
-		buf[i] = ch
-	}
-	e, ok := c.costs[string(buf[:len(command)])]
+	e, ok := c.costs.get(k)
 	if !ok {
 		return c.defCost
 	}

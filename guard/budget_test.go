@@ -2,7 +2,9 @@ package guard
 
 import (
 	"errors"
+	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -296,5 +298,42 @@ func BenchmarkGuardPerCommand(b *testing.B) {
 		if d.Verdict != Proceed || Check(&lim, FieldMessage, text) != nil {
 			b.Fatal("unexpected refusal")
 		}
+	}
+}
+
+func TestCostTable(t *testing.T) {
+	names := map[string]bool{}
+	tab := newCostTable(300)
+	for i := range 300 {
+		// Names differing only in their last byte or across the 8-byte
+		// boundary must not collide.
+		name := fmt.Sprintf("CMD%012d", i)
+		if len(name) > maxCommandLen {
+			t.Fatal(name)
+		}
+		k, ok := packCommand(name)
+		if !ok {
+			t.Fatal(name)
+		}
+		tab.put(k, costEntry{base: Cost(i)})
+		names[name] = true
+	}
+	for i := range 300 {
+		k, _ := packCommand(strings.ToLower(fmt.Sprintf("CMD%012d", i)))
+		if e, ok := tab.get(k); !ok || e.base != Cost(i) {
+			t.Fatalf("entry %d: %+v %v", i, e, ok)
+		}
+	}
+	k, _ := packCommand("CMD000000000300")
+	if _, ok := tab.get(k); ok {
+		t.Fatal("absent name found")
+	}
+	for _, bad := range []string{"", "A\x00", "SEVENTEENCHARSXXX"} {
+		if _, ok := packCommand(bad); ok {
+			t.Errorf("packCommand(%q) accepted", bad)
+		}
+	}
+	if _, err := NewFloodClass("x", FloodClassConfig{Costs: map[string]CommandCost{"SEVENTEENCHARSXXX": {Base: 1}}}); err == nil {
+		t.Error("overlong configured command accepted")
 	}
 }

@@ -1,5 +1,10 @@
 package guard
 
+import (
+	"unicode/utf8"
+	"unsafe"
+)
+
 // Text is the input type of the validation helpers: the string or []byte
 // views the codec hands to command handlers.
 type Text interface{ ~string | ~[]byte }
@@ -130,66 +135,64 @@ func Check[T Text](l *Limits, f Field, s T) error {
 	if n := l.maxLen(f); n > 0 && len(s) > n {
 		return NewTextError(f, RuleTooLong)
 	}
-	ascii := true
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c < 0x20 {
-			if c == 0 || c == '\r' || c == '\n' {
-				return NewTextError(f, RuleControl)
-			}
-		} else if c >= 0x80 {
-			ascii = false
+	if r := scanText(asString(s)); r != 0 {
+		if r == RuleUTF8 && (!l.UTF8Only || f == FieldTags) {
+			return nil
 		}
-	}
-	if l.UTF8Only && !ascii && f != FieldTags && !ValidUTF8(s) {
-		return NewTextError(f, RuleUTF8)
+		return NewTextError(f, r)
 	}
 	return nil
 }
 
-// ValidUTF8 reports whether s is valid UTF-8 (the same acceptance as
-// unicode/utf8: no overlong forms, surrogates or values past U+10FFFF).
-// Generic so []byte views need no conversion; it does not allocate.
-func ValidUTF8[T Text](s T) bool {
-	n := len(s)
-	for i := 0; i < n; {
-		c := s[i]
-		if c < 0x80 {
-			i++
-			continue
+const (
+	lows  = 0x0101010101010101
+	highs = 0x8080808080808080
+)
+
+// scanText returns RuleControl if s holds NUL, CR or LF, else RuleUTF8 if
+// it is not valid UTF-8, else 0. It reads eight bytes per step: chat text
+// is mostly printable ASCII, and one word test clears eight such bytes.
+func scanText(s string) Rule {
+	var seen uint64 // OR of all bytes: high bits set means non-ASCII
+	i := 0
+	for ; i+8 <= len(s); i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		seen |= w
+		// Nonzero iff some byte is below 0x20 (exact as a yes/no answer).
+		// Formatting codes (bold, colour...) are below 0x20 too, so look
+		// closer only then.
+		if (w-lows*0x20)&^w&highs != 0 && hasForbidden(s[i:i+8]) {
+			return RuleControl
 		}
-		var size int
-		lo, hi := byte(0x80), byte(0xbf) // bounds of the second byte
-		switch {
-		case c >= 0xc2 && c <= 0xdf:
-			size = 2
-		case c == 0xe0:
-			size, lo = 3, 0xa0
-		case c >= 0xe1 && c <= 0xec, c == 0xee, c == 0xef:
-			size = 3
-		case c == 0xed:
-			size, hi = 3, 0x9f // excludes surrogates
-		case c == 0xf0:
-			size, lo = 4, 0x90
-		case c >= 0xf1 && c <= 0xf3:
-			size = 4
-		case c == 0xf4:
-			size, hi = 4, 0x8f // caps at U+10FFFF
-		default:
-			return false
-		}
-		if i+size > n {
-			return false
-		}
-		if b := s[i+1]; b < lo || b > hi {
-			return false
-		}
-		for j := 2; j < size; j++ {
-			if b := s[i+j]; b < 0x80 || b > 0xbf {
-				return false
-			}
-		}
-		i += size
 	}
-	return true
+	for ; i < len(s); i++ {
+		seen |= uint64(s[i])
+	}
+	if hasForbidden(s[len(s)&^7:]) {
+		return RuleControl
+	}
+	if seen&highs != 0 && !utf8.ValidString(s) {
+		return RuleUTF8
+	}
+	return 0
 }
+
+func hasForbidden(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 && (c == 0 || c == '\r' || c == '\n') {
+			return true
+		}
+	}
+	return false
+}
+
+// asString views s as a string without copying. A []byte header starts
+// with the same (data, len) words as a string header, so this is the
+// "equivalent memory layout" conversion unsafe.Pointer permits. Callers in
+// this package only read the result during the call and never keep it.
+func asString[T Text](s T) string { return *(*string)(unsafe.Pointer(&s)) }
+
+// ValidUTF8 reports whether s is valid UTF-8 (exactly unicode/utf8's
+// rules). Generic so []byte views need no conversion; it does not allocate.
+func ValidUTF8[T Text](s T) bool { return utf8.ValidString(asString(s)) }

@@ -87,16 +87,43 @@ func TestCheckDoesNotAllocate(t *testing.T) {
 	}
 }
 
-func FuzzValidUTF8(f *testing.F) {
-	for _, s := range []string{"", "ascii", "h\xc3\xa9", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "\xe0\x80\xaf", "\xf0\x9f\x98\x80"} {
+// refScan is the obvious byte-at-a-time definition scanText must equal.
+func refScan(s string) Rule {
+	for i := 0; i < len(s); i++ {
+		if s[i] == 0 || s[i] == '\r' || s[i] == '\n' {
+			return RuleControl
+		}
+	}
+	if !utf8.ValidString(s) {
+		return RuleUTF8
+	}
+	return 0
+}
+
+func FuzzScanText(f *testing.F) {
+	for _, s := range []string{"", "ascii only, long enough for words", "h\xc3\xa9llo w\xc3\xb6rld!!", "\x02bold\x02 \x0304colour",
+		"12345678\x00", "1234567\n", "\xed\xa0\x80", "\xf4\x90\x80\x80", "\xc0\xaf", "\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\r"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if got, want := ValidUTF8(b), utf8.Valid(b); got != want {
-			t.Fatalf("ValidUTF8(%q) = %v, utf8.Valid %v", b, got, want)
+		s := string(b)
+		want := refScan(s)
+		if got := scanText(s); got != want {
+			t.Fatalf("scanText(%q) = %v, want %v", s, got, want)
 		}
-		if ValidUTF8(string(b)) != utf8.Valid(b) {
-			t.Fatal("string instantiation disagrees")
+		l := Limits{UTF8Only: true}
+		var wantErr error
+		if want != 0 {
+			wantErr = NewTextError(FieldAway, want)
+		}
+		if got := Check(&l, FieldAway, b); got != wantErr {
+			t.Fatalf("Check([]byte %q) = %v, want %v", s, got, wantErr)
+		}
+		if got := Check(&l, FieldAway, s); got != wantErr {
+			t.Fatalf("Check(%q) = %v, want %v", s, got, wantErr)
+		}
+		if ValidUTF8(b) != utf8.Valid(b) {
+			t.Fatalf("ValidUTF8(%q)", s)
 		}
 	})
 }
