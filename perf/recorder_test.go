@@ -355,3 +355,24 @@ func TestPrepareAvoidsHotPathAllocation(t *testing.T) {
 		t.Errorf("counters, gauges, busy, idle Flip: %v allocs", n)
 	}
 }
+
+func TestCounterRateSlides(t *testing.T) {
+	reg, clk := newTestRegistry(t, 2)
+	rec := reg.NewRecorder(KindLoop, "loop0")
+	rate := func(s *Snapshot) float64 {
+		for _, c := range s.Counters {
+			if c.Name == "laird_messages_out_total" {
+				return c.Rate
+			}
+		}
+		t.Fatal("counter missing")
+		return 0
+	}
+	want := []float64{10, 15, 30, 20} // per-interval adds 10, 20, 40, 0 over a 2-interval window
+	for i, n := range []uint64{10, 20, 40, 0} {
+		rec.Add(MessagesOut, n)
+		if got := rate(step(reg, clk, rec)); got != want[i] {
+			t.Errorf("interval %d: rate %v, want %v", i+1, got, want[i])
+		}
+	}
+}

@@ -33,7 +33,11 @@ type ReportLine struct {
 }
 
 // BuildReport ranks s. top bounds the number of commands named (<= 0: all).
+// A nil s (no collection yet) gives an empty report.
 func BuildReport(s *Snapshot, top int) Report {
+	if s == nil {
+		s = &Snapshot{}
+	}
 	rep := Report{Time: s.Time, WindowSeconds: s.WindowSeconds, Alerts: s.Alerts}
 	var cmds []LatencyStat
 	for _, l := range s.Commands() {
@@ -153,8 +157,11 @@ func (r Report) String() string {
 // LatencyLines renders the command latency table as short ASCII lines, for
 // an IRC STATS reply (one numeric per line): a header, then one line per
 // command that ran in the window, slowest p99 first, at most limit commands
-// (<= 0: all).
+// (<= 0: all). A nil s (no collection yet) gives the header and a note.
 func LatencyLines(s *Snapshot, limit int) []string {
+	if s == nil {
+		s = &Snapshot{}
+	}
 	lines := []string{fmt.Sprintf("%-12s %9s %8s %8s %8s %8s  (window %.0fs)", "command", "rate/s", "p50", "p99", "p99.9", "max", s.WindowSeconds)}
 	n := 0
 	for _, l := range s.Commands() {

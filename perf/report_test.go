@@ -109,8 +109,11 @@ func TestLatencyLines(t *testing.T) {
 	if l := LatencyLines(reportSnapshot(), 1); len(l) != 2 {
 		t.Errorf("limit 1: %q", l)
 	}
-	if l := LatencyLines(&Snapshot{}, 0); len(l) != 2 || !strings.Contains(l[1], "no commands") {
-		t.Errorf("empty: %q", l)
+	if l := LatencyLines(nil, 0); len(l) != 2 || !strings.Contains(l[1], "no commands") {
+		t.Errorf("before any collection: %q", l)
+	}
+	if r := BuildReport(nil, 5); len(r.Slowest) != 0 || r.HottestShard != nil {
+		t.Errorf("report before any collection: %+v", r)
 	}
 }
 

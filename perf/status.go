@@ -117,12 +117,15 @@ func (r *Registry) snapshotLocked(now time.Time) *Snapshot {
 		}
 		switch f.kind {
 		case kindCounter:
-			ss.Rate = a.rate(seriesKey(f.name, values), v)
+			key := seriesKey(f.name, values)
+			ss.Rate = a.rate(key, v, now)
+			a.nextMark[key] = v
 			s.Counters = append(s.Counters, ss)
 		case kindGauge:
 			s.Gauges = append(s.Gauges, ss)
 		}
 	})
+	a.nextMark = a.pushMark(now, a.nextMark)
 	for i, rec := range r.recorders {
 		st := a.recs[i]
 		rs := RecorderStat{

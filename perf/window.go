@@ -51,8 +51,9 @@ type aggregator struct {
 	recs          []recState
 	scratch       *hdr.PackedHistogram
 
-	marks           []mark // Window+1 entries: rates span Window intervals
+	marks           []mark // the last Window collections: rates span up to Window intervals
 	markHead, markN int
+	nextMark        map[string]float64
 }
 
 func (a *aggregator) init(window, digits int, start time.Time) {
@@ -64,9 +65,10 @@ func (a *aggregator) init(window, digits int, start time.Time) {
 	// A series missing from a mark counts as zero (vec children and numerics
 	// appear at their first increment), so an empty mark at the start makes
 	// the first window's rates right.
-	a.marks = make([]mark, window+1)
+	a.marks = make([]mark, window)
 	a.marks[0] = mark{at: start, values: map[string]float64{}}
 	a.markN = 1
+	a.nextMark = map[string]float64{}
 }
 
 // grow sizes the per-series and per-recorder slices after registrations.
@@ -199,22 +201,6 @@ func (r *Registry) collectLocked(now time.Time) {
 		a.cum[id].Merge(h)
 		a.cumSumNS[id] += iv.sumNS[id]
 	}
-
-	a.markHead = (a.markHead + 1) % len(a.marks)
-	if a.markN < len(a.marks) {
-		a.markN++
-	}
-	m := &a.marks[a.markHead]
-	m.at = now
-	if m.values == nil {
-		m.values = make(map[string]float64)
-	}
-	clear(m.values)
-	r.visitScalars(func(f *family, values []string, v float64) {
-		if f.kind == kindCounter {
-			m.values[seriesKey(f.name, values)] = v
-		}
-	})
 }
 
 // windowSpan is the time the filled intervals cover.
@@ -241,22 +227,36 @@ func (a *aggregator) window(id int) (*hdr.PackedHistogram, int64) {
 	return a.scratch, sum
 }
 
-// rate returns the per-second increase of a counter series over the marks.
-func (a *aggregator) rate(key string, cur float64) float64 {
-	if a.markN < 2 {
-		return 0
-	}
+// rate returns the per-second increase of a counter series from the oldest
+// mark to cur at now. Call before pushMark.
+func (a *aggregator) rate(key string, cur float64, now time.Time) float64 {
 	oldest := &a.marks[(a.markHead-a.markN+1+len(a.marks))%len(a.marks)]
-	newest := &a.marks[a.markHead]
-	span := newest.at.Sub(oldest.at).Seconds()
+	span := now.Sub(oldest.at).Seconds()
 	if span <= 0 {
 		return 0
 	}
 	d := cur - oldest.values[key]
-	if d < 0 { // a counter from a callback went backwards (restart of a source)
+	if d < 0 { // a counter from a callback went backwards (its source restarted)
 		return 0
 	}
 	return d / span
+}
+
+// pushMark records the counter values of this collection, evicting the
+// oldest mark once Window marks are kept, and returns a map for the next.
+func (a *aggregator) pushMark(now time.Time, values map[string]float64) map[string]float64 {
+	a.markHead = (a.markHead + 1) % len(a.marks)
+	if a.markN < len(a.marks) {
+		a.markN++
+	}
+	m := &a.marks[a.markHead]
+	spare := m.values
+	m.at, m.values = now, values
+	if spare == nil {
+		return make(map[string]float64, len(values))
+	}
+	clear(spare)
+	return spare
 }
 
 func seriesKey(name string, values []string) string {
