@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+	"github.com/cockroachdb/pebble/v2/bloom"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -73,14 +74,16 @@ func Open(opts Options) (*Store, error) {
 		ReadOnly:           opts.ReadOnly,
 		FS:                 opts.fs, // nil: Pebble's default, with disk-health checks
 	}
+	// Preconditions and nick checks mostly look up keys that are absent:
+	// bloom filters answer those without reading data blocks. Levels below
+	// L0 inherit the policy.
+	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
 	if opts.ReadOnly {
 		popts.FS = readOnlyFS{s.fs}
 	}
-	if opts.CacheSize > 0 {
-		c := pebble.NewCache(opts.CacheSize)
-		defer c.Unref()
-		popts.Cache = c
-	}
+	cache := pebble.NewCache(opts.CacheSize)
+	defer cache.Unref() // Pebble holds its own reference
+	popts.Cache = cache
 	db, err := s.openPebble(popts)
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
