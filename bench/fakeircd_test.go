@@ -50,22 +50,32 @@ type fakeMsg struct {
 
 func startFake(t testing.TB, history bool, delay time.Duration) *fakeIRCd {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := listenFake("127.0.0.1:0", history, delay)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(s.close)
+	return s
+}
+
+func listenFake(addr string, history bool, delay time.Duration) (*fakeIRCd, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, err
+	}
 	s := &fakeIRCd{ln: ln, history: history, delay: delay, nicks: map[string]*fakeConn{}, chans: map[string]*fakeChan{}}
 	s.wg.Go(s.serve)
-	t.Cleanup(func() {
-		ln.Close()
-		s.mu.Lock()
-		for _, c := range s.nicks {
-			c.nc.Close()
-		}
-		s.mu.Unlock()
-		s.wg.Wait()
-	})
-	return s
+	return s, nil
+}
+
+func (s *fakeIRCd) close() {
+	s.ln.Close()
+	s.mu.Lock()
+	for _, c := range s.nicks {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.wg.Wait()
 }
 
 func (s *fakeIRCd) addr() string { return s.ln.Addr().String() }

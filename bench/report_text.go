@@ -57,13 +57,18 @@ func WriteText(w io.Writer, r *Result) {
 		tw.Flush()
 	}
 	if len(r.GoBench) > 0 {
-		fmt.Fprintf(w, "\n== Go micro-benchmarks (median ± 95%% CI of the median)\n")
+		fmt.Fprintf(w, "\n== Go micro-benchmarks (median ± 95%% CI of the median; other units: median)\n")
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		for _, g := range r.GoBench {
-			for _, m := range g.Metrics {
-				fmt.Fprintf(tw, "%s.%s\t%s\t%s\t%s\tn=%d\n", shortPkg(g.Pkg), g.Name, formatValue(m.Median),
-					m.Unit, ciText(m), len(m.Values))
+			if len(g.Metrics) == 0 {
+				continue
 			}
+			m := g.Metrics[0]
+			fmt.Fprintf(tw, "%s.%s\t%s %s\t%s\tn=%d", shortPkg(g.Pkg), g.Name, formatValue(m.Median), m.Unit, ciText(m), len(m.Values))
+			for _, o := range g.Metrics[1:] {
+				fmt.Fprintf(tw, "\t%s %s", formatValue(o.Median), o.Unit)
+			}
+			fmt.Fprintln(tw)
 		}
 		tw.Flush()
 	}

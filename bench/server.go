@@ -151,11 +151,12 @@ func startProcess(ctx context.Context, spec processSpec) (*Instance, error) {
 		return os.RemoveAll(spec.dir)
 	}
 	if err := waitListening(ctx, spec.addr, exited, 20*time.Second); err != nil {
+		output := tail(logPath) // before stop removes the directory
 		_ = stop()
 		if errors.Is(err, ErrServerExited) {
-			return nil, fmt.Errorf("%w (%v); output: %s", err, waitErr, tail(logPath))
+			return nil, fmt.Errorf("%w (%v); output: %s", err, waitErr, output)
 		}
-		return nil, err
+		return nil, fmt.Errorf("%w; output: %s", err, output)
 	}
 	return &Instance{Addr: spec.addr, PID: cmd.Process.Pid, Version: spec.version, LogPath: logPath, stop: stop}, nil
 }

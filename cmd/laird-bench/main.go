@@ -115,7 +115,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Float64Var(&o.threshold, "threshold", bench.DefaultRules().Threshold, "default relative change that may count as a regression")
 	fs.Float64Var(&o.alpha, "alpha", bench.DefaultRules().Alpha, "significance level for Go benchmark changes")
 	fs.StringVar(&o.gobench, "gobench", "", "Go packages whose benchmarks run with the suite, comma separated (e.g. ./codec/...,./perf/...)")
-	fs.IntVar(&o.gobenchCount, "gobench-count", 5, "go test -count for -gobench")
+	fs.IntVar(&o.gobenchCount, "gobench-count", 6, "go test -count for -gobench (6 is the fewest that gives a 95% interval of the median)")
 	fs.StringVar(&o.gobenchBench, "gobench-bench", ".", "go test -bench regexp for -gobench")
 	fs.StringVar(&o.gobenchTime, "gobench-benchtime", "", "go test -benchtime for -gobench")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
