@@ -245,6 +245,7 @@ func BenchmarkAdmitRelease(b *testing.B) {
 	}
 	now := time.Now()
 	b.ReportAllocs()
+	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		i := 0
 		for pb.Next() {

@@ -268,8 +268,8 @@ const maxAccountKey = 64
 // threshold is reached it resets that key's window, counts an offence, and
 // returns the response to apply. An IP kind ignores a key without an
 // address; the account kind one without a name. Observations of a
-// disabled rule are ignored. Allocation-free except for the first
-// observation of an account name that is not already folded.
+// disabled rule are ignored. It does not allocate, except to fold an
+// account name that is not already in folded form.
 func (d *Detector) Observe(kind Kind, key Key, now time.Time) (Response, bool) {
 	if kind >= numKinds {
 		return Response{}, false
