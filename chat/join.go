@@ -13,6 +13,14 @@ func handleJoin(s *Server, c *Client, m *codec.Message) {
 		partAll(s, c)
 		return
 	}
+	if len(m.Param(0)) == 0 {
+		// "JOIN :" is a JOIN without a channel: irssi sends it at connect
+		// and waits for this numeric.
+		r := c.replies()
+		r.numeric(codec.ERR_NEEDMOREPARAMS, "JOIN", "Not enough parameters")
+		c.sendReplies(r)
+		return
+	}
 	names := bytes.Split(m.Param(0), []byte{','})
 	var keys [][]byte
 	if m.NParams() > 1 {
