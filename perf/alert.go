@@ -43,6 +43,9 @@ type AlertOptions struct {
 	OnChange func(AlertEvent)
 	Logger   *slog.Logger
 	Client   *http.Client // for the webhook; default a plain client (timeouts come from WebhookConfig)
+	// Source names this server in every event (the webhook's "source"),
+	// e.g. the IRC server name.
+	Source string
 }
 
 // Alert states.
@@ -55,6 +58,7 @@ const (
 
 // AlertEvent is a firing or a resolution; it is also the webhook's JSON body.
 type AlertEvent struct {
+	Source    string    `json:"source,omitempty"`
 	Rule      string    `json:"rule"`
 	Metric    string    `json:"metric"`
 	Op        string    `json:"op"`
@@ -96,6 +100,7 @@ type Alerter struct {
 	onChange func(AlertEvent)
 	hook     *webhook
 	reg      *Registry
+	source   string
 
 	mu    sync.Mutex
 	rules []*ruleState
@@ -107,7 +112,7 @@ type Alerter struct {
 // laird_alert_firing exports its states. It replaces any alerter attached
 // before; Close the old one.
 func NewAlerter(reg *Registry, cfg AlertConfig, opts AlertOptions) (*Alerter, error) {
-	a := &Alerter{log: opts.Logger, onChange: opts.OnChange, reg: reg}
+	a := &Alerter{log: opts.Logger, onChange: opts.OnChange, reg: reg, source: opts.Source}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
@@ -182,7 +187,7 @@ func (a *Alerter) Evaluate(s *Snapshot) []AlertStatus {
 			continue
 		}
 		st.firing = cond
-		ev := AlertEvent{Rule: st.rule.Name, Metric: st.rule.Metric, Op: st.rule.Op,
+		ev := AlertEvent{Source: a.source, Rule: st.rule.Name, Metric: st.rule.Metric, Op: st.rule.Op,
 			Threshold: st.rule.Threshold, Value: v, State: StateResolved, Since: st.since, At: now}
 		if cond {
 			ev.State = StateFiring

@@ -287,7 +287,7 @@ func TestWebhookDelivery(t *testing.T) {
 	a, err := NewAlerter(nil, AlertConfig{
 		Rules:   []AlertRule{{Name: "slow", Metric: "p99(cmd.PRIVMSG)", Threshold: 0.005}},
 		Webhook: WebhookConfig{URL: srv.URL + "/hook", Token: "hooktoken", Timeout: 5 * time.Second},
-	}, AlertOptions{Logger: quietLogger(), Client: srv.Client()})
+	}, AlertOptions{Logger: quietLogger(), Client: srv.Client(), Source: "irc.example.net"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestWebhookDelivery(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if got[0].Rule != "slow" || got[0].State != StateFiring || got[0].Value != 0.009 || got[1].State != StateResolved {
+	if got[0].Rule != "slow" || got[0].Source != "irc.example.net" || got[0].State != StateFiring || got[0].Value != 0.009 || got[1].State != StateResolved {
 		t.Errorf("events %+v", got)
 	}
 	if auth[0] != "Bearer hooktoken" {

@@ -74,10 +74,11 @@ func TestPrometheusOutputParsesBack(t *testing.T) {
 	}
 	loop := reg.NewRecorder(KindLoop, "loop0")
 	shard := reg.NewRecorder(KindShard, "shard0")
-	for _, d := range []time.Duration{8 * time.Microsecond, 30 * time.Microsecond, 2 * time.Millisecond} {
+	// 10 us sits exactly on a bound: Prometheus buckets are "less or equal".
+	for _, d := range []time.Duration{8 * time.Microsecond, 10 * time.Microsecond, 30 * time.Microsecond, 2 * time.Millisecond} {
 		loop.Record(privmsg, d)
 	}
-	loop.Add(MessagesIn, 3)
+	loop.Add(MessagesIn, 4)
 	shard.SetGauge(QueueDepth, 4)
 	shard.AddBusy(250 * time.Millisecond)
 	reg.Std.Errors.Inc(433)
@@ -105,14 +106,14 @@ func TestPrometheusOutputParsesBack(t *testing.T) {
 
 	m := findSeries(t, fams, FamilyCommand, map[string]string{"command": "PRIVMSG"})
 	hist := m.GetHistogram()
-	if hist.GetSampleCount() != 3 {
-		t.Errorf("sample count %d, want 3", hist.GetSampleCount())
+	if hist.GetSampleCount() != 4 {
+		t.Errorf("sample count %d, want 4", hist.GetSampleCount())
 	}
-	if got := hist.GetSampleSum(); math.Abs(got-0.002038) > 1e-12 {
-		t.Errorf("sample sum %v, want 0.002038", got)
+	if got := hist.GetSampleSum(); math.Abs(got-0.002048) > 1e-12 {
+		t.Errorf("sample sum %v, want 0.002048", got)
 	}
 	b := bucketCounts(m)
-	for le, want := range map[float64]uint64{5e-6: 0, 1e-5: 1, 2.5e-5: 1, 5e-5: 2, 1e-3: 2, 2.5e-3: 3, 10: 3} {
+	for le, want := range map[float64]uint64{5e-6: 0, 1e-5: 2, 2.5e-5: 2, 5e-5: 3, 1e-3: 3, 2.5e-3: 4, 10: 4} {
 		if b[le] != want {
 			t.Errorf("bucket le=%g: %d, want %d", le, b[le], want)
 		}
@@ -135,7 +136,7 @@ func TestPrometheusOutputParsesBack(t *testing.T) {
 		labels map[string]string
 		want   float64
 	}{
-		{"laird_messages_in_total", nil, 3},
+		{"laird_messages_in_total", nil, 4},
 		{"laird_errors_total", map[string]string{"numeric": "433"}, 2},
 		{"laird_errors_total", map[string]string{"numeric": "001"}, 1},
 		{"laird_connections", map[string]string{"transport": "tls"}, 2},
@@ -167,11 +168,11 @@ func TestPrometheusOutputParsesBack(t *testing.T) {
 	step(reg, clk, loop, shard)
 	step(reg, clk, loop, shard)
 	m = findSeries(t, scrape(t, h, ""), FamilyCommand, map[string]string{"command": "PRIVMSG"})
-	if c := m.GetHistogram().GetSampleCount(); c != 4 {
-		t.Errorf("after more data: count %d, want 4", c)
+	if c := m.GetHistogram().GetSampleCount(); c != 5 {
+		t.Errorf("after more data: count %d, want 5", c)
 	}
-	if b := bucketCounts(m); b[0.1] != 4 || b[0.05] != 3 {
-		t.Errorf("after more data: le=0.1 %d le=0.05 %d, want 4 and 3", b[0.1], b[0.05])
+	if b := bucketCounts(m); b[0.1] != 5 || b[0.05] != 4 {
+		t.Errorf("after more data: le=0.1 %d le=0.05 %d, want 5 and 4", b[0.1], b[0.05])
 	}
 }
 
