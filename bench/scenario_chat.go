@@ -105,11 +105,14 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 			offset := step * int64(g) / int64(pacers)
 			total := int(cfg.Duration.Seconds() * cfg.Rate * float64(len(owned)))
 			buf := make([]byte, 0, 128+cfg.Payload)
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
 			for k := 0; k < total; k++ {
 				due := start + offset + int64(k)*step
 				if d := due - now(); d > 0 {
+					timer.Reset(time.Duration(d))
 					select {
-					case <-time.After(time.Duration(d)):
+					case <-timer.C:
 					case <-ctx.Done():
 						return
 					}
