@@ -362,3 +362,46 @@ func TestWebhookNeverBlocksEvaluator(t *testing.T) {
 	}
 	a.Evaluate(snapAt(base, 500, 9000)) // after Close: no send on a closed queue
 }
+
+// TestWebhookFailureLogsNoSecret: chat webhooks carry their secret in the
+// URL path; a failed delivery is logged without it.
+func TestWebhookFailureLogsNoSecret(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	addr := srv.URL
+	srv.Close() // connection refused from now on
+	var mu sync.Mutex
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, nil))
+	a, err := NewAlerter(nil, AlertConfig{
+		Rules:   []AlertRule{{Name: "r", Metric: "p99(cmd.PRIVMSG)", Threshold: 0.001}},
+		Webhook: WebhookConfig{URL: addr + "/services/T0/B0/SECRETPATH", Timeout: 2 * time.Second},
+	}, AlertOptions{Logger: logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Evaluate(snapAt(time.Unix(0, 0), 0, 5000))
+	deadline := time.Now().Add(10 * time.Second)
+	for a.hook.failed.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	a.Close()
+	mu.Lock()
+	defer mu.Unlock()
+	if a.hook.failed.Load() != 1 || !strings.Contains(logs.String(), "delivery failed") {
+		t.Fatalf("failure not counted/logged:\n%s", logs.String())
+	}
+	if strings.Contains(logs.String(), "SECRETPATH") {
+		t.Errorf("webhook path logged:\n%s", logs.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}

@@ -307,12 +307,27 @@ func (r *Registry) RecorderGauge(name, help string) (GaugeID, error) {
 
 // NewRecorder creates the recorder of one owner goroutine. kind is one of
 // KindLoop, KindShard, KindKV (or another word); name is unique, e.g.
-// "shard3". After the first call the registry is frozen for latency series
+// "shard3" (a duplicate gets a -2, -3... suffix). After the first call the registry is frozen for latency series
 // and recorder counters/gauges.
 func (r *Registry) NewRecorder(kind, name string) *Recorder {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.frozen = true
+	// Names label exported series: a duplicate would make scrapes fail.
+	for n, unique := 2, name; ; n++ {
+		taken := false
+		for _, o := range r.recorders {
+			taken = taken || o.name == unique
+		}
+		if !taken {
+			if unique != name {
+				r.log.Warn("perf: duplicate recorder name renamed", "name", name, "as", unique)
+			}
+			name = unique
+			break
+		}
+		unique = fmt.Sprintf("%s-%d", name, n)
+	}
 	rec := newRecorder(kind, name, len(r.latencies), len(r.recCounters), len(r.recGauges), r.opts.SignificantDigits)
 	r.recorders = append(r.recorders, rec)
 	return rec

@@ -54,6 +54,9 @@ func TestRegistrationRules(t *testing.T) {
 	}
 
 	reg.NewRecorder(KindLoop, "loop0")
+	if dup := reg.NewRecorder(KindLoop, "loop0"); dup.Name() != "loop0-2" || dup.Kind() != KindLoop {
+		t.Errorf("duplicate recorder named %q", dup.Name())
+	}
 	if _, err := reg.Command("JOIN"); !errors.Is(err, ErrFrozen) {
 		t.Errorf("latency after NewRecorder: %v, want ErrFrozen", err)
 	}

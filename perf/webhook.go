@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -60,7 +61,7 @@ func newWebhook(cfg WebhookConfig, client *http.Client, log *slog.Logger) (*webh
 		token:   cfg.Token,
 		timeout: cfg.Timeout,
 		client:  client,
-		log:     log.With("webhook", u.Redacted()),
+		log:     log.With("webhook", u.Scheme+"://"+u.Host), // paths of chat webhooks are secrets
 		done:    make(chan struct{}),
 		q:       make(chan AlertEvent, webhookQueue),
 	}
@@ -117,7 +118,10 @@ func (w *webhook) post(ev AlertEvent) error {
 	}
 	resp, err := w.client.Do(req)
 	if err != nil {
-		// net/http strips any password from the URL in this error.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // without the URL, whose path may be a secret
+		}
 		return fmt.Errorf("post: %w", err)
 	}
 	defer resp.Body.Close()
