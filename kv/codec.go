@@ -42,10 +42,15 @@ func (e *encoder) bool(v bool) {
 // decoder reads fields until the first error, which then sticks: every later
 // read returns a zero value, so decode functions read all fields and check
 // the error once at the end.
+//
+// It works on one string copy of the whole value, so that the string fields
+// are substrings of it: one allocation per record instead of one per field.
 type decoder struct {
-	b   []byte
+	s   string
 	err error
 }
+
+func newDecoder(v []byte) decoder { return decoder{s: string(v)} }
 
 func (d *decoder) fail(format string, args ...any) {
 	if d.err == nil {
@@ -57,39 +62,46 @@ func (d *decoder) byte() byte {
 	if d.err != nil {
 		return 0
 	}
-	if len(d.b) == 0 {
+	if len(d.s) == 0 {
 		d.fail("short input")
 		return 0
 	}
-	v := d.b[0]
-	d.b = d.b[1:]
+	v := d.s[0]
+	d.s = d.s[1:]
 	return v
 }
 
+// uvarint decodes like binary.Uvarint, rejecting truncated and overlong
+// encodings.
 func (d *decoder) uvarint() uint64 {
 	if d.err != nil {
 		return 0
 	}
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail("bad uvarint")
-		return 0
+	var x uint64
+	var shift uint
+	for i := 0; i < len(d.s) && i < binary.MaxVarintLen64; i++ {
+		c := d.s[i]
+		if c < 0x80 {
+			if i == binary.MaxVarintLen64-1 && c > 1 {
+				break // overflows 64 bits
+			}
+			d.s = d.s[i+1:]
+			return x | uint64(c)<<shift
+		}
+		x |= uint64(c&0x7f) << shift
+		shift += 7
 	}
-	d.b = d.b[n:]
-	return v
+	d.fail("bad varint")
+	return 0
 }
 
 func (d *decoder) varint() int64 {
-	if d.err != nil {
-		return 0
+	ux := d.uvarint()
+	x := int64(ux >> 1)
+	if ux&1 != 0 {
+		x = ^x
 	}
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail("bad varint")
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
+	return x
 }
 
 func (d *decoder) str() string {
@@ -97,13 +109,13 @@ func (d *decoder) str() string {
 	if d.err != nil {
 		return ""
 	}
-	if n > maxFieldLen || n > uint64(len(d.b)) {
+	if n > maxFieldLen || n > uint64(len(d.s)) {
 		d.fail("string length %d exceeds input", n)
 		return ""
 	}
-	s := string(d.b[:n])
-	d.b = d.b[n:]
-	return s
+	v := d.s[:n]
+	d.s = d.s[n:]
+	return v
 }
 
 func (d *decoder) bool() bool {
@@ -138,7 +150,7 @@ func (d *decoder) count(minElem int) int {
 	if d.err != nil {
 		return 0
 	}
-	if n > uint64(len(d.b)/minElem) {
+	if n > uint64(len(d.s)/minElem) {
 		d.fail("list length %d exceeds input", n)
 		return 0
 	}
@@ -166,8 +178,8 @@ func (d *decoder) version(what string, want byte) {
 
 // finish reports the first error, or an error if input is left over.
 func (d *decoder) finish(what string) error {
-	if d.err == nil && len(d.b) != 0 {
-		d.fail("%d trailing bytes", len(d.b))
+	if d.err == nil && len(d.s) != 0 {
+		d.fail("%d trailing bytes", len(d.s))
 	}
 	if d.err != nil {
 		return fmt.Errorf("decode %s: %w", what, d.err)

@@ -300,7 +300,7 @@ func (s *Store) pruneHistory(lower, upper []byte, expired func(time.Time) bool) 
 // msgIDOf returns the msgid of an encoded history message, "" if none or
 // undecodable.
 func msgIDOf(v []byte) string {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("history", historyV1)
 	id := d.str()
 	if d.err != nil {

@@ -60,7 +60,7 @@ func (a *Account) appendValue(dst []byte) []byte {
 }
 
 func decodeAccount(name string, v []byte) (Account, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("account", accountV1)
 	a := Account{Name: name}
 	a.DisplayName = d.str()
@@ -94,7 +94,7 @@ func (n *NickRecord) appendValue(dst []byte) []byte {
 }
 
 func decodeNick(nick string, v []byte) (NickRecord, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("nick", nickV1)
 	n := NickRecord{Nick: nick}
 	n.Account = d.str()
@@ -174,7 +174,7 @@ func (c *Channel) appendValue(dst []byte) []byte {
 }
 
 func decodeChannel(name string, v []byte) (Channel, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("channel", channelV1)
 	c := Channel{Name: name}
 	c.DisplayName = d.str()
@@ -237,7 +237,7 @@ func (a *Access) appendValue(dst []byte) []byte {
 }
 
 func decodeAccess(channel, account string, v []byte) (Access, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("access", accessV1)
 	a := Access{Channel: channel, Account: account}
 	a.Level = Level(d.byte())
@@ -291,7 +291,7 @@ func (b *Ban) appendValue(dst []byte) []byte {
 }
 
 func decodeBan(kind BanKind, mask string, v []byte) (Ban, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("ban", banV1)
 	b := Ban{Kind: kind, Mask: mask}
 	b.Reason = d.str()
@@ -324,7 +324,7 @@ func (a *AuditEntry) appendValue(dst []byte) []byte {
 }
 
 func decodeAudit(t time.Time, seq uint64, v []byte) (AuditEntry, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("audit", auditV1)
 	a := AuditEntry{Time: t, Seq: seq}
 	a.Actor = d.str()
@@ -363,7 +363,7 @@ func (m *HistoryMessage) appendValue(dst []byte) []byte {
 }
 
 func decodeHistory(target string, t time.Time, seq uint64, v []byte) (HistoryMessage, error) {
-	d := decoder{b: v}
+	d := newDecoder(v)
 	d.version("history", historyV1)
 	m := HistoryMessage{Target: target, Time: t, Seq: seq}
 	m.MsgID = d.str()

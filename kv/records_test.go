@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"encoding/binary"
 	"errors"
 	"reflect"
 	"testing"
@@ -121,15 +122,15 @@ func TestDecodeHugeLengths(t *testing.T) {
 		t.Fatalf("huge list: %v", err)
 	}
 	// A bool must be 0 or 1.
-	d := decoder{b: []byte{2}}
+	d := newDecoder([]byte{2})
 	if d.bool(); d.err == nil {
 		t.Fatal("bool 2 accepted")
 	}
-	d = decoder{b: []byte{0x80, 0x80}}
+	d = newDecoder([]byte{0x80, 0x80})
 	if d.uvarint(); d.err == nil {
 		t.Fatal("truncated varint accepted")
 	}
-	d = decoder{b: []byte{0, 0x80, 0x94, 0xeb, 0xdc, 0x03}} // nsec = 1e9
+	d = newDecoder([]byte{0, 0x80, 0x94, 0xeb, 0xdc, 0x03}) // nsec = 1e9
 	if d.time(); d.err == nil {
 		t.Fatal("nanoseconds >= 1e9 accepted")
 	}
@@ -174,3 +175,25 @@ func FuzzDecodeAccess(f *testing.F)  { fuzzRecord(f, "access") }
 func FuzzDecodeBan(f *testing.F)     { fuzzRecord(f, "ban") }
 func FuzzDecodeAudit(f *testing.F)   { fuzzRecord(f, "audit") }
 func FuzzDecodeHistory(f *testing.F) { fuzzRecord(f, "history") }
+
+// FuzzVarint checks the decoder's varints against encoding/binary.
+func FuzzVarint(f *testing.F) {
+	for _, seed := range [][]byte{{}, {0}, {0x80}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x02}, {0x80, 0x00}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want, n := binary.Uvarint(data)
+		d := newDecoder(data)
+		got := d.uvarint()
+		if (n > 0) != (d.err == nil) || (n > 0 && (got != want || len(d.s) != len(data)-n)) {
+			t.Fatalf("uvarint(%x) = %d, %v; binary.Uvarint = %d, %d", data, got, d.err, want, n)
+		}
+		wantS, n := binary.Varint(data)
+		d = newDecoder(data)
+		gotS := d.varint()
+		if (n > 0) != (d.err == nil) || (n > 0 && gotS != wantS) {
+			t.Fatalf("varint(%x) = %d, %v; binary.Varint = %d, %d", data, gotS, d.err, wantS, n)
+		}
+	})
+}
