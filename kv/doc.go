@@ -106,7 +106,10 @@
 //     recovers Pebble's own panics. The caller gets ErrUnavailable wrapping
 //     the cause, the store refuses every later write with it, Healthy
 //     reports it, and reads keep working where Pebble can serve them.
-//     Recovery is reopening the store (restarting the server), which
-//     replays the WAL: every acknowledged transaction is there, and the
-//     failed group is either wholly there or wholly absent.
+//     Recovery is restarting the server (a Pebble stopped this way may keep
+//     the directory locked for the process), which replays the WAL: every
+//     acknowledged transaction is there, and the failed group is either
+//     wholly there or wholly absent.
+//   - Options.ReadOnly opens a store on a read-only file system, for a
+//     server that should still serve what is stored.
 package kv

@@ -3,11 +3,13 @@ package kv
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
-
-	"sync/atomic"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
@@ -18,6 +20,7 @@ type faultFS struct {
 	vfs.FS
 	writeErr atomic.Pointer[error]
 	syncErr  atomic.Pointer[error]
+	only     string // if set, only files whose name contains it fail
 }
 
 func (f *faultFS) failWrites(err error) { f.writeErr.Store(&err) }
@@ -37,50 +40,64 @@ func (f *faultFS) syncFault() error {
 	return f.writeFault()
 }
 
-func (f *faultFS) wrap(file vfs.File, err error) (vfs.File, error) {
+func (f *faultFS) wrap(name string, file vfs.File, err error) (vfs.File, error) {
 	if err != nil {
 		return nil, err
+	}
+	if f.only != "" && !strings.Contains(name, f.only) {
+		return file, nil
 	}
 	return &faultFile{File: file, fs: f}, nil
 }
 
+// nameFault is writeFault for operations on a named file.
+func (f *faultFS) nameFault(name string) error {
+	if f.only != "" && !strings.Contains(name, f.only) {
+		return nil
+	}
+	return f.writeFault()
+}
+
 func (f *faultFS) Create(name string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	if err := f.writeFault(); err != nil {
+	if err := f.nameFault(name); err != nil {
 		return nil, err
 	}
-	return f.wrap(f.FS.Create(name, c))
+	file, err := f.FS.Create(name, c)
+	return f.wrap(name, file, err)
 }
 
 func (f *faultFS) OpenReadWrite(name string, c vfs.DiskWriteCategory, o ...vfs.OpenOption) (vfs.File, error) {
-	if err := f.writeFault(); err != nil {
+	if err := f.nameFault(name); err != nil {
 		return nil, err
 	}
-	return f.wrap(f.FS.OpenReadWrite(name, c, o...))
+	file, err := f.FS.OpenReadWrite(name, c, o...)
+	return f.wrap(name, file, err)
 }
 
 func (f *faultFS) ReuseForWrite(oldname, newname string, c vfs.DiskWriteCategory) (vfs.File, error) {
-	if err := f.writeFault(); err != nil {
+	if err := f.nameFault(newname); err != nil {
 		return nil, err
 	}
-	return f.wrap(f.FS.ReuseForWrite(oldname, newname, c))
+	file, err := f.FS.ReuseForWrite(oldname, newname, c)
+	return f.wrap(newname, file, err)
 }
 
 func (f *faultFS) Link(o, n string) error {
-	if err := f.writeFault(); err != nil {
+	if err := f.nameFault(n); err != nil {
 		return err
 	}
 	return f.FS.Link(o, n)
 }
 
 func (f *faultFS) Remove(name string) error {
-	if err := f.writeFault(); err != nil {
+	if err := f.nameFault(name); err != nil {
 		return err
 	}
 	return f.FS.Remove(name)
 }
 
 func (f *faultFS) Rename(o, n string) error {
-	if err := f.writeFault(); err != nil {
+	if err := f.nameFault(n); err != nil {
 		return err
 	}
 	return f.FS.Rename(o, n)
@@ -207,5 +224,57 @@ func TestWALFailureIsAnErrorNotACrash(t *testing.T) {
 			}
 			mustCommit(t, r, register(r, "after", 200))
 		})
+	}
+}
+
+// TestBackgroundFatalKeepsProcessUp makes the MANIFEST unwritable, so that
+// the first memtable flush fails fatally on a Pebble background goroutine:
+// the process must stay up, the store must report the failure and refuse
+// writes, and everything acknowledged must survive a reopen.
+func TestBackgroundFatalKeepsProcessUp(t *testing.T) {
+	dir := t.TempDir()
+	ffs := &faultFS{FS: vfs.Default, only: "MANIFEST"}
+	s, err := Open(Options{Dir: dir, fs: ffs, Logger: testLogger(t), DiskReserve: -1, CloseTimeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ffs.failWrites(syscall.EIO)
+	// Fill memtables until Pebble flushes in the background and fails.
+	big := make([]byte, 256<<10)
+	acked := 0
+	deadline := time.Now().Add(20 * time.Second)
+	for s.Healthy() == nil && time.Now().Before(deadline) {
+		txn := s.NewTxn()
+		txn.PutMeta(fmt.Sprint("big", acked), big)
+		if err := s.CommitWait(txn); err != nil {
+			if !errors.Is(err, ErrUnavailable) {
+				t.Fatalf("commit: %v", err)
+			}
+			break
+		}
+		acked++
+	}
+	if err := s.Healthy(); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Healthy after a failed MANIFEST write = %v (%d commits)", err, acked)
+	}
+	if err := s.Commit(s.NewTxn(), func(error) {}); !errors.Is(err, ErrUnavailable) {
+		t.Fatalf("Commit after background failure = %v", err)
+	}
+	if _, err := s.Meta("big0"); err != nil {
+		t.Fatalf("read after background failure: %v", err)
+	}
+	t.Logf("%d commits before the failure; Close: %v", acked, s.Close())
+
+	// The abandoned Pebble still holds the directory's lock in this process,
+	// so reopen a copy: what a restarted process would find.
+	restart := filepath.Join(t.TempDir(), "restart")
+	if err := os.CopyFS(restart, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	r := openTest(t, Options{Dir: restart})
+	for i := range acked {
+		if _, err := r.Meta(fmt.Sprint("big", i)); err != nil {
+			t.Fatalf("acknowledged big%d lost: %v", i, err)
+		}
 	}
 }

@@ -151,6 +151,7 @@ func (s *Store) checkSchema() (err error) {
 	}
 	// found < SchemaVersion is where migrations will run, one version at a
 	// time, each as one batch that also bumps the schema key.
+	s.log.Info("opened store", "dir", s.dir, "schema", found, "read_only", s.opts.ReadOnly)
 	return nil
 }
 
@@ -166,6 +167,10 @@ func (s *Store) isEmpty() (bool, error) {
 // Close stops the writer after it has committed everything queued, syncs,
 // and closes Pebble. Calls made after Close starts return ErrClosed; Close
 // waits for reads in progress. A second Close returns ErrClosed.
+//
+// After a fatal storage error Close gives Pebble CloseTimeout and then
+// abandons it: the directory then stays locked for this process, and only a
+// restart can open it again.
 //
 // Close must not be called from a done function or a scan callback.
 func (s *Store) Close() error {
