@@ -85,6 +85,15 @@ type historyReader struct {
 	out    chan queryReply
 }
 
+// reply hands a finished query to the querier without ever blocking the reader: a second
+// reply to one query (a FAIL and an empty batch, say) is dropped.
+func (r *historyReader) reply(q queryReply) {
+	select {
+	case r.out <- q:
+	default:
+	}
+}
+
 func (r *historyReader) handle(_ *Client, l *Line) {
 	switch {
 	case l.Is("BATCH"):
@@ -93,10 +102,10 @@ func (r *historyReader) handle(_ *Client, l *Line) {
 			r.batch, r.msgs, r.oldest = ref[1:], 0, ""
 		} else if len(ref) > 1 && ref[0] == '-' && ref[1:] == r.batch {
 			r.batch = ""
-			r.out <- queryReply{msgs: r.msgs, oldest: r.oldest}
+			r.reply(queryReply{msgs: r.msgs, oldest: r.oldest})
 		}
 	case l.Is("FAIL") && string(l.Param(0)) == "CHATHISTORY":
-		r.out <- queryReply{err: string(l.Param(1)) + " " + string(l.Last())}
+		r.reply(queryReply{err: string(l.Param(1)) + " " + string(l.Last())})
 	case r.batch != "":
 		if b, ok := l.Tag("batch"); !ok || string(b) != r.batch {
 			return
