@@ -1,0 +1,146 @@
+package chat
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestOrderPerConnection: a client's replies come in the order of its
+// commands even when they go to different shards or run inline.
+func TestOrderPerConnection(t *testing.T) {
+	w := newTestWorld(t, 4, 2)
+	a := w.connect("alice", true)
+	var lines []string
+	for i := 0; i < 40; i++ {
+		lines = append(lines, fmt.Sprintf("JOIN #c%d", i), fmt.Sprintf("PING :p%d", i))
+	}
+	w.send(a, lines...)
+	w.waitFor(a, "PONG laird.local :p39")
+	out := a.text()
+	for i := 0; i < 40; i++ {
+		join := strings.Index(out, fmt.Sprintf("366 alice #c%d ", i))
+		pong := strings.Index(out, fmt.Sprintf(":p%d\r\n", i))
+		if join < 0 || pong < 0 || join > pong {
+			t.Fatalf("JOIN #c%d reply (at %d) not before PONG p%d (at %d)", i, join, i, pong)
+		}
+		if i > 0 && strings.Index(out, fmt.Sprintf(":p%d\r\n", i-1)) > join {
+			t.Fatalf("PONG p%d after JOIN #c%d", i-1, i)
+		}
+	}
+}
+
+// TestChannelOrder: every member sees one channel's lines in one order,
+// whoever sent them.
+func TestChannelOrder(t *testing.T) {
+	w := newTestWorld(t, 3, 2)
+	var members []*fakeConn
+	for i := 0; i < 6; i++ {
+		c := w.connect(fmt.Sprintf("m%d", i), true)
+		w.send(c, "JOIN #order")
+		w.waitFor(c, "366 m")
+		members = append(members, c)
+	}
+	w.settle()
+	for i := 0; i < 30; i++ {
+		for j, c := range members[:3] {
+			w.send(c, fmt.Sprintf("PRIVMSG #order :msg-%d-%d", j, i))
+		}
+	}
+	w.settle()
+	extract := func(c *fakeConn) []string {
+		var seq []string
+		for _, l := range strings.Split(c.text(), "\r\n") {
+			if i := strings.Index(l, "PRIVMSG #order :"); i >= 0 {
+				seq = append(seq, l[i+len("PRIVMSG #order :"):])
+			}
+		}
+		return seq
+	}
+	// Members 3..5 never sent; they must all see the same 90 lines in the
+	// same order.
+	ref := extract(members[3])
+	if len(ref) != 90 {
+		t.Fatalf("member saw %d lines, want 90", len(ref))
+	}
+	for _, c := range members[4:] {
+		got := extract(c)
+		if strings.Join(got, ",") != strings.Join(ref, ",") {
+			t.Fatalf("members disagree on order:\n%v\n%v", got, ref)
+		}
+	}
+}
+
+// TestQuitSeenOnce: a client in many channels on several shards quits;
+// each co-member sees exactly one QUIT.
+func TestQuitSeenOnce(t *testing.T) {
+	w := newTestWorld(t, 4, 2)
+	q := w.connect("quitter", false)
+	var chans []string
+	for i := 0; i < 20; i++ {
+		chans = append(chans, fmt.Sprintf("#q%d", i))
+	}
+	w.send(q, "JOIN "+strings.Join(chans, ","))
+	var watchers []*fakeConn
+	for i := 0; i < 5; i++ {
+		c := w.connect(fmt.Sprintf("w%d", i), true)
+		w.send(c, "JOIN "+strings.Join(chans, ","))
+		watchers = append(watchers, c)
+	}
+	w.settle()
+	w.onLoop(q.loop, func() { q.Close("bye") })
+	w.settle()
+	for _, c := range watchers {
+		if n := strings.Count(c.text(), "QUIT :bye"); n != 1 {
+			t.Fatalf("%s saw %d QUITs, want 1", c.client.Nick(), n)
+		}
+	}
+	// The nick is free and the channels no longer list the quitter.
+	again := w.connect("quitter", true)
+	w.send(again, "NAMES #q7")
+	w.waitFor(again, "366 quitter #q7")
+	if strings.Contains(again.text(), "@quitter") {
+		t.Fatal("quitter still listed after QUIT")
+	}
+}
+
+// TestNickChangeSeenOnce mirrors TestQuitSeenOnce for NICK.
+func TestNickChangeSeenOnce(t *testing.T) {
+	w := newTestWorld(t, 4, 2)
+	n := w.connect("before", true)
+	w.send(n, "JOIN #n1,#n2,#n3,#n4,#n5")
+	other := w.connect("other", true)
+	w.send(other, "JOIN #n1,#n2,#n3,#n4,#n5")
+	w.settle()
+	w.send(n, "NICK after")
+	w.waitFor(n, "NICK after")
+	w.settle()
+	if c := strings.Count(other.text(), "NICK after"); c != 1 {
+		t.Fatalf("co-member saw %d NICK lines, want 1", c)
+	}
+	if c := strings.Count(n.text(), "NICK after"); c != 1 {
+		t.Fatalf("renamed client saw %d NICK lines, want 1", c)
+	}
+}
+
+func TestShardOverloadAnswersTryAgain(t *testing.T) {
+	w := newTestWorld(t, 1, 1)
+	w.srv.cfg.ShardQueue = 1
+	a := w.connect("a", true)
+	// Hold the shard busy so the queue fills: a task that waits.
+	release := make(chan struct{})
+	running := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	w.srv.post(0, func(*shard, *batch) { close(running); <-release })
+	<-running
+	w.srv.post(0, func(*shard, *batch) {}) // fills the queue of 1
+	w.send(a, "JOIN #busy")
+	w.waitFor(a, " 263 a * :Server load is temporarily too heavy")
+	unblock()
+	w.settle()
+	w.send(a, "JOIN #busy")
+	w.waitFor(a, "366 a #busy")
+}
