@@ -86,7 +86,7 @@ func (fc *fakeConn) Close(reason string) {
 	}
 }
 
-func (fc *fakeConn) Resume() { fc.process() }
+func (fc *fakeConn) Resume()   { fc.process() }
 func (fc *fakeConn) Loop() int { return fc.loop }
 
 // process offers queued input lines until the client parks. Loop only.
