@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"laird/codec"
+	"laird/kv"
 )
 
 // Server is the IRC state machine shared by all event loops.
@@ -26,6 +27,7 @@ type Server struct {
 	saslMechs []string
 	isupport  []string // 005 lines' tokens, pre-split into lines
 	whowas    *whowasLog
+	store     *kv.Store
 	live      atomic.Pointer[Reloadable]
 	rehash    func() (*Reloadable, error)
 
@@ -85,9 +87,12 @@ func (s *Server) Start() {
 func (s *Server) Stop() {
 	for _, sh := range s.shards {
 		sh.mu.Lock()
+		already := sh.closed
 		sh.closed = true
 		sh.mu.Unlock()
-		close(sh.stop)
+		if !already {
+			close(sh.stop)
+		}
 	}
 	s.wg.Wait()
 }

@@ -17,6 +17,7 @@ import (
 type Config struct {
 	Server  ServerConfig  `toml:"server"`
 	Limits  LimitsConfig  `toml:"limits"`
+	Store   StoreConfig   `toml:"store"`
 	Metrics MetricsConfig `toml:"metrics"`
 	Log     LogConfig     `toml:"log"`
 	Opers   []chat.Oper   `toml:"oper"`
@@ -52,6 +53,15 @@ type LimitsConfig struct {
 	RegistrationTimeout duration `toml:"registration_timeout"`
 	PingInterval        duration `toml:"ping_interval"`
 	PingTimeout         duration `toml:"ping_timeout"`
+}
+
+type StoreConfig struct {
+	// DiskReserveMB is the free space the data directory must keep;
+	// below it writes are refused with a clear error.
+	DiskReserveMB int64 `toml:"disk_reserve_mb"`
+	// LazyHistory trades up to a second of message history on a crash for
+	// much cheaper history writes.
+	LazyHistory bool `toml:"lazy_history"`
 }
 
 type MetricsConfig struct {
@@ -92,6 +102,7 @@ func defaultConfig() Config {
 			PingInterval:        duration{90 * time.Second},
 			PingTimeout:         duration{90 * time.Second},
 		},
+		Store:   StoreConfig{DiskReserveMB: 64},
 		Metrics: MetricsConfig{Listen: "127.0.0.1:9100"},
 		Log:     LogConfig{Level: "info", Format: "text"},
 	}

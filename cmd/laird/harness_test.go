@@ -41,6 +41,7 @@ func startTestServer(t *testing.T, mutate func(*Config)) *testServer {
 	cfg.Server.Listen = freeAddr(t)
 	cfg.Server.DataDir = t.TempDir()
 	cfg.Metrics.Listen = "off"
+	cfg.Store.DiskReserveMB = -1
 	if mutate != nil {
 		mutate(&cfg)
 	}

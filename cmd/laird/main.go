@@ -16,10 +16,12 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
 	"laird/chat"
+	"laird/kv"
 	"laird/loop"
 )
 
@@ -95,13 +97,23 @@ type instance struct {
 	log      *slog.Logger
 	net      *loop.Server
 	irc      *chat.Server
+	store    *kv.Store
 	serveErr chan error
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // start brings a server up and returns once it accepts connections.
 func start(cfg Config, log *slog.Logger) (*instance, error) {
-	if err := os.MkdirAll(cfg.Server.DataDir, 0o750); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+	store, err := kv.Open(kv.Options{
+		Dir:         cfg.Server.DataDir,
+		Logger:      log.With("component", "kv"),
+		DiskReserve: cfg.Store.DiskReserveMB << 20,
+		LazyHistory: cfg.Store.LazyHistory,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: %w", err)
 	}
 	net := loop.New(loop.Config{
 		Listen:              cfg.Server.Listen,
@@ -114,8 +126,10 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	}, log)
 	irc, err := chat.New(cfg.chatConfig(version), net, log)
 	if err != nil {
+		store.Close()
 		return nil, err
 	}
+	irc.SetStore(store)
 	net.SetChat(irc)
 	if path := cfg.path; path != "" {
 		irc.SetRehash(func() (*chat.Reloadable, error) {
@@ -127,12 +141,13 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		})
 	}
 	irc.Start()
-	in := &instance{cfg: cfg, log: log, net: net, irc: irc, serveErr: make(chan error, 1)}
+	in := &instance{cfg: cfg, log: log, net: net, irc: irc, store: store, serveErr: make(chan error, 1)}
 	go func() { in.serveErr <- net.Serve() }()
 	select {
 	case <-net.Started():
 	case err := <-in.serveErr:
 		irc.Stop()
+		store.Close()
 		if err == nil {
 			err = errors.New("event loops stopped before starting")
 		}
@@ -145,6 +160,11 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 // stop shuts the server down gracefully: clients get ERROR, output is
 // flushed, the shards drain.
 func (in *instance) stop(ctx context.Context) error {
+	in.stopOnce.Do(func() { in.stopErr = in.shutdown(ctx) })
+	return in.stopErr
+}
+
+func (in *instance) shutdown(ctx context.Context) error {
 	err := in.net.Shutdown(ctx)
 	select {
 	case serr := <-in.serveErr:
@@ -157,6 +177,9 @@ func (in *instance) stop(ctx context.Context) error {
 		}
 	}
 	in.irc.Stop()
+	if cerr := in.store.Close(); cerr != nil && err == nil {
+		err = fmt.Errorf("store: %w", cerr)
+	}
 	return err
 }
 
@@ -172,6 +195,7 @@ func serve(cfg Config, log *slog.Logger) error {
 		log.Info("shutting down", "signal", s.String())
 	case err := <-in.serveErr:
 		in.irc.Stop()
+		in.store.Close()
 		if err != nil {
 			return err
 		}
