@@ -26,9 +26,10 @@ type axis struct {
 	names []string  // labels for fixed ticks
 }
 
+// Line charts keep their legend in a column right of the plot, so it never hides a curve.
 const (
-	chartW, chartH = 640, 300
-	padL, padR     = 64, 16
+	chartW, chartH = 880, 300
+	padL, padR     = 64, 296
 	padT, padB     = 28, 44
 )
 
@@ -130,17 +131,11 @@ func svgLineChart(title string, xa, ya axis, series []chartSeries) string {
 		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="1.6"%s points="%s"/>`, s.color, dashAttr(s.dashed), strings.Join(pts, " "))
 	}
-	// The legend goes on top, on a light backdrop.
-	longest := 0
-	for _, s := range series {
-		longest = max(longest, len(s.name))
-	}
-	fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="#fff" fill-opacity="0.85"/>`,
-		padL+6, padT+3, 34+6*longest, 14*len(series)+4)
+	lx := padL + int(pw) + 12
 	for i, s := range series {
-		ly := padT + 14 + 14*i
+		ly := padT + 10 + 15*i
 		fmt.Fprintf(&b, `<line x1="%d" x2="%d" y1="%d" y2="%d" stroke="%s" stroke-width="2"%s/><text x="%d" y="%d" font-size="11">%s</text>`,
-			padL+10, padL+30, ly-4, ly-4, s.color, dashAttr(s.dashed), padL+34, ly, esc(s.name))
+			lx, lx+20, ly-4, ly-4, s.color, dashAttr(s.dashed), lx+24, ly, esc(s.name))
 	}
 	b.WriteString(`</svg>`)
 	return b.String()
@@ -232,10 +227,16 @@ func svgBars(title, unit string, bars []bar) string {
 	return b.String()
 }
 
-// tickLabel prints an axis value compactly: 0.01, 2, 2.5, 1000, 1e+06.
+// tickLabel prints an axis value compactly: 0.01, 2.5, 1000, 20k, 1.5M.
 func tickLabel(v float64) string {
-	if math.Abs(v) < 1e-12 {
+	a := math.Abs(v)
+	switch {
+	case a < 1e-12:
 		return "0"
+	case a >= 1e6:
+		return strconv.FormatFloat(v/1e6, 'g', 4, 64) + "M"
+	case a >= 1e4:
+		return strconv.FormatFloat(v/1e3, 'g', 4, 64) + "k"
 	}
 	return strconv.FormatFloat(v, 'g', 4, 64)
 }
