@@ -253,4 +253,3 @@ func cmdReport(args []string) int {
 	fmt.Println(path)
 	return exitOK
 }
-
