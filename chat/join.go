@@ -27,7 +27,7 @@ func handleJoin(s *Server, c *Client, m *codec.Message) {
 		keys = bytes.Split(m.Param(1), []byte{','})
 	}
 	label := c.takeLabel()
-	steps := make([]func(), 0, len(names))
+	steps := make([]func([]byte), 0, len(names))
 	for i, raw := range names {
 		if len(raw) == 0 {
 			continue
@@ -37,16 +37,9 @@ func handleJoin(s *Server, c *Client, m *codec.Message) {
 		if i < len(keys) {
 			key = string(keys[i])
 		}
-		first := len(steps) == 0
-		steps = append(steps, func() {
-			l := []byte(nil)
-			if first {
-				l = label
-			}
-			s.joinOne(c, name, key, l)
-		})
+		steps = append(steps, func(l []byte) { s.joinOne(c, name, key, l) })
 	}
-	c.sequence(steps)
+	c.labeledSequence(label, steps)
 }
 
 // joinOne validates one channel of a JOIN on the loop and sends it to the
@@ -120,9 +113,16 @@ func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byt
 		extParams: []string{ch.name, account, id.Realname},
 		at:        now, account: id.Account,
 	}
+	var away []byte
+	if id.Away != "" {
+		away = appendCmd(nil, id.Prefix, "AWAY", true, id.Away)
+	}
 	for _, mb := range ch.members {
 		if mb.c != c {
 			msg.deliver(b, mb.c)
+			if away != nil && mb.c.Has(CapAwayNotify) {
+				b.send(mb.c, away)
+			}
 		}
 	}
 	// The joiner gets JOIN, the topic and NAMES, labeled as one response.
@@ -208,22 +208,20 @@ func handlePart(s *Server, c *Client, m *codec.Message) {
 		reason = string(m.Param(1))
 	}
 	label := c.takeLabel()
-	var steps []func()
+	var steps []func([]byte)
 	for _, raw := range bytes.Split(m.Param(0), []byte{','}) {
 		if len(raw) == 0 {
 			continue
 		}
 		name := string(raw)
-		l := label
-		label = nil
-		steps = append(steps, func() {
+		steps = append(steps, func(l []byte) {
 			folded := s.cm.Fold(name)
 			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
 				sh.part(b, c, name, folded, reason, l)
 			})
 		})
 	}
-	c.sequence(steps)
+	c.labeledSequence(label, steps)
 }
 
 func (sh *shard) part(b *batch, c *Client, name, folded, reason string, label []byte) {
@@ -257,18 +255,13 @@ func (sh *shard) part(b *batch, c *Client, name, folded, reason string, label []
 // partAll implements JOIN 0.
 func partAll(s *Server, c *Client) {
 	label := c.takeLabel()
-	var steps []func()
+	var steps []func([]byte)
 	for _, folded := range c.channelList() {
-		steps = append(steps, func() {
+		steps = append(steps, func(l []byte) {
 			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-				sh.part(b, c, folded, folded, "", nil)
+				sh.part(b, c, folded, folded, "", l)
 			})
 		})
 	}
-	if len(steps) == 0 && len(label) > 0 {
-		r := c.replies()
-		c.outLabel = append(c.outLabel[:0], label...)
-		c.sendReplies(r)
-	}
-	c.sequence(steps)
+	c.labeledSequence(label, steps)
 }

@@ -40,7 +40,7 @@ func (s *Server) HandleLine(c *Client, line []byte, now time.Time) bool {
 		c.sendReplies(r)
 		return true
 	}
-	if codec.ClientTagsLen(m.Tags) > codec.MaxClientTagsLen {
+	if len(m.Tags) > codec.MaxClientTagsLen {
 		if c.inflight > 0 {
 			return false
 		}

@@ -20,10 +20,25 @@ func handleMode(s *Server, c *Client, m *codec.Message) {
 	}
 	modestr := string(m.Param(1))
 	folded := s.cm.Fold(target)
-	label := c.takeLabel()
 	now := time.Now()
-	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-		sh.channelMode(b, c, target, folded, modestr, args, label, now)
+	if !strings.ContainsAny(modestr, "ov") || len(args) == 0 {
+		label := c.takeLabel()
+		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+			sh.channelMode(b, c, target, folded, modestr, args, nil, label, now)
+		})
+		return
+	}
+	// +o/+v name nicks: learn first which exist, so that a missing one
+	// gets 401 and one merely absent from the channel gets 441.
+	var nicks []string
+	for _, a := range args {
+		nicks = append(nicks, s.cm.Fold(a))
+	}
+	s.lookupNicks(c, nicks, func(found map[string]*Client) {
+		label := c.takeLabel()
+		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+			sh.channelMode(b, c, target, folded, modestr, args, found, label, now)
+		})
 	})
 }
 
@@ -34,7 +49,9 @@ type modeChange struct {
 	arg  string
 }
 
-func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, args []string, label []byte, now time.Time) {
+// channelMode applies a MODE change on the channel's shard. existing, when
+// not nil, holds the +o/+v arguments known to be online (folded).
+func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, args []string, existing map[string]*Client, label []byte, now time.Time) {
 	s := sh.srv
 	ch := sh.channels[folded]
 	if ch == nil {
@@ -105,7 +122,11 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 			params++
 			t := ch.memberByNick(s, arg)
 			if t == nil {
-				r.numeric(codec.ERR_USERNOTINCHANNEL, arg, ch.name, "They aren't on that channel")
+				if existing != nil && existing[s.cm.Fold(arg)] == nil {
+					r.numeric(codec.ERR_NOSUCHNICK, arg, "No such nick/channel")
+				} else {
+					r.numeric(codec.ERR_USERNOTINCHANNEL, arg, ch.name, "They aren't on that channel")
+				}
 				continue
 			}
 			bit := memberVoice
@@ -145,7 +166,7 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 				n, err := strconv.Atoi(arg)
 				if !ok || err != nil || n <= 0 {
 					if ok {
-						r.numeric(codec.ERR_INVALIDMODEPARAM, ch.name, "l", arg, "Invalid limit")
+						r.numeric(codec.ERR_INVALIDMODEPARAM, ch.name, "l", orStar(arg), "Invalid limit")
 					}
 					continue
 				}

@@ -27,6 +27,7 @@ type outMsg struct {
 	at         time.Time
 	msgid      string
 	account    string
+	bot        bool   // the sender has user mode +B: "bot" tag (IRCv3 bot-mode)
 	clientTags []byte // escaped client-only tags ("+a=b;+c"), relayed as is
 
 	cache [16]struct{ off, end int32 }
@@ -47,7 +48,7 @@ func (o *outMsg) variantOf(c *Client) int {
 	if set.has(CapServerTime) && !o.at.IsZero() {
 		v |= variantTime
 	}
-	if set.has(CapMessageTags) && (o.msgid != "" || len(o.clientTags) > 0) {
+	if set.has(CapMessageTags) && (o.msgid != "" || len(o.clientTags) > 0 || o.bot) {
 		v |= variantTags
 	}
 	if set.has(CapAccountTag) && o.account != "" {
@@ -86,13 +87,19 @@ func (o *outMsg) appendVariant(dst []byte, v int, label []byte) []byte {
 		dst = append(dst, key...)
 		sep = ';'
 	}
-	if len(label) > 0 {
+	if isBatchRef(label) {
+		tag("batch=")
+		dst = append(dst, label[1:]...)
+	} else if len(label) > 0 {
 		tag("label=")
 		dst = codec.AppendEscapedTag(dst, label)
 	}
 	if v&variantAccount != 0 {
 		tag("account=")
 		dst = codec.AppendEscapedTag(dst, []byte(o.account))
+	}
+	if v&variantTags != 0 && o.bot {
+		tag("bot")
 	}
 	if v&variantTags != 0 && o.msgid != "" {
 		tag("msgid=")
@@ -129,7 +136,7 @@ func (o *outMsg) echo(b *batch, c *Client, label []byte) {
 
 // ack queues an ACK for a labeled command that produced no other reply.
 func ack(b *batch, s *Server, c *Client, label []byte) {
-	if len(label) == 0 {
+	if len(label) == 0 || isBatchRef(label) {
 		return
 	}
 	r := repliesPool.Get().(*replies)

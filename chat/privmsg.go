@@ -56,25 +56,21 @@ func (s *Server) message(c *Client, m *codec.Message, command string) {
 	}
 	label := c.takeLabel()
 	now := time.Now()
-	steps := make([]func(), 0, len(targets))
-	for i, raw := range targets {
+	steps := make([]func([]byte), 0, len(targets))
+	for _, raw := range targets {
 		if len(raw) == 0 {
 			continue
 		}
 		target := string(raw)
-		l := label
-		if i > 0 {
-			l = nil
-		}
-		steps = append(steps, func() {
+		steps = append(steps, func(l []byte) {
 			s.messageOne(c, command, target, text, clientTags, l, now)
 		})
 	}
 	if len(steps) == 1 {
-		steps[0]()
+		steps[0](label)
 		return
 	}
-	c.sequence(steps)
+	c.labeledSequence(label, steps)
 }
 
 func (s *Server) messageOne(c *Client, command, target, text string, clientTags, label []byte, now time.Time) {
@@ -130,6 +126,7 @@ func (sh *shard) channelMessage(b *batch, c *Client, msg *outMsg, folded string,
 	}
 	msg.source = id.Prefix
 	msg.account = id.Account
+	msg.bot = id.Modes&UModeBot != 0
 	for _, mb := range ch.members {
 		if mb.c == c {
 			continue
@@ -177,11 +174,12 @@ func (sh *shard) privateMessage(b *batch, c *Client, msg *outMsg, folded string,
 	id := c.Identity()
 	msg.source = id.Prefix
 	msg.account = id.Account
+	msg.bot = id.Modes&UModeBot != 0
 	tid := to.Identity()
 	msg.params[0] = tid.Nick
 	msg.deliver(b, to)
 	echoed := false
-	if c.Has(CapEchoMessage) && to != c {
+	if c.Has(CapEchoMessage) {
 		msg.echo(b, c, label)
 		echoed = true
 	}

@@ -34,6 +34,12 @@ func handleUser(s *Server, c *Client, m *codec.Message) {
 		c.sendReplies(r)
 		return
 	}
+	if len(m.Param(3)) == 0 {
+		r := c.replies()
+		r.numeric(codec.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
+		c.sendReplies(r)
+		return
+	}
 	realname := string(m.Param(3))
 	if len(realname) > 390 {
 		realname = realname[:390]
@@ -112,7 +118,7 @@ func (s *Server) buildISupport() []string {
 		"PREFIX=(ov)@+",
 		"SAFELIST",
 		"STATUSMSG=@+",
-		"TARGMAX=JOIN:,KICK:1,LIST:,MONITOR:,NAMES:,NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
+		"TARGMAX=JOIN:,KICK:1,LIST:,MONITOR:,NAMES:1,NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(c.TopicLen),
 		"USERLEN=" + strconv.Itoa(codec.DefaultUserLen),
 		"UTF8ONLY",

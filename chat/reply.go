@@ -68,11 +68,29 @@ func (r *replies) standard(kind, command, code, context, description string) {
 
 func (r *replies) empty() bool { return len(r.starts) == 0 }
 
+// batchRef makes a "label" that refers to an open labeled-response batch:
+// lines carrying it are tagged batch=<id> instead of label=, and no ACK is
+// due for them. Multi-step commands (JOIN #a,#b) use it so that all their
+// replies, from several shards, form one labeled response.
+func batchRef(id string) []byte { return append([]byte{0}, id...) }
+
+func isBatchRef(label []byte) bool { return len(label) > 0 && label[0] == 0 }
+
 // appendTo appends the collected lines to dst, applying label rules when
 // label is non-empty. batchOK says whether the client has the batch cap.
 func (r *replies) appendTo(dst, label []byte, batchOK bool) []byte {
 	if len(label) == 0 {
 		return append(dst, r.buf...)
+	}
+	if isBatchRef(label) {
+		for i, start := range r.starts {
+			end := len(r.buf)
+			if i+1 < len(r.starts) {
+				end = r.starts[i+1]
+			}
+			dst = appendWithTag(dst, r.buf[start:end], "batch", label[1:])
+		}
+		return dst
 	}
 	switch len(r.starts) {
 	case 0:

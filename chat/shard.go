@@ -163,6 +163,44 @@ func (c *Client) sequence(steps []func()) {
 	c.advance()
 }
 
+// labeledSequence runs steps like sequence, giving each the label to
+// answer with. With one step, or without a label, the first step answers
+// the label. With several steps and a label, the steps' replies are
+// wrapped in one labeled-response BATCH, as the spec requires of a command
+// whose replies come from several places.
+func (c *Client) labeledSequence(label []byte, steps []func(label []byte)) {
+	if len(steps) == 0 {
+		if len(label) > 0 {
+			c.outLabel = append(c.outLabel[:0], label...)
+			c.sendReplies(c.replies())
+		}
+		return
+	}
+	if len(label) == 0 || len(steps) == 1 || !c.Has(CapBatch) {
+		seq := make([]func(), len(steps))
+		for i, step := range steps {
+			l := label
+			if i > 0 {
+				l = nil
+			}
+			seq[i] = func() { step(l) }
+		}
+		c.sequence(seq)
+		return
+	}
+	s := c.srv
+	id := s.batchID()
+	start := appendWithTag(nil, appendCmd(nil, s.name, "BATCH", false, "+"+id, "labeled-response"), "label", label)
+	c.conn.Write(start)
+	ref := batchRef(id)
+	seq := make([]func(), 0, len(steps)+1)
+	for _, step := range steps {
+		seq = append(seq, func() { step(ref) })
+	}
+	seq = append(seq, func() { c.conn.Write(appendCmd(nil, s.name, "BATCH", false, "-"+id)) })
+	c.sequence(seq)
+}
+
 // advance runs queued steps until one parks the client; it reports whether
 // the client is parked.
 func (c *Client) advance() bool {

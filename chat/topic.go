@@ -69,27 +69,28 @@ func handleNames(s *Server, c *Client, m *codec.Message) {
 		c.sendReplies(r)
 		return
 	}
-	label := c.takeLabel()
-	var steps []func()
-	for _, name := range splitList(m.Param(0)) {
-		l := label
-		label = nil
-		steps = append(steps, func() {
-			folded := s.cm.Fold(name)
-			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-				r := sh.replies(c)
-				ch := sh.channels[folded]
-				if ch == nil || (ch.modes&cmodeSecret != 0 && ch.member(c) == nil) {
-					r.numeric(codec.RPL_ENDOFNAMES, name, "End of /NAMES list")
-				} else {
-					ch.namesReplies(r, c)
-				}
-				b.replies(c, r, l)
-				putReplies(r)
-			})
-		})
+	// TARGMAX NAMES:1 — one channel per command, as ISUPPORT says.
+	names := splitList(m.Param(0))
+	if len(names) == 0 {
+		r := c.replies()
+		r.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
+		c.sendReplies(r)
+		return
 	}
-	c.sequence(steps)
+	name := names[0]
+	label := c.takeLabel()
+	folded := s.cm.Fold(name)
+	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+		r := sh.replies(c)
+		ch := sh.channels[folded]
+		if ch == nil || (ch.modes&cmodeSecret != 0 && ch.member(c) == nil) {
+			r.numeric(codec.RPL_ENDOFNAMES, name, "End of /NAMES list")
+		} else {
+			ch.namesReplies(r, c)
+		}
+		b.replies(c, r, label)
+		putReplies(r)
+	})
 }
 
 // splitList splits a comma-separated parameter, dropping empty items.

@@ -92,7 +92,7 @@ func (s *Server) whoScan(c *Client, q whoQuery) {
 					continue
 				}
 				tid := t.Identity()
-				if t != c && !oper && tid.Modes&UModeInvisible != 0 {
+				if t != c && !oper && tid.Modes&UModeInvisible != 0 && !shareChannel(c, t) {
 					continue
 				}
 				if globMatch(s.cm, mask, tid.Nick) || globMatch(s.cm, mask, tid.Prefix) || globMatch(s.cm, mask, tid.Host) || globMatch(s.cm, mask, tid.Realname) {
@@ -336,4 +336,18 @@ func handleUserhost(s *Server, c *Client, m *codec.Message) {
 		r.numeric(codec.RPL_USERHOST, strings.Join(out, " "))
 		c.sendReplies(r)
 	})
+}
+
+// shareChannel reports whether a and b are in a common channel. It reads
+// both clients' channel sets under their locks, one at a time.
+func shareChannel(a, b *Client) bool {
+	mine := a.channelList()
+	b.chansMu.Lock()
+	defer b.chansMu.Unlock()
+	for _, name := range mine {
+		if _, ok := b.chans[name]; ok {
+			return true
+		}
+	}
+	return false
 }

@@ -30,7 +30,7 @@ var (
 	ErrLineTooLong = errors.New("codec: line too long")
 	ErrTagsTooLong = errors.New("codec: tag section too long")
 	ErrControlChar = errors.New("codec: NUL or bare CR in line")
-	ErrBadCommand  = errors.New("codec: command is neither letters nor a 3-digit numeric")
+	ErrBadCommand  = errors.New("codec: command has characters other than letters, digits, '_' and '-'")
 )
 
 // Message is one parsed IRC line. Its byte slices alias the input passed to
@@ -175,12 +175,13 @@ func (m *Message) Parse(line []byte) error {
 	}
 }
 
+// validCommand accepts letters, digits, '_' and '-': wider than the
+// grammar's letters-or-numeric so that an unknown command such as
+// NONEXISTENT_COMMAND reaches the handler and gets 421, but never a byte
+// that would change how the line re-parses.
 func validCommand(c []byte) bool {
-	if len(c) == 3 && '0' <= c[0] && c[0] <= '9' && '0' <= c[1] && c[1] <= '9' && '0' <= c[2] && c[2] <= '9' {
-		return true
-	}
 	for _, b := range c {
-		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z') {
+		if !('a' <= b && b <= 'z' || 'A' <= b && b <= 'Z' || '0' <= b && b <= '9' || b == '_' || b == '-') {
 			return false
 		}
 	}
