@@ -34,6 +34,10 @@ const (
 type Rules struct {
 	Threshold float64 // default relative threshold; 0.10 means 10 %
 	Alpha     float64 // significance level for Go benchmarks
+	// GateGoBench makes a Go benchmark regression fail the comparison. Off by default:
+	// nanosecond benchmarks on a shared machine shift with its load, so they are reported
+	// and judged but only the load scenarios decide the exit status unless asked.
+	GateGoBench bool
 }
 
 // DefaultRules returns a 10 % threshold and alpha 0.05.
@@ -69,18 +73,23 @@ type BenchDelta struct {
 type Comparison struct {
 	Deltas []Delta      `json:"deltas"`
 	Bench  []BenchDelta `json:"bench,omitempty"`
+	// GateGoBench is copied from the Rules: whether Bench regressions fail.
+	GateGoBench bool `json:"gate_gobench"`
 }
 
-// Failed reports whether any figure or benchmark regressed or went missing.
+// Failed reports whether any figure regressed or went missing, or (when the rules gate
+// on them) any Go benchmark regressed.
 func (c *Comparison) Failed() bool {
 	for _, d := range c.Deltas {
 		if d.Verdict == Regressed || d.Verdict == Missing {
 			return true
 		}
 	}
-	for _, d := range c.Bench {
-		if d.Verdict == Regressed {
-			return true
+	if c.GateGoBench {
+		for _, d := range c.Bench {
+			if d.Verdict == Regressed {
+				return true
+			}
 		}
 	}
 	return false
@@ -100,6 +109,15 @@ func (c *Comparison) Count(v Verdict) int {
 		}
 	}
 	return n
+}
+
+func (c *Comparison) benchRegressed() bool {
+	for _, d := range c.Bench {
+		if d.Verdict == Regressed {
+			return true
+		}
+	}
+	return false
 }
 
 // JudgeFigure applies the rules to one figure. spec says the direction, threshold and floor.
@@ -157,7 +175,7 @@ func JudgeBench(base, cur BenchMetric, rules Rules) (Verdict, float64, string) {
 // is not compared; one it ran but that produced no figures (skipped or failed) counts as
 // Missing.
 func Compare(base, cur *Result, rules Rules) *Comparison {
-	c := &Comparison{}
+	c := &Comparison{GateGoBench: rules.GateGoBench}
 	for i := range cur.Servers {
 		cs := &cur.Servers[i]
 		bs := base.Server(cs.Name)
@@ -283,6 +301,9 @@ func WriteComparison(w io.Writer, c *Comparison) {
 	tw.Flush()
 	fmt.Fprintf(w, "%d improved, %d unchanged, %d regressed, %d missing\n",
 		c.Count(Improved), c.Count(Unchanged), c.Count(Regressed), c.Count(Missing))
+	if !c.GateGoBench && c.benchRegressed() {
+		fmt.Fprintln(w, "(Go benchmark regressions are reported only; -gobench-gate makes them fail)")
+	}
 }
 
 func figText(f *Figure) string {

@@ -129,14 +129,20 @@ func TestCompareGoBench(t *testing.T) {
 		return &Result{Version: ResultVersion, GoBench: []GoBench{{Pkg: "laird/codec", Name: "BenchmarkParse", Metrics: []BenchMetric{m}}}}
 	}
 	base := mk(100, 101, 99, 100, 102, 98)
-	if c := Compare(base, mk(150, 149, 151, 152, 148, 150), DefaultRules()); !c.Failed() {
+	gate := DefaultRules()
+	gate.GateGoBench = true
+	slower := mk(150, 149, 151, 152, 148, 150)
+	if c := Compare(base, slower, gate); !c.Failed() || c.Count(Regressed) != 1 {
 		t.Error("50 % slower benchmark not flagged")
 	}
-	if c := Compare(base, mk(101, 99, 100, 103, 97, 100), DefaultRules()); c.Failed() {
+	if c := Compare(base, slower, DefaultRules()); c.Failed() || c.Count(Regressed) != 1 {
+		t.Error("without the gate a benchmark regression is reported but must not fail")
+	}
+	if c := Compare(base, mk(101, 99, 100, 103, 97, 100), gate); c.Failed() {
 		t.Error("same benchmark flagged")
 	}
 	// Three runs each can never be significant at 5 %.
-	if c := Compare(mk(100, 100, 100), mk(200, 201, 202), DefaultRules()); c.Failed() {
+	if c := Compare(mk(100, 100, 100), mk(200, 201, 202), gate); c.Failed() {
 		t.Error("3+3 runs flagged: benchstat would say ~")
 	}
 }

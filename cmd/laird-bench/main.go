@@ -92,6 +92,7 @@ type options struct {
 	gobenchCount int
 	gobenchBench string
 	gobenchTime  string
+	gobenchGate  bool
 	verbose      bool
 	sizes        bench.Sizes
 	log          *slog.Logger
@@ -117,7 +118,8 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.gobench, "gobench", "", "Go packages whose benchmarks run with the suite, comma separated (e.g. ./codec/...,./perf/...)")
 	fs.IntVar(&o.gobenchCount, "gobench-count", 6, "go test -count for -gobench (6 is the fewest that gives a 95% interval of the median)")
 	fs.StringVar(&o.gobenchBench, "gobench-bench", ".", "go test -bench regexp for -gobench")
-	fs.StringVar(&o.gobenchTime, "gobench-benchtime", "", "go test -benchtime for -gobench")
+	fs.StringVar(&o.gobenchTime, "gobench-benchtime", "300ms", "go test -benchtime for -gobench")
+	fs.BoolVar(&o.gobenchGate, "gobench-gate", false, "fail on a Go benchmark regression too (by default they are only reported)")
 	fs.BoolVar(&o.verbose, "v", false, "debug logging")
 	o.sizes = bench.DefaultSizes()
 	o.sizes.RegisterFlags(fs)
@@ -148,7 +150,9 @@ func (o *options) finish() error {
 	return nil
 }
 
-func (o *options) rules() bench.Rules { return bench.Rules{Threshold: o.threshold, Alpha: o.alpha} }
+func (o *options) rules() bench.Rules {
+	return bench.Rules{Threshold: o.threshold, Alpha: o.alpha, GateGoBench: o.gobenchGate}
+}
 
 // findRepo walks up from the working directory to the first directory with a go.mod.
 func findRepo() string {
