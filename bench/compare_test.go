@@ -64,10 +64,10 @@ func synthetic(slow float64, jitter []float64) *Result {
 
 func TestCompareFlagsDeliberatelySlowedRun(t *testing.T) {
 	base := synthetic(1, []float64{1, 0.97, 1.03})
-	slowed := synthetic(1.4, []float64{1.02, 0.98, 1})
+	slowed := synthetic(1.6, []float64{1.02, 0.98, 1})
 	c := Compare(base, slowed, DefaultRules())
 	if !c.Failed() {
-		t.Fatal("a run 40 % slower was not flagged")
+		t.Fatal("a run 60 % slower was not flagged")
 	}
 	verdicts := map[string]Verdict{}
 	for _, d := range c.Deltas {

@@ -43,6 +43,10 @@ type FigureSpec struct {
 	Better Better `json:"better"`
 	// Threshold is the smallest relative change (0.10 = 10 %) that may count; 0 means the
 	// comparison rules' default.
+	//
+	// On a shared machine the rates and latencies of a CPU-bound phase move with whatever
+	// else runs, so their thresholds are wide (30-50 %, more for tails); server CPU per
+	// operation and memory per client survive that noise and keep tight ones (10-25 %).
 	Threshold float64 `json:"threshold,omitempty"`
 	// Floor is the smallest absolute change, in Unit, that may count. It keeps figures
 	// near zero (idle CPU, sub-millisecond latencies) from flapping on one clock tick.

@@ -44,14 +44,14 @@ func (s *chatScenario) Params() map[string]any {
 
 func (s *chatScenario) Figures() []FigureSpec {
 	return []FigureSpec{
-		{Name: "latency_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.1},
-		{Name: "latency_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 0.05},
-		{Name: "latency_p90_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 0.05},
-		{Name: "latency_p999_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
-		{Name: "latency_max_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 1.0, Floor: 5},
+		{Name: "latency_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.2},
+		{Name: "latency_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.05},
+		{Name: "latency_p90_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.3, Floor: 0.1},
+		{Name: "latency_p999_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 1.0, Floor: 1},
+		{Name: "latency_max_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 2.0, Floor: 5},
 		{Name: "deliveries_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.05},
 		{Name: "completeness", Unit: "", Better: HigherIsBetter, Threshold: 0.001, MustReach: 1},
-		{Name: "server_cpu_us_per_delivery", Unit: "us", Better: LowerIsBetter, Floor: 0.01, NeedsPID: true},
+		{Name: "server_cpu_us_per_delivery", Unit: "us", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.05, NeedsPID: true},
 		{Name: "generator_lag_p99_ms", Unit: "ms", Better: LowerIsBetter, Info: true},
 	}
 }

@@ -36,10 +36,10 @@ func (s *connectScenario) Figures() []FigureSpec {
 	// change smaller than that is the clock, not the server.
 	cpuFloor := 20_000 / float64(max(1, s.cfg.Clients))
 	return []FigureSpec{
-		{Name: "registrations_per_s", Unit: "1/s", Better: HigherIsBetter},
-		{Name: "t001_p50_ms", Unit: "ms", Better: LowerIsBetter, Floor: 0.1},
-		{Name: "t001_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 0.5},
-		{Name: "joins_per_s", Unit: "1/s", Better: HigherIsBetter},
+		{Name: "registrations_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.4},
+		{Name: "t001_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
+		{Name: "t001_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 2},
+		{Name: "joins_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.4},
 		{Name: "server_cpu_us_per_registration", Unit: "us", Better: LowerIsBetter, Floor: cpuFloor, NeedsPID: true},
 	}
 }

@@ -35,8 +35,8 @@ func (s *disconnectScenario) Params() map[string]any {
 
 func (s *disconnectScenario) Figures() []FigureSpec {
 	return []FigureSpec{
-		{Name: "server_cpu_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.15, Floor: 30, NeedsPID: true},
-		{Name: "all_closed_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 20},
+		{Name: "server_cpu_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 30, NeedsPID: true},
+		{Name: "all_closed_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 50},
 		{Name: "closed_fraction", Unit: "", Better: HigherIsBetter, Threshold: 0.001, MustReach: 1},
 	}
 }

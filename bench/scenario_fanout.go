@@ -50,10 +50,10 @@ func (s *fanoutScenario) Params() map[string]any {
 func (s *fanoutScenario) Figures() []FigureSpec {
 	return []FigureSpec{
 		{Name: "server_cpu_us_per_delivery", Unit: "us", Better: LowerIsBetter, Floor: 0.005, NeedsPID: true},
-		{Name: "deliveries_per_s", Unit: "1/s", Better: HigherIsBetter},
+		{Name: "deliveries_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.3},
 		{Name: "completeness", Unit: "", Better: HigherIsBetter, Threshold: 0.001, MustReach: 1},
-		{Name: "delay_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.5},
-		{Name: "delay_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.25, Floor: 1},
+		{Name: "delay_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 1},
+		{Name: "delay_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 5},
 		{Name: "member_delay_spread", Unit: "x", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.2},
 	}
 }

@@ -47,11 +47,11 @@ func (s *historyScenario) Params() map[string]any {
 
 func (s *historyScenario) Figures() []FigureSpec {
 	return []FigureSpec{
-		{Name: "queries_per_s", Unit: "1/s", Better: HigherIsBetter},
-		{Name: "query_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.2, Floor: 0.05},
-		{Name: "query_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.2},
+		{Name: "queries_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.3},
+		{Name: "query_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.3, Floor: 0.05},
+		{Name: "query_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
 		{Name: "messages_per_query", Unit: "", Better: HigherIsBetter, Info: true},
-		{Name: "server_cpu_us_per_query", Unit: "us", Better: LowerIsBetter, NeedsPID: true},
+		{Name: "server_cpu_us_per_query", Unit: "us", Better: LowerIsBetter, Threshold: 0.15, NeedsPID: true},
 	}
 }
 

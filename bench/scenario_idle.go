@@ -35,7 +35,7 @@ func (s *idleScenario) Params() map[string]any {
 func (s *idleScenario) Figures() []FigureSpec {
 	return []FigureSpec{
 		{Name: "server_rss_per_client_bytes", Unit: "B", Better: LowerIsBetter, Floor: 128, NeedsPID: true},
-		{Name: "server_idle_cpu_pct", Unit: "%", Better: LowerIsBetter, Floor: 1, NeedsPID: true},
+		{Name: "server_idle_cpu_pct", Unit: "%", Better: LowerIsBetter, Threshold: 0.5, Floor: 1, NeedsPID: true},
 	}
 }
 
