@@ -3,6 +3,9 @@ package chat
 import (
 	"sync"
 	"sync/atomic"
+	"time"
+
+	"laird/perf"
 )
 
 // batch collects one shard drain's output: lines encoded once into buf and
@@ -29,6 +32,7 @@ type delivery struct {
 	off, end int32
 	kind     deliveryKind
 	fn       func(*Client)
+	at       int64 // unix ns the message arrived, for fan-out latency; 0 = not a message
 }
 
 var batchPool = sync.Pool{New: func() any { return new(batch) }}
@@ -110,15 +114,28 @@ func (b *batch) flush() {
 
 // deliver runs on loop id.
 func (b *batch) deliver(id int) {
+	rec := b.srv.loops.Recorder(id)
+	var now int64
+	if rec != nil {
+		now = time.Now().UnixNano()
+	}
+	deliveries := uint64(0)
 	for _, d := range b.perLoop[id] {
 		switch d.kind {
 		case deliverLine:
 			d.c.conn.Write(b.buf[d.off:d.end])
+			if d.at != 0 && rec != nil {
+				rec.Record(perf.Fanout, time.Duration(now-d.at))
+				deliveries++
+			}
 		case deliverDone:
 			d.c.opDone()
 		case deliverCall:
 			d.fn(d.c)
 		}
+	}
+	if rec != nil && deliveries > 0 {
+		rec.Add(perf.Deliveries, deliveries)
 	}
 	b.finish()
 }

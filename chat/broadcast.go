@@ -46,6 +46,15 @@ const noCap Cap = capCount
 // needCap (away-notify, setname, chghost, account-notify).
 func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []byte, part bool, needCap Cap) {
 	groups := s.channelsByShard(c.channelList())
+	// extended-monitor: watchers of c's nick that enabled it (and needCap)
+	// get the change too; they live on the nick's shard.
+	nickShard := -1
+	if needCap != noCap && !part {
+		nickShard = s.shardOf(s.cm.Fold(c.Nick()))
+		if _, ok := groups[nickShard]; !ok {
+			groups[nickShard] = nil
+		}
+	}
 	if len(groups) == 0 {
 		if self {
 			r := c.replies()
@@ -62,6 +71,13 @@ func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []b
 	}
 	for id, names := range groups {
 		s.post(id, func(sh *shard, b *batch) {
+			if id == nickShard {
+				for w := range sh.watchers[s.cm.Fold(c.Nick())] {
+					if w != c && w.Has(CapExtendedMonitor) && w.Has(needCap) {
+						cs.add(w)
+					}
+				}
+			}
 			for _, name := range names {
 				ch := sh.channels[name]
 				if ch == nil {

@@ -22,6 +22,7 @@ const (
 	CapChghost
 	CapSetname
 	CapSASL
+	CapExtendedMonitor
 	capCount
 )
 
@@ -42,6 +43,7 @@ var capNames = [capCount]string{
 	CapChghost:         "chghost",
 	CapSetname:         "setname",
 	CapSASL:            "sasl",
+	CapExtendedMonitor: "extended-monitor",
 }
 
 // String returns the capability's name.

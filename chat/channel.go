@@ -13,6 +13,7 @@ const (
 	cmodeNoExternal                       // +n
 	cmodeSecret                           // +s
 	cmodeTopicLock                        // +t
+	cmodeNoCTCP                           // +C: no CTCP but ACTION
 )
 
 // memberModes are a member's prefix modes.

@@ -2,6 +2,8 @@ package chat
 
 import (
 	"net/netip"
+
+	"laird/perf"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -62,12 +64,18 @@ type Client struct {
 	activeAt atomic.Int64
 
 	// Loop-owned.
-	reg          regState
-	capVersion   int
-	password     string // PASS value, checked at registration
-	inflight     int    // shard operations not yet completed
-	inflightTo   int    // shard of those operations, or -1 for several
-	steps        []func()
+	reg        regState
+	capVersion int
+	password   string // PASS value, checked at registration
+	inflight   int    // shard operations not yet completed
+	inflightTo int    // shard of those operations, or -1 for several
+	steps      []func()
+	// opsStarted counts shard operations and parks ever started, so that
+	// a command's latency can be recorded when its last one completes.
+	opsStarted   int
+	inHandler    bool
+	pending      []pendingCmd
+	rec          *perf.Recorder // the client's loop's recorder, or nil
 	quitting     bool
 	quitMsg      string
 	signon       time.Time

@@ -23,6 +23,8 @@ type command struct {
 	// idle marks commands that do not reset the WHOIS idle time.
 	idle bool
 	help string
+	// index is the command's position in commandOrder (its metric).
+	index int
 }
 
 var commands map[string]*command
@@ -95,7 +97,11 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 		r.numeric(codec.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
 		c.sendReplies(r)
 	default:
+		opsBefore := c.opsStarted
+		c.inHandler = true
 		cmd.handle(s, c, m)
+		c.inHandler = false
+		s.recordCommand(c, cmd, now, opsBefore)
 	}
 	if len(c.outLabel) > 0 && c.inflight == 0 && !c.quitting {
 		// A labeled command that produced no reply gets an ACK.

@@ -1,5 +1,7 @@
 package chat
 
+import "laird/perf"
+
 // Conn is the connection side of a Client, implemented by package loop.
 // Every method must be called on the connection's own event loop goroutine.
 type Conn interface {
@@ -22,4 +24,7 @@ type Loops interface {
 	Run(id int, fn func()) error
 	// Count returns the number of event loops.
 	Count() int
+	// Recorder returns loop id's latency recorder (owned by that loop's
+	// goroutine), or nil when monitoring is off.
+	Recorder(id int) *perf.Recorder
 }

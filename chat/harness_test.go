@@ -10,6 +10,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"laird/perf"
 )
 
 // fakeLoops runs each "event loop" as a goroutine draining a task queue,
@@ -36,6 +38,8 @@ func newFakeLoops(n int) *fakeLoops {
 }
 
 func (fl *fakeLoops) Count() int { return len(fl.queues) }
+
+func (fl *fakeLoops) Recorder(int) *perf.Recorder { return nil }
 
 func (fl *fakeLoops) Run(id int, fn func()) error {
 	fl.queues[id] <- fn

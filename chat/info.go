@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"fmt"
 	"strconv"
 	"time"
 
@@ -129,4 +130,21 @@ func (c *Client) quitReason() string {
 		return "Client Quit"
 	}
 	return c.quitMsg
+}
+
+// timeSince renders a duration as "D days, HH:MM:SS".
+func timeSince(t time.Time) string {
+	d := time.Since(t)
+	days := int(d.Hours()) / 24
+	h := int(d.Hours()) % 24
+	m := int(d.Minutes()) % 60
+	sec := int(d.Seconds()) % 60
+	return strconv.Itoa(days) + " days, " + fmt.Sprintf("%02d:%02d:%02d", h, m, sec)
+}
+
+func handleLinks(s *Server, c *Client, m *codec.Message) {
+	r := c.replies()
+	r.numeric(codec.RPL_LINKS, "*", s.name, "0 "+s.cfg.Network+" IRC server")
+	r.numeric(codec.RPL_ENDOFLINKS, "*", "End of /LINKS list")
+	c.sendReplies(r)
 }

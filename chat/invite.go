@@ -1,12 +1,22 @@
 package chat
 
 import (
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"laird/codec"
 )
 
 func handleInvite(s *Server, c *Client, m *codec.Message) {
+	if m.NParams() == 0 {
+		listInvites(s, c)
+		return
+	}
+	if m.NParams() < 2 {
+		needMore(c, "INVITE")
+		return
+	}
 	nick := string(m.Param(0))
 	name := string(m.Param(1))
 	nickFolded := s.cm.Fold(nick)
@@ -74,5 +84,43 @@ func (sh *shard) invite(b *batch, c, target *Client, name, folded string, label 
 		if m.c != c && m.c != target && m.c.Has(CapInviteNotify) && (m.modes&memberOp != 0 || ch.modes&cmodeInvite == 0) {
 			msg.deliver(b, m.c)
 		}
+	}
+}
+
+// listInvites answers INVITE without parameters: the channels c is
+// invited to (336/337), gathered from every shard.
+func listInvites(s *Server, c *Client) {
+	label := c.takeLabel()
+	folded := s.cm.Fold(c.Nick())
+	var (
+		mu    sync.Mutex
+		names []string
+		left  atomic.Int32
+	)
+	left.Store(int32(len(s.shards)))
+	c.park()
+	for id := range s.shards {
+		s.post(id, func(sh *shard, b *batch) {
+			var mine []string
+			for _, ch := range sh.channels {
+				if _, ok := ch.invited[folded]; ok {
+					mine = append(mine, ch.name)
+				}
+			}
+			mu.Lock()
+			names = append(names, mine...)
+			mu.Unlock()
+			if left.Add(-1) != 0 {
+				return
+			}
+			r := sh.replies(c)
+			for _, n := range names {
+				r.numeric(codec.RPL_INVITELIST, n)
+			}
+			r.numeric(codec.RPL_ENDOFINVITELIST, "End of /INVITE list")
+			b.replies(c, r, label)
+			putReplies(r)
+			b.done(c)
+		})
 	}
 }

@@ -16,6 +16,12 @@ func handleKick(s *Server, c *Client, m *codec.Message) {
 	if len(reason) > s.cfg.KickLen {
 		reason = reason[:s.cfg.KickLen]
 	}
+	if len(nicks) > s.cfg.MaxTargets {
+		r := c.replies()
+		r.numeric(codec.ERR_TOOMANYTARGETS, string(m.Param(1)), "Too many targets")
+		c.sendReplies(r)
+		return
+	}
 	folded := s.cm.Fold(name)
 	label := c.takeLabel()
 	now := time.Now()

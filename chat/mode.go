@@ -184,7 +184,7 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 					changes = append(changes, modeChange{false, 'l', ""})
 				}
 			}
-		case 'i', 'm', 'n', 's', 't':
+		case 'C', 'i', 'm', 'n', 's', 't':
 			if !needOp() {
 				continue
 			}
@@ -220,6 +220,8 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 
 func flagMode(mc byte) chanModes {
 	switch mc {
+	case 'C':
+		return cmodeNoCTCP
 	case 'i':
 		return cmodeInvite
 	case 'm':
@@ -258,7 +260,7 @@ func modeLine(name string, changes []modeChange) []string {
 func (ch *Channel) modeParams(member bool) []string {
 	modes := "+"
 	var args []string
-	for _, mc := range []byte("imnst") {
+	for _, mc := range []byte("Cimnst") {
 		if ch.modes&flagMode(mc) != 0 {
 			modes += string(mc)
 		}

@@ -25,6 +25,7 @@ type outMsg struct {
 	onlyTags bool
 
 	at         time.Time
+	atNano     int64 // at in unix ns, once, for per-delivery latency
 	msgid      string
 	account    string
 	bot        bool   // the sender has user mode +B: "bot" tag (IRCv3 bot-mode)
@@ -74,7 +75,8 @@ func (o *outMsg) deliver(b *batch, c *Client) bool {
 		o.cache[v].off, o.cache[v].end = off, int32(len(b.buf))
 		o.have |= 1 << v
 	}
-	b.sendSpan(c, o.cache[v].off, o.cache[v].end)
+	l := c.conn.Loop()
+	b.perLoop[l] = append(b.perLoop[l], delivery{c: c, off: o.cache[v].off, end: o.cache[v].end, at: o.atNano})
 	return true
 }
 

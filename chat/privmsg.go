@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base32"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -90,6 +91,7 @@ func (s *Server) messageOne(c *Client, command, target, text string, clientTags,
 		msg.params = append(msg.params, text)
 	}
 	msg.msgid = newMsgID()
+	msg.atNano = now.UnixNano()
 	if codec.IsChannelName([]byte(name)) {
 		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
 			sh.channelMessage(b, c, msg, folded, status, label)
@@ -116,7 +118,7 @@ func (sh *shard) channelMessage(b *batch, c *Client, msg *outMsg, folded string,
 		return
 	}
 	id := c.Identity()
-	if !ch.canSpeak(s, c, id) {
+	if !ch.canSpeak(s, c, id) || (ch.modes&cmodeNoCTCP != 0 && isCTCP(msg) && ch.member(c).opOrNil() == 0) {
 		if !quiet {
 			sh.numericTo(b, c, label, codec.ERR_CANNOTSENDTOCHAN, ch.name, "Cannot send to channel")
 		} else {
@@ -245,4 +247,21 @@ var (
 // prefix) and within the process (a counter).
 func newMsgID() string {
 	return msgidPrefix + strconv.FormatUint(msgidSeq.Add(1), 36)
+}
+
+// isCTCP reports whether a PRIVMSG/NOTICE is a CTCP other than ACTION.
+func isCTCP(msg *outMsg) bool {
+	if len(msg.params) < 2 {
+		return false
+	}
+	text := msg.params[1]
+	return len(text) > 0 && text[0] == 1 && !strings.HasPrefix(text, "\x01ACTION")
+}
+
+// opOrNil returns the member's op bit, or 0 for a non-member.
+func (m *Member) opOrNil() memberModes {
+	if m == nil {
+		return 0
+	}
+	return m.modes & memberOp
 }

@@ -67,6 +67,9 @@ func (s *Server) tryRegister(c *Client) {
 	c.password = ""
 	c.reg |= regDone
 	c.live.Store(true)
+	if s.std != nil {
+		s.std.Registrations.Inc()
+	}
 	s.unknown.Add(-1)
 	n := s.users.Add(1)
 	for {
@@ -81,7 +84,7 @@ func (s *Server) tryRegister(c *Client) {
 	r.numeric(codec.RPL_WELCOME, "Welcome to the "+s.cfg.Network+" IRC Network "+id.Prefix)
 	r.numeric(codec.RPL_YOURHOST, "Your host is "+s.name+", running version "+s.cfg.Version)
 	r.numeric(codec.RPL_CREATED, "This server was created "+s.cfg.Created.UTC().Format("Mon Jan 2 2006 at 15:04:05 MST"))
-	r.numeric(codec.RPL_MYINFO, s.name, s.cfg.Version, "iowB", "beIiklmnost", "beIklov")
+	r.numeric(codec.RPL_MYINFO, s.name, s.cfg.Version, "iowB", "CbeIiklmnost", "beIklov")
 	for _, line := range s.isupport {
 		// line holds several space-separated tokens; written as one
 		// middle parameter they become the middle parameters 005 needs.
@@ -100,10 +103,10 @@ func (s *Server) buildISupport() []string {
 		"BOT=B",
 		"CASEMAPPING=" + c.Casemapping,
 		"CHANLIMIT=#&:" + strconv.Itoa(c.MaxChannels),
-		"CHANMODES=beI,k,l,imnst",
+		"CHANMODES=beI,k,l,Cimnst",
 		"CHANNELLEN=" + strconv.Itoa(c.ChannelLen),
 		"CHANTYPES=" + codec.ChanTypes,
-		"ELIST=U",
+		"ELIST=CMNTU",
 		"EXCEPTS=e",
 		"HOSTLEN=64",
 		"INVEX=I",
@@ -118,7 +121,7 @@ func (s *Server) buildISupport() []string {
 		"PREFIX=(ov)@+",
 		"SAFELIST",
 		"STATUSMSG=@+",
-		"TARGMAX=JOIN:,KICK:1,LIST:,MONITOR:,NAMES:1,NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
+		"TARGMAX=JOIN:,KICK:" + strconv.Itoa(c.MaxTargets) + ",LIST:,MONITOR:,NAMES:1,NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(c.TopicLen),
 		"USERLEN=" + strconv.Itoa(codec.DefaultUserLen),
 		"UTF8ONLY",

@@ -27,6 +27,9 @@ func (r *replies) begin() { r.starts = append(r.starts, len(r.buf)) }
 // numeric appends ":server NUM nick params..." with the last parameter
 // always written as trailing.
 func (r *replies) numeric(num string, params ...string) {
+	if std := r.srv.std; std != nil && len(num) == 3 && (num[0] == '4' || num[0] == '5') {
+		std.Errors.Inc(int(num[0]-'0')*100 + int(num[1]-'0')*10 + int(num[2]-'0'))
+	}
 	r.begin()
 	r.buf = append(r.buf, ':')
 	r.buf = append(r.buf, r.srv.name...)

@@ -12,6 +12,7 @@ import (
 
 	"laird/codec"
 	"laird/kv"
+	"laird/perf"
 )
 
 // Server is the IRC state machine shared by all event loops.
@@ -28,6 +29,9 @@ type Server struct {
 	isupport  []string // 005 lines' tokens, pre-split into lines
 	whowas    *whowasLog
 	store     *kv.Store
+	perf      *perf.Registry
+	cmdIDs    []perf.MetricID
+	std       *perf.Std
 	live      atomic.Pointer[Reloadable]
 	rehash    func() (*Reloadable, error)
 
@@ -63,7 +67,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 		loops: loops,
 		caps: []Cap{CapCapNotify, CapMessageTags, CapServerTime, CapEchoMessage, CapBatch,
 			CapLabeledResponse, CapAccountTag, CapAwayNotify, CapExtendedJoin, CapMultiPrefix,
-			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify},
+			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify, CapExtendedMonitor},
 		whowas: newWhowasLog(cfg.WhowasLength),
 	}
 	s.isupport = s.buildISupport()
@@ -121,6 +125,9 @@ func (s *Server) Stats() Stats {
 // Connect creates the Client for a new connection; called on its loop.
 func (s *Server) Connect(conn Conn, ip netip.Addr, now time.Time) *Client {
 	c := &Client{srv: s, conn: conn, ip: ip, signon: now, lastActive: now, inflightTo: -1}
+	if s.perf != nil {
+		c.rec = s.loops.Recorder(conn.Loop())
+	}
 	host := ip.String()
 	if ip.Is6() && len(host) > 0 && host[0] == ':' {
 		host = "0" + host // a leading ':' would break the prefix syntax

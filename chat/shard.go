@@ -3,6 +3,9 @@ package chat
 import (
 	"hash/maphash"
 	"sync"
+	"time"
+
+	"laird/perf"
 )
 
 // task is one unit of work for a shard: run executes on the shard goroutine
@@ -13,6 +16,7 @@ type task struct {
 	c    *Client
 	run  func(sh *shard, b *batch)
 	done bool
+	enq  time.Time // when it was queued, for the queue-wait histogram
 }
 
 // shard owns one partition of the shared state. Only its goroutine reads or
@@ -32,6 +36,8 @@ type shard struct {
 	spare  []task
 	stop   chan struct{}
 	closed bool
+
+	rec *perf.Recorder // owned by the shard goroutine; nil without monitoring
 }
 
 func newShard(srv *Server, id int) *shard {
@@ -51,6 +57,9 @@ func newShard(srv *Server, id int) *shard {
 // succeed, since refusing them could lose half of a multi-shard operation
 // (their number is bounded by the operations clients may have in flight).
 func (sh *shard) push(t task, external bool) bool {
+	if sh.rec != nil {
+		t.enq = time.Now()
+	}
 	sh.mu.Lock()
 	if sh.closed || (external && len(sh.queue) >= sh.srv.cfg.ShardQueue) {
 		sh.mu.Unlock()
@@ -99,6 +108,13 @@ func (sh *shard) drain() bool {
 		sh.spare = tasks
 		return false
 	}
+	var start time.Time
+	if sh.rec != nil {
+		start = time.Now()
+		for i := range tasks {
+			sh.rec.Record(perf.ShardWait, start.Sub(tasks[i].enq))
+		}
+	}
 	b := sh.srv.newBatch()
 	for i := range tasks {
 		t := &tasks[i]
@@ -108,6 +124,11 @@ func (sh *shard) drain() bool {
 		}
 	}
 	b.flush()
+	if sh.rec != nil {
+		sh.rec.AddBusy(time.Since(start))
+		sh.rec.SetGauge(perf.QueueDepth, int64(len(tasks)))
+		sh.rec.Flip()
+	}
 	clear(tasks)
 	sh.spare = tasks[:0]
 	return true
@@ -139,6 +160,7 @@ func (s *Server) submit(c *Client, id int, run func(sh *shard, b *batch)) bool {
 		c.inflightTo = -1
 	}
 	c.inflight++
+	c.opsStarted++
 	return true
 }
 
@@ -150,6 +172,7 @@ func (s *Server) post(id int, run func(sh *shard, b *batch)) {
 // opDone runs on c's loop when one of its shard operations completed.
 func (c *Client) opDone() {
 	c.inflight--
+	c.opFinished()
 	if c.inflight == 0 && !c.advance() {
 		c.conn.Resume()
 	}
@@ -204,11 +227,17 @@ func (c *Client) labeledSequence(label []byte, steps []func(label []byte)) {
 // advance runs queued steps until one parks the client; it reports whether
 // the client is parked.
 func (c *Client) advance() bool {
+	before := c.opsStarted
 	for c.inflight == 0 && len(c.steps) > 0 {
 		step := c.steps[0]
 		c.steps[0] = nil
 		c.steps = c.steps[1:]
 		step()
+	}
+	// Steps run outside their handler belong to the command that queued
+	// them: the newest pending one, since the client was parked since.
+	if !c.inHandler && len(c.pending) > 0 {
+		c.pending[len(c.pending)-1].ops += c.opsStarted - before
 	}
 	return c.inflight > 0
 }
@@ -218,4 +247,5 @@ func (c *Client) advance() bool {
 func (c *Client) park() {
 	c.inflight++
 	c.inflightTo = -1
+	c.opsStarted++
 }

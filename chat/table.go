@@ -22,15 +22,18 @@ func commandTable() map[string]*command {
 		"ADMIN":   {handle: handleAdmin, help: "ADMIN\nAdministrative contact."},
 		"INFO":    {handle: handleInfo, help: "INFO\nAbout this server."},
 		"HELP":    {handle: handleHelp, preReg: true, help: "HELP [<command>]\nList commands, or explain one."},
+		"HELPOP":  {handle: handleHelp, preReg: true, help: "HELPOP [<command>]\nThe same as HELP."},
+		"LINKS":   {handle: handleLinks, help: "LINKS\nThe servers of this network (just this one)."},
+		"STATS":   {handle: handleStats, minParams: 1, help: "STATS <letter>\nL: per-command latency p50/p99/p99.9 (operators); u: uptime."},
 
 		// Channels (join.go, topic.go, kick.go, invite.go, list.go, mode.go).
 		"JOIN":   {handle: handleJoin, minParams: 1, route: target, help: "JOIN <#chan>{,<#chan>} [<key>{,<key>}] | JOIN 0\nJoin channels (0 leaves all)."},
 		"PART":   {handle: handlePart, minParams: 1, route: target, help: "PART <#chan>{,<#chan>} [:<reason>]\nLeave channels."},
 		"TOPIC":  {handle: handleTopic, minParams: 1, route: target, help: "TOPIC <#chan> [:<topic>]\nShow or set a channel's topic."},
 		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>{,<#chan>}\nList a channel's members."},
-		"LIST":   {handle: handleList, help: "LIST [<#chan>{,<#chan>}] [>n] [<n]\nList channels, optionally by member count."},
+		"LIST":   {handle: handleList, help: "LIST [<#chan>{,<#chan>}|<mask>|!<mask>] [>n] [<n] [C<m] [C>m] [T<m] [T>m]\nList channels, filtered by name, mask, member count, age or topic age (minutes)."},
 		"KICK":   {handle: handleKick, minParams: 2, route: target, help: "KICK <#chan> <nick>{,<nick>} [:<reason>]\nRemove members (channel operators)."},
-		"INVITE": {handle: handleInvite, minParams: 2, help: "INVITE <nick> <#chan>\nInvite someone (channel operators on +i channels)."},
+		"INVITE": {handle: handleInvite, help: "INVITE <nick> <#chan> | INVITE\nInvite someone (channel operators on +i channels), or list your invitations."},
 		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
 
 		// Messages (privmsg.go).

@@ -65,6 +65,11 @@ type Options struct {
 	// then). Default 10s.
 	CloseTimeout time.Duration
 
+	// OnCommit, when set, is called on the writer goroutine after every
+	// Pebble batch the writer commits, with the commit's duration (for
+	// latency monitoring: kv cannot import perf). It must not block.
+	OnCommit func(d time.Duration)
+
 	// fs replaces the file system; tests use it to inject faults.
 	fs vfs.FS
 }

@@ -187,7 +187,11 @@ func (w *groupWriter) build() (err error) {
 	if err := b.Commit(opts); err != nil {
 		return s.fail(fmt.Errorf("commit: %w", err))
 	}
-	s.stats.recordCommit(size, sync, time.Since(t0))
+	d := time.Since(t0)
+	s.stats.recordCommit(size, sync, d)
+	if s.opts.OnCommit != nil {
+		s.opts.OnCommit(d)
+	}
 	// A synced commit also syncs every lazy one before it in the WAL.
 	w.unsynced = !sync
 	return nil

@@ -3,6 +3,8 @@ package loop
 import (
 	"runtime"
 	"time"
+
+	"laird/perf"
 )
 
 // Config holds the network side's settings. Zero values mean the defaults
@@ -28,6 +30,9 @@ type Config struct {
 	PingTimeout time.Duration
 	// TickInterval is the timer resolution; default 250ms.
 	TickInterval time.Duration
+	// Perf, when set, gives every event loop a latency recorder and
+	// counters. Register every latency series before New.
+	Perf *perf.Registry
 }
 
 func (c *Config) setDefaults() {

@@ -8,6 +8,7 @@ import (
 
 	"laird/chat"
 	"laird/codec"
+	"laird/perf"
 )
 
 // conn is one client connection; see the package invariants.
@@ -37,7 +38,7 @@ func (c *conn) Write(lines []byte) {
 		return
 	}
 	if len(c.out)+len(lines)+c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
-		c.srv.stats.slowConsumers.Add(1)
+		c.srv.slowConsumer()
 		c.out = c.out[:0]
 		c.Close("SendQ exceeded")
 		return
@@ -59,6 +60,10 @@ func (c *conn) flush() {
 	out := c.out
 	c.out = c.out[:0]
 	c.srv.stats.bytesOut.Add(uint64(len(out)))
+	if rec := c.el.rec; rec != nil {
+		rec.Add(perf.BytesOut, uint64(len(out)))
+		rec.Add(perf.MessagesOut, uint64(bytes.Count(out, []byte{'\n'})))
+	}
 	if _, err := c.gc.Write(out); err != nil {
 		return // gnet closed the connection; OnClose ran
 	}
@@ -66,7 +71,7 @@ func (c *conn) flush() {
 		c.out = nil // idle clients should not pin a burst's buffer
 	}
 	if !c.closed && c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
-		c.srv.stats.slowConsumers.Add(1)
+		c.srv.slowConsumer()
 		c.Close("SendQ exceeded")
 	}
 }
@@ -133,6 +138,9 @@ func (c *conn) process() {
 				break
 			}
 			c.srv.stats.linesIn.Add(1)
+			if c.el.rec != nil {
+				c.el.rec.Inc(perf.MessagesIn)
+			}
 			used += n
 		}
 		if used > 0 {

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+
+	"laird/perf"
 )
 
 // eventLoop is laird's per-loop state. Only its own goroutine touches it,
@@ -15,7 +17,15 @@ type eventLoop struct {
 	srv   *Server
 	conns map[*conn]struct{}
 	dirty []*conn
-	clock time.Time // time of the current callback
+	clock time.Time      // time of the current callback
+	rec   *perf.Recorder // nil without monitoring
+}
+
+// flip publishes recorded data at a safe point (end of a callback or task).
+func (el *eventLoop) flip() {
+	if el.rec != nil {
+		el.rec.Flip()
+	}
 }
 
 func (el *eventLoop) now() time.Time {
@@ -37,6 +47,7 @@ func (el *eventLoop) flushDirty() {
 // tick enforces the registration and ping timeouts on this loop's
 // connections.
 func (el *eventLoop) tick() {
+	el.flip()
 	now := time.Now()
 	el.clock = now
 	cfg := &el.srv.cfg

@@ -14,6 +14,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 
 	"laird/chat"
+	"laird/perf"
 )
 
 // Server is the gnet event handler and implements chat.Loops.
@@ -28,6 +29,7 @@ type Server struct {
 	loopsMu sync.Mutex
 	loops   []atomic.Pointer[eventLoop]
 	nloops  atomic.Int32
+	recs    []*perf.Recorder // by loop id; nil entries without monitoring
 
 	stats    Stats
 	started  chan struct{}
@@ -57,7 +59,23 @@ func New(cfg Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Server{cfg: cfg, log: log, loops: make([]atomic.Pointer[eventLoop], cfg.Loops), started: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, loops: make([]atomic.Pointer[eventLoop], cfg.Loops), started: make(chan struct{})}
+	s.recs = make([]*perf.Recorder, cfg.Loops)
+	if cfg.Perf != nil {
+		for i := range s.recs {
+			s.recs[i] = cfg.Perf.NewRecorder(perf.KindLoop, fmt.Sprintf("loop%d", i))
+			s.recs[i].Prepare(perf.Fanout)
+		}
+	}
+	return s
+}
+
+// Recorder implements chat.Loops.
+func (s *Server) Recorder(id int) *perf.Recorder {
+	if id < 0 || id >= len(s.recs) {
+		return nil
+	}
+	return s.recs[id]
 }
 
 // SetChat connects the chat layer (which needs the Server as its Loops).
@@ -152,6 +170,7 @@ func (s *Server) Run(id int, fn func()) error {
 	return el.gel.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
 		fn()
 		el.flushDirty()
+		el.flip()
 		return nil
 	}))
 }
@@ -178,7 +197,7 @@ func (s *Server) loopFor(gel gnet.EventLoop) *eventLoop {
 		// WithNumEventLoop, but never index out of range.
 		return s.loops[n-1].Load()
 	}
-	el := &eventLoop{id: n, gel: gel, srv: s, conns: make(map[*conn]struct{})}
+	el := &eventLoop{id: n, gel: gel, srv: s, conns: make(map[*conn]struct{}), rec: s.recs[n]}
 	s.loops[n].Store(el)
 	s.nloops.Store(int32(n + 1))
 	return el
@@ -196,6 +215,9 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	el.conns[c] = struct{}{}
 	s.stats.accepted.Add(1)
 	s.stats.open.Add(1)
+	if s.cfg.Perf != nil {
+		s.cfg.Perf.Std.Connections.With("tcp").Inc()
+	}
 	return nil, gnet.None
 }
 
@@ -208,9 +230,14 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	c.el.clock = time.Now()
 	c.lastRead = c.el.clock
 	c.awaitingPong = false
-	s.stats.bytesIn.Add(uint64(gc.InboundBuffered()))
+	n := gc.InboundBuffered()
+	s.stats.bytesIn.Add(uint64(n))
+	if c.el.rec != nil {
+		c.el.rec.Add(perf.BytesIn, uint64(n))
+	}
 	c.process()
 	c.el.flushDirty()
+	c.el.flip()
 	return gnet.None
 }
 
@@ -223,6 +250,9 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	c.closed = true
 	delete(c.el.conns, c)
 	s.stats.open.Add(-1)
+	if s.cfg.Perf != nil {
+		s.cfg.Perf.Std.Connections.With("tcp").Dec()
+	}
 	reason := c.closeReason
 	if reason == "" {
 		reason = "Connection closed"
@@ -268,4 +298,11 @@ func errorText(err error) string {
 		err = inner
 	}
 	return err.Error()
+}
+
+func (s *Server) slowConsumer() {
+	s.stats.slowConsumers.Add(1)
+	if s.cfg.Perf != nil {
+		s.cfg.Perf.Std.SlowConsumers.Inc()
+	}
 }

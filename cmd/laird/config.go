@@ -9,6 +9,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"laird/chat"
+	"laird/perf"
 )
 
 // Config is the whole configuration file. Every field is documented, with
@@ -19,6 +20,7 @@ type Config struct {
 	Limits  LimitsConfig  `toml:"limits"`
 	Store   StoreConfig   `toml:"store"`
 	Metrics MetricsConfig `toml:"metrics"`
+	Alerts  perf.AlertConfig `toml:"alerts"`
 	Log     LogConfig     `toml:"log"`
 	Opers   []chat.Oper   `toml:"oper"`
 
@@ -65,8 +67,16 @@ type StoreConfig struct {
 }
 
 type MetricsConfig struct {
+	// Enabled turns latency recording, counters and alerts on (default).
+	Enabled bool `toml:"enabled"`
+	// Listen is the HTTP address of /metrics and /debug/status; "off"
+	// disables the listener (recording goes on for STATS L).
 	Listen string `toml:"listen"`
-	Token  string `toml:"token"`
+	// Token, when set, is required as a bearer token on every endpoint
+	// with data, and enables the admin endpoints (backup).
+	Token string `toml:"token"`
+	// Interval between collections of the recorders.
+	Interval duration `toml:"interval"`
 }
 
 type LogConfig struct {
@@ -103,7 +113,7 @@ func defaultConfig() Config {
 			PingTimeout:         duration{90 * time.Second},
 		},
 		Store:   StoreConfig{DiskReserveMB: 64},
-		Metrics: MetricsConfig{Listen: "127.0.0.1:9100"},
+		Metrics: MetricsConfig{Enabled: true, Listen: "127.0.0.1:9100", Interval: duration{time.Second}},
 		Log:     LogConfig{Level: "info", Format: "text"},
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"laird/chat"
 	"laird/kv"
 	"laird/loop"
+	"laird/perf"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -98,6 +99,7 @@ type instance struct {
 	net      *loop.Server
 	irc      *chat.Server
 	store    *kv.Store
+	mon      *monitor
 	serveErr chan error
 
 	stopOnce sync.Once
@@ -106,11 +108,20 @@ type instance struct {
 
 // start brings a server up and returns once it accepts connections.
 func start(cfg Config, log *slog.Logger) (*instance, error) {
+	mon, err := newMonitor(cfg, log)
+	if err != nil {
+		return nil, err
+	}
+	var perfReg *perf.Registry
+	if mon != nil {
+		perfReg = mon.reg
+	}
 	store, err := kv.Open(kv.Options{
 		Dir:         cfg.Server.DataDir,
 		Logger:      log.With("component", "kv"),
 		DiskReserve: cfg.Store.DiskReserveMB << 20,
 		LazyHistory: cfg.Store.LazyHistory,
+		OnCommit:    mon.kvHook(),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -123,6 +134,7 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		RegistrationTimeout: cfg.Limits.RegistrationTimeout.Duration,
 		PingInterval:        cfg.Limits.PingInterval.Duration,
 		PingTimeout:         cfg.Limits.PingTimeout.Duration,
+		Perf:                perfReg,
 	}, log)
 	irc, err := chat.New(cfg.chatConfig(version), net, log)
 	if err != nil {
@@ -130,6 +142,9 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		return nil, err
 	}
 	irc.SetStore(store)
+	if mon != nil {
+		irc.SetPerf(mon.reg, mon.cmdIDs)
+	}
 	net.SetChat(irc)
 	if path := cfg.path; path != "" {
 		irc.SetRehash(func() (*chat.Reloadable, error) {
@@ -141,7 +156,12 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		})
 	}
 	irc.Start()
-	in := &instance{cfg: cfg, log: log, net: net, irc: irc, store: store, serveErr: make(chan error, 1)}
+	if err := mon.start(cfg, log, irc, store); err != nil {
+		irc.Stop()
+		store.Close()
+		return nil, err
+	}
+	in := &instance{cfg: cfg, log: log, net: net, irc: irc, store: store, mon: mon, serveErr: make(chan error, 1)}
 	go func() { in.serveErr <- net.Serve() }()
 	select {
 	case <-net.Started():
@@ -177,6 +197,7 @@ func (in *instance) shutdown(ctx context.Context) error {
 		}
 	}
 	in.irc.Stop()
+	in.mon.stop(ctx)
 	if cerr := in.store.Close(); cerr != nil && err == nil {
 		err = fmt.Errorf("store: %w", cerr)
 	}

@@ -17,7 +17,7 @@ import (
 //
 //	alice register          connect and register with nick alice
 //	alice connect           connect without registering
-//	alice> LINE             alice sends LINE
+//	alice> LINE             alice sends LINE (\x01 stands for the CTCP byte)
 //	alice< PATTERN          alice waits for a line matching PATTERN, where
 //	                        '*' matches any run of characters and the rest
 //	                        is literal; lines before it are skipped
@@ -75,7 +75,7 @@ func runScript(t *testing.T, file string) {
 		c.t = t
 		switch op {
 		case ">":
-			c.send("%s", arg)
+			c.send("%s", strings.ReplaceAll(arg, `\x01`, "\x01"))
 		case "<":
 			c.expectMatch(func(l string) bool { return scriptMatch(arg, l) }, arg)
 		case "<-":
