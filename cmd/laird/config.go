@@ -16,13 +16,13 @@ import (
 // its default, in laird.example.toml at the repository root; keep the two
 // in step.
 type Config struct {
-	Server  ServerConfig  `toml:"server"`
-	Limits  LimitsConfig  `toml:"limits"`
-	Store   StoreConfig   `toml:"store"`
-	Metrics MetricsConfig `toml:"metrics"`
+	Server  ServerConfig     `toml:"server"`
+	Limits  LimitsConfig     `toml:"limits"`
+	Store   StoreConfig      `toml:"store"`
+	Metrics MetricsConfig    `toml:"metrics"`
 	Alerts  perf.AlertConfig `toml:"alerts"`
-	Log     LogConfig     `toml:"log"`
-	Opers   []chat.Oper   `toml:"oper"`
+	Log     LogConfig        `toml:"log"`
+	Opers   []chat.Oper      `toml:"oper"`
 
 	path string // the file it was read from, for REHASH
 }
