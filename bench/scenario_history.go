@@ -50,6 +50,8 @@ func (s *historyScenario) Figures() []FigureSpec {
 		{Name: "queries_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.3},
 		{Name: "query_p50_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.3, Floor: 0.05},
 		{Name: "query_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
+		{Name: "latest_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
+		{Name: "before_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
 		{Name: "messages_per_query", Unit: "", Better: HigherIsBetter, Info: true},
 		{Name: "server_cpu_us_per_query", Unit: "us", Better: LowerIsBetter, Threshold: 0.15, NeedsPID: true},
 	}
@@ -182,6 +184,8 @@ func (s *historyScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 	m.end(p)
 
 	rec := newRecorder(len(queriers))
+	// LATEST and BEFORE take different paths through a store; each gets its own tail.
+	latest, before := newRecorder(len(queriers)), newRecorder(len(queriers))
 	readers := make([]*historyReader, len(queriers))
 	for i, q := range queriers {
 		readers[i] = &historyReader{out: make(chan queryReply, 1)}
@@ -207,8 +211,10 @@ func (s *historyScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 			for k := 0; k < perQuerier && qctx.Err() == nil; k++ {
 				ch := (i + k/2) % cfg.Channels
 				cmd := "CHATHISTORY LATEST " + nm.channel(ch) + " * " + strconv.Itoa(limit) + "\r\n"
+				kind := latest
 				if k%2 == 1 && oldest[ch] != "" {
 					cmd = "CHATHISTORY BEFORE " + nm.channel(ch) + " " + oldest[ch] + " " + strconv.Itoa(limit) + "\r\n"
+					kind = before
 				}
 				sent := now()
 				if err := q.Send([]byte(cmd)); err != nil {
@@ -223,7 +229,9 @@ func (s *historyScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 						firstFail.CompareAndSwap(nil, r.err)
 						continue
 					}
-					rec.Record(i, now()-sent)
+					d := now() - sent
+					rec.Record(i, d)
+					kind.Record(i, d)
 					queries.Add(1)
 					msgs.Add(int64(r.msgs))
 					if k%2 == 0 {
@@ -254,6 +262,12 @@ func (s *historyScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 		"query_p99_ms":       ms(h.ValueAtQuantile(99)),
 		"messages_per_query": ratio(msgs.Load(), n),
 	}}
+	// BEFORE runs only when the server tags replies with msgid or time; absent, not zero.
+	for name, r := range map[string]*recorder{"latest_p99_ms": latest, "before_p99_ms": before} {
+		if r.Count() > 0 {
+			res.Figures[name] = ms(r.Merged().ValueAtQuantile(99))
+		}
+	}
 	if cpu, ok := serverCPU(ph); ok && n > 0 {
 		res.Figures["server_cpu_us_per_query"] = float64(cpu) / 1e3 / float64(n)
 	}
