@@ -241,19 +241,31 @@ func (o *options) runAll(ctx context.Context, servers []bench.Server, pinStateme
 			Count: o.gobenchCount, Benchtime: o.gobenchTime, Pin: serverCPUs})
 		res.GoBench = gb
 		if err != nil {
-			o.log.Error("go benchmarks failed", "err", err, "output", lastLines(out, 20))
+			o.log.Error("go benchmarks failed", "err", err, "output", problemLines(out, 40))
 			runErr = errors.Join(runErr, err)
 		}
 	}
 	return res, runErr
 }
 
-func lastLines(s string, n int) string {
-	lines := strings.Split(strings.TrimSpace(s), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
+// problemLines keeps the lines of `go test -bench` output that are not benchmark results
+// or the usual headers: build errors, test failures, panics.
+func problemLines(out string, n int) string {
+	var keep []string
+	for _, l := range strings.Split(out, "\n") {
+		t := strings.TrimSpace(l)
+		switch {
+		case t == "", t == "PASS", strings.HasPrefix(t, "Benchmark"), strings.HasPrefix(t, "ok "),
+			strings.HasPrefix(t, "goos:"), strings.HasPrefix(t, "goarch:"), strings.HasPrefix(t, "pkg:"),
+			strings.HasPrefix(t, "cpu:"), strings.HasPrefix(t, "?"):
+			continue
+		}
+		keep = append(keep, l)
+		if len(keep) == n {
+			break
+		}
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(keep, "\n")
 }
 
 // save writes the result JSON and HTML report under outDir with the given suffix.

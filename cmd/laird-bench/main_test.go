@@ -81,3 +81,12 @@ func TestSuiteWithoutLairdBinaryFailsClearly(t *testing.T) {
 		t.Errorf("exit %d, want %d", code, exitError)
 	}
 }
+
+func TestProblemLinesKeepsFailures(t *testing.T) {
+	out := "goos: linux\npkg: laird/codec\nBenchmarkX-2 \t 10\t 5 ns/op\n# laird/chat\nchat/x.go:1: undefined: y\nFAIL\tlaird/chat [build failed]\nPASS\nok  \tlaird/codec\t1s\n"
+	got := problemLines(out, 10)
+	want := "# laird/chat\nchat/x.go:1: undefined: y\nFAIL\tlaird/chat [build failed]"
+	if got != want {
+		t.Errorf("problemLines = %q, want %q", got, want)
+	}
+}
