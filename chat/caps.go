@@ -22,28 +22,30 @@ const (
 	CapChghost
 	CapSetname
 	CapSASL
+	CapAccountRegistration // draft/account-registration (accounts.go)
 	CapExtendedMonitor
 	capCount
 )
 
 var capNames = [capCount]string{
-	CapCapNotify:       "cap-notify",
-	CapMessageTags:     "message-tags",
-	CapServerTime:      "server-time",
-	CapEchoMessage:     "echo-message",
-	CapBatch:           "batch",
-	CapLabeledResponse: "labeled-response",
-	CapAccountTag:      "account-tag",
-	CapAccountNotify:   "account-notify",
-	CapAwayNotify:      "away-notify",
-	CapExtendedJoin:    "extended-join",
-	CapMultiPrefix:     "multi-prefix",
-	CapUserhostInNames: "userhost-in-names",
-	CapInviteNotify:    "invite-notify",
-	CapChghost:         "chghost",
-	CapSetname:         "setname",
-	CapSASL:            "sasl",
-	CapExtendedMonitor: "extended-monitor",
+	CapCapNotify:           "cap-notify",
+	CapMessageTags:         "message-tags",
+	CapServerTime:          "server-time",
+	CapEchoMessage:         "echo-message",
+	CapBatch:               "batch",
+	CapLabeledResponse:     "labeled-response",
+	CapAccountTag:          "account-tag",
+	CapAccountNotify:       "account-notify",
+	CapAwayNotify:          "away-notify",
+	CapExtendedJoin:        "extended-join",
+	CapMultiPrefix:         "multi-prefix",
+	CapUserhostInNames:     "userhost-in-names",
+	CapInviteNotify:        "invite-notify",
+	CapChghost:             "chghost",
+	CapSetname:             "setname",
+	CapSASL:                "sasl",
+	CapAccountRegistration: "draft/account-registration",
+	CapExtendedMonitor:     "extended-monitor",
 }
 
 // String returns the capability's name.
@@ -83,6 +85,8 @@ func (s *Server) capValue(cp Cap) string {
 	switch cp {
 	case CapSASL:
 		return strings.Join(s.saslMechs, ",")
+	case CapAccountRegistration:
+		return s.registrationCapValue()
 	}
 	return ""
 }

@@ -84,6 +84,7 @@ type Client struct {
 	awaitingPong bool
 	outLabel     []byte            // label of the command being handled, if any
 	monitor      map[string]string // casefolded -> as given
+	acct         accountState      // SASL exchange, nick protection (nickprotect.go)
 
 	// chans is the set of channels the client is in, by casefolded name.
 	// Shards owning those channels write it; the client's loop reads it to

@@ -33,6 +33,8 @@ type Config struct {
 
 	Opers []Oper
 
+	Accounts AccountConfig // accounts, services, nick protection (accounts.go)
+
 	Version string // server version string in 002/004/351
 	Created time.Time
 }
@@ -71,6 +73,7 @@ func (c *Config) setDefaults() {
 	def(&c.ShardQueue, 65536)
 	def(&c.PipelineMax, 32)
 	def(&c.WhowasLength, 1000)
+	c.Accounts.setDefaults()
 	if c.Version == "" {
 		c.Version = "laird-dev"
 	}

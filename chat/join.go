@@ -76,12 +76,17 @@ func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byt
 	s := sh.srv
 	ch := sh.channels[folded]
 	id := c.Identity()
+	if ch == nil { // an empty registered channel comes back from its record
+		if ch = sh.regChannel(name, folded); ch != nil {
+			defer sh.regDropIfEmpty(ch)
+		}
+	}
 	if ch != nil {
 		if ch.member(c) != nil {
 			ack(b, s, c, label)
 			return
 		}
-		if errNum, text := ch.joinDenied(s, c, id, key); errNum != "" {
+		if errNum, text := ch.joinDenied(s, c, id, key); errNum != "" && !sh.regExempt(ch, id) {
 			r := sh.replies(c)
 			r.numeric(errNum, ch.name, text)
 			b.replies(c, r, label)
@@ -97,6 +102,7 @@ func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byt
 	if len(ch.members) == 0 {
 		modes = memberOp
 	}
+	modes = sh.regJoinModes(ch, id, modes)
 	ch.addMember(c, modes, now)
 	c.addChannel(folded)
 	if ch.invited != nil {
@@ -135,6 +141,7 @@ func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byt
 	ch.namesReplies(r, c)
 	b.replies(c, r, label)
 	putReplies(r)
+	sh.regAnnounce(b, ch, c, modes, now)
 }
 
 // joinDenied applies +k, +l, +i and bans; it returns the numeric and text

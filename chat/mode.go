@@ -58,6 +58,11 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
+	if sh.regWait(b, c, folded, func(sh *shard, b *batch) { // a registered channel's change is being saved
+		sh.channelMode(b, c, name, folded, modestr, args, existing, label, now)
+	}) {
+		return
+	}
 	r := sh.replies(c)
 	defer putReplies(r)
 	if modestr == "" {
@@ -201,6 +206,9 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 		default:
 			r.numeric(codec.ERR_UNKNOWNMODE, string(mc), "is an unknown mode char to me")
 		}
+	}
+	if len(changes) > 0 && sh.regModes(b, c, ch, changes, r, label, now) {
+		return // a registered channel: answered once saved
 	}
 	if len(changes) > 0 {
 		id := c.Identity()

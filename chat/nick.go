@@ -83,6 +83,7 @@ func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
 	if oldFolded, newFolded := s.cm.Fold(old.Nick), s.cm.Fold(c.Nick()); oldFolded != newFolded {
 		s.monitorNotify(oldFolded, old, false)
 		s.monitorNotify(newFolded, c.Identity(), true)
+		s.nickProtect(c)
 	}
 	s.broadcastCommon(c, line, true, label, false)
 }

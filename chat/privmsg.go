@@ -75,6 +75,9 @@ func (s *Server) message(c *Client, m *codec.Message, command string) {
 }
 
 func (s *Server) messageOne(c *Client, command, target, text string, clientTags, label []byte, now time.Time) {
+	if s.serviceMessage(c, command, target, text, label) {
+		return
+	}
 	name := target
 	var status memberModes
 	for len(name) > 1 && (name[0] == '@' || name[0] == '+') && codec.IsChannelName([]byte(name[1:])) {

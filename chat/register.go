@@ -64,6 +64,7 @@ func (s *Server) tryRegister(c *Client) {
 		c.quitting = true
 		return
 	}
+	s.saslAbortOnRegister(c)
 	c.password = ""
 	c.reg |= regDone
 	c.live.Store(true)
@@ -93,6 +94,7 @@ func (s *Server) tryRegister(c *Client) {
 	s.lusers(r)
 	s.motd(r)
 	c.sendReplies(r)
+	s.nickProtect(c)
 }
 
 // buildISupport returns the 005 tokens grouped into lines of at most 12.

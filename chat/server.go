@@ -80,6 +80,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 
 // Start runs the shard goroutines.
 func (s *Server) Start() {
+	s.loadRegistered()
 	for _, sh := range s.shards {
 		s.wg.Add(1)
 		go sh.run(&s.wg)

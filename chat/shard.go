@@ -38,6 +38,9 @@ type shard struct {
 	closed bool
 
 	rec *perf.Recorder // owned by the shard goroutine; nil without monitoring
+
+	registered map[string]*regChan     // registered channels, by casefolded name (regchan.go)
+	held       map[*Client]*heldClient // clients whose tasks wait (hold.go)
 }
 
 func newShard(srv *Server, id int) *shard {
@@ -118,6 +121,9 @@ func (sh *shard) drain() bool {
 	b := sh.srv.newBatch()
 	for i := range tasks {
 		t := &tasks[i]
+		if sh.setAside(t) {
+			continue
+		}
 		t.run(sh, b)
 		if t.c != nil && t.done {
 			b.done(t.c)

@@ -51,6 +51,15 @@ func commandTable() map[string]*command {
 		"SETNAME":  {handle: handleSetname, minParams: 1, help: "SETNAME :<realname>\nChange your realname (setname capability)."},
 		"MONITOR":  {handle: handleMonitor, minParams: 1, help: "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S\nBe told when nicks come online or leave."},
 
+		// Accounts and services (account.go, sasl.go, services.go).
+		"REGISTER":     {handle: handleRegister, minParams: 3, preReg: true, help: "REGISTER <account|*> <email|*> <password>\nRegister your current nick as an account (draft/account-registration)."},
+		"VERIFY":       {handle: handleVerify, minParams: 2, preReg: true, help: "VERIFY <account> <code>\nComplete a registration with the code you were sent."},
+		"AUTHENTICATE": {handle: handleAuthenticate, minParams: 1, preReg: true, help: "AUTHENTICATE <mechanism> | <base64 data> | *\nSASL login (PLAIN, SCRAM-SHA-256)."},
+		"NICKSERV":     {handle: handleNickServ, minParams: 1, help: "NICKSERV <command> [<args>]\nTalk to NickServ (REGISTER, IDENTIFY, LOGOUT, DROP, INFO, SET PASSWORD, GHOST, HELP)."},
+		"NS":           {handle: handleNickServ, minParams: 1, help: "NS <command> [<args>]\nShort for NICKSERV."},
+		"CHANSERV":     {handle: handleChanServ, minParams: 1, help: "CHANSERV <command> [<args>]\nTalk to ChanServ (REGISTER, DROP, INFO, ACCESS, HELP)."},
+		"CS":           {handle: handleChanServ, minParams: 1, help: "CS <command> [<args>]\nShort for CHANSERV."},
+
 		// Operators (oper.go).
 		"OPER":    {handle: handleOper, minParams: 2, help: "OPER <name> <password>\nBecome an IRC operator."},
 		"KILL":    {handle: handleKill, minParams: 1, oper: true, help: "KILL <nick> [:<reason>]\nDisconnect a user."},

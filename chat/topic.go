@@ -27,6 +27,11 @@ func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic
 		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
+	if sh.regWait(b, c, folded, func(sh *shard, b *batch) { // a registered channel's change is being saved
+		sh.topic(b, c, name, folded, set, topic, label, now)
+	}) {
+		return
+	}
 	mb := ch.member(c)
 	if !set {
 		if mb == nil && ch.modes&cmodeSecret != 0 {
@@ -50,6 +55,9 @@ func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic
 	if ch.modes&cmodeTopicLock != 0 && mb.modes&memberOp == 0 {
 		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
 		return
+	}
+	if sh.regTopic(b, c, ch, topic, label, now) {
+		return // a registered channel: announced once saved
 	}
 	id := c.Identity()
 	ch.topic, ch.topicBy, ch.topicAt = topic, id.Prefix, now

@@ -24,6 +24,8 @@ type Config struct {
 	Log     LogConfig        `toml:"log"`
 	Opers   []chat.Oper      `toml:"oper"`
 
+	Accounts AccountsConfig `toml:"accounts"` // accounts.go
+
 	path string // the file it was read from, for REHASH
 }
 
@@ -115,6 +117,8 @@ func defaultConfig() Config {
 		Store:   StoreConfig{DiskReserveMB: 64},
 		Metrics: MetricsConfig{Enabled: true, Listen: "127.0.0.1:9100", Interval: duration{time.Second}},
 		Log:     LogConfig{Level: "info", Format: "text"},
+
+		Accounts: defaultAccounts(),
 	}
 }
 
@@ -166,5 +170,6 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 		Shards:      cfg.Server.Shards,
 		Opers:       cfg.Opers,
 		Version:     version,
+		Accounts:    cfg.Accounts.chat(),
 	}
 }

@@ -1,0 +1,480 @@
+package chat
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base32"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"laird/codec"
+	"laird/kv"
+)
+
+// Accounts: what every way in (REGISTER, NickServ, SASL) shares. Passwords
+// are stored twice, as a bcrypt hash (PLAIN, IDENTIFY) and a SCRAM-SHA-256
+// verifier; both are derived off the event loops (offload), and an
+// account's records change only through one kv transaction whose commit
+// is awaited (commitFor) before the client hears of it.
+
+// AccountConfig configures accounts and services. Zero values mean the
+// documented defaults.
+type AccountConfig struct {
+	// RequireVerification makes REGISTER need an email address; the account
+	// cannot log in until VERIFY <account> <code> with the code delivered
+	// by SendCode. Default false: accounts are usable at once.
+	RequireVerification bool
+	// SendCode delivers a verification code. It runs on its own goroutine
+	// and may block. Default: the code is logged at level INFO for an
+	// operator (or a log-watching mailer) to forward.
+	SendCode func(account, email, code string) error
+	// NickGrace is how long a client may use a nick reserved by an account
+	// it is not logged in to before it is renamed to a guest nick. Default
+	// 30s; negative disables nick protection.
+	NickGrace time.Duration
+	// GuestPrefix starts the nicks given by nick protection. Default "Guest".
+	GuestPrefix string
+	// PasswordMinLen is the shortest password accepted. Default 5.
+	PasswordMinLen int
+	// BcryptCost is the bcrypt work factor. Default bcrypt.DefaultCost.
+	BcryptCost int
+	// ScramIterations is the PBKDF2 iteration count of SCRAM verifiers.
+	// Default (and minimum) 4096.
+	ScramIterations int
+}
+
+// Password length limit: a password must fit in a PRIVMSG to NickServ
+// (account-registration suggests 300 bytes).
+const maxPasswordLen = 300
+
+func (a *AccountConfig) setDefaults() {
+	if a.NickGrace == 0 {
+		a.NickGrace = 30 * time.Second
+	}
+	if a.GuestPrefix == "" {
+		a.GuestPrefix = "Guest"
+	}
+	if a.PasswordMinLen <= 0 {
+		a.PasswordMinLen = 5
+	}
+	if a.BcryptCost == 0 {
+		a.BcryptCost = bcrypt.DefaultCost
+	}
+	a.BcryptCost = min(max(a.BcryptCost, bcrypt.MinCost), bcrypt.MaxCost)
+	if a.ScramIterations < scramMinIter {
+		a.ScramIterations = scramMinIter
+	}
+}
+
+// errBadCredentials: the account does not exist or the password is wrong
+// (deliberately not told apart).
+var errBadCredentials = errors.New("chat: invalid account name or password")
+
+// authFailed is called for every failed login (SASL, IDENTIFY, GHOST with
+// a password) with the casefolded account name tried. It only logs for
+// now; the guard wiring counts failures per account and per IP here.
+func (s *Server) authFailed(c *Client, account string) {
+	s.log.Info("failed login", "account", account, "ip", c.ip.String(), "nick", c.Nick())
+}
+
+// accountLocked reports whether logins to the casefolded account are
+// refused after repeated failures. Placeholder: the guard wiring replaces
+// it with the brute-force detector's lockout state.
+func (s *Server) accountLocked(name string) bool { return false }
+
+// enableAccounts offers SASL and account registration; SetStore calls it
+// when a store is given.
+func (s *Server) enableAccounts() {
+	s.saslMechs = []string{"PLAIN", "SCRAM-SHA-256"}
+	for _, cp := range []Cap{CapSASL, CapAccountRegistration} {
+		if !s.offers(cp) {
+			s.caps = append(s.caps, cp)
+		}
+	}
+}
+
+// registrationCapValue is the draft/account-registration value.
+// before-connect is offered only without a server password, which REGISTER
+// must not bypass.
+func (s *Server) registrationCapValue() string {
+	var keys []string
+	if s.liveConfig().Password == "" {
+		keys = append(keys, "before-connect")
+	}
+	if s.cfg.Accounts.RequireVerification {
+		keys = append(keys, "email-required")
+	}
+	return strings.Join(keys, ",")
+}
+
+// credentials are the stored forms of a password.
+type credentials struct {
+	passHash string // kv.Account.PassHash
+	scram    string // kv.Account.Scram
+}
+
+// bcryptPrefix marks PassHash values made by hashPassword. bcrypt reads
+// only 72 bytes, so the password is first reduced with SHA-256 (base64, no
+// NUL bytes) and every byte of a long password counts.
+const bcryptPrefix = "bcrypt-sha256$"
+
+func prehash(password string) []byte {
+	sum := sha256.Sum256([]byte(password))
+	return []byte(base64.StdEncoding.EncodeToString(sum[:]))
+}
+
+// makeCredentials hashes a password. CPU-bound: off the loops only.
+func (s *Server) makeCredentials(password string) (credentials, error) {
+	h, err := bcrypt.GenerateFromPassword(prehash(password), s.cfg.Accounts.BcryptCost)
+	if err != nil {
+		return credentials{}, fmt.Errorf("bcrypt: %w", err)
+	}
+	v, err := newScramVerifier(password, s.cfg.Accounts.ScramIterations)
+	if err != nil {
+		return credentials{}, err
+	}
+	return credentials{passHash: bcryptPrefix + string(h), scram: v.String()}, nil
+}
+
+// passwordMatches compares a password with a stored hash in constant time
+// (bcrypt's comparison). CPU-bound: off the loops only.
+func passwordMatches(stored, password string) bool {
+	h, ok := strings.CutPrefix(stored, bcryptPrefix)
+	if !ok {
+		return false
+	}
+	return bcrypt.CompareHashAndPassword([]byte(h), prehash(password)) == nil
+}
+
+// decoyHash is compared against when an account does not exist, so a
+// missing account costs the same time as a wrong password.
+var decoyHash = sync.OnceValue(func() string {
+	h, _ := bcrypt.GenerateFromPassword(prehash("decoy"), bcrypt.DefaultCost)
+	return bcryptPrefix + string(h)
+})
+
+// passwordProblem returns the account-registration FAIL code and text for
+// an unacceptable password, or "".
+func (s *Server) passwordProblem(pw string) (code, text string) {
+	switch {
+	case len(pw) < s.cfg.Accounts.PasswordMinLen:
+		return "WEAK_PASSWORD", fmt.Sprintf("Passwords must be at least %d characters long", s.cfg.Accounts.PasswordMinLen)
+	case len(pw) > maxPasswordLen:
+		return "UNACCEPTABLE_PASSWORD", fmt.Sprintf("Passwords must be at most %d bytes long", maxPasswordLen)
+	case strings.ContainsAny(pw, " \x00"):
+		return "UNACCEPTABLE_PASSWORD", "Passwords must not contain spaces"
+	}
+	return "", ""
+}
+
+// validAccountName: an account is named like a nick (its name is reserved
+// as one), but never like a service.
+func (s *Server) validAccountName(name string) bool {
+	return name != "*" && codec.ValidNick([]byte(name), s.cfg.NickLen) && !reservedNicks[s.cm.Fold(name)]
+}
+
+// validEmail is a deliberately loose check: something@domain.
+func validEmail(e string) bool {
+	at := strings.LastIndexByte(e, '@')
+	return at > 0 && at < len(e)-1 && !strings.ContainsAny(e, " ,\x00") && len(e) <= 254
+}
+
+// newVerifyCode returns a verification code and the hash the store keeps.
+func newVerifyCode() (code, stored string) {
+	b := make([]byte, 10)
+	rand.Read(b)
+	code = base32.StdEncoding.EncodeToString(b)
+	return code, hashVerifyCode(code)
+}
+
+func hashVerifyCode(code string) string {
+	sum := sha256.Sum256([]byte(strings.ToUpper(strings.TrimSpace(code))))
+	return hex.EncodeToString(sum[:])
+}
+
+func verifyCodeMatches(stored, code string) bool {
+	return stored != "" && subtle.ConstantTimeCompare([]byte(stored), []byte(hashVerifyCode(code))) == 1
+}
+
+// setAccount logs c in to account (its display name), or out when account
+// is "". Co-members with account-notify hear of it; nick protection looks
+// at the nick again. Loop only; send c's own replies first, since this may
+// park c until the notification is delivered.
+func (s *Server) setAccount(c *Client, account string) {
+	old := c.Identity()
+	if old.Account == account {
+		return
+	}
+	nid := c.update(func(id *Identity) { id.Account = account })
+	if !c.Registered() || c.quitting {
+		return
+	}
+	shown := account
+	if shown == "" {
+		shown = "*"
+	}
+	s.nickProtect(c)
+	s.broadcastCommonCap(c, appendCmd(nil, nid.Prefix, "ACCOUNT", false, shown), false, nil, false, CapAccountNotify)
+}
+
+// loggedIn appends 900 RPL_LOGGEDIN for c logged in to account.
+func loggedIn(r *replies, c *Client, account string) {
+	r.numeric(codec.RPL_LOGGEDIN, c.Identity().Prefix, account, "You are now logged in as "+account)
+}
+
+// authResult is the outcome of a password check.
+type authResult uint8
+
+const (
+	authOK authResult = iota
+	authBad
+	authLocked
+	authSuspended
+	authUnverified
+	authUnavailable
+)
+
+// text explains a failed login to the client.
+func (a authResult) text(account string) string {
+	switch a {
+	case authLocked:
+		return "Account " + account + " is temporarily locked after too many failed logins; try again later"
+	case authSuspended:
+		return "Account " + account + " is suspended"
+	case authUnverified:
+		return "Account " + account + " is not verified yet; use VERIFY " + account + " <code>"
+	case authUnavailable:
+		return "Accounts are temporarily unavailable; try again later"
+	}
+	return "Invalid account name or password"
+}
+
+// checkPassword looks up an account and checks a password off the loop,
+// then runs then(account, result) on c's loop with c's label restored. c
+// stays parked meanwhile.
+func (s *Server) checkPassword(c *Client, name, password string, then func(acct kv.Account, res authResult)) {
+	folded := s.cm.Fold(name)
+	var acct kv.Account
+	res := authBad
+	s.offload(c, func() {
+		res, acct = s.checkPasswordSync(folded, password)
+	}, func() {
+		switch res {
+		case authBad:
+			s.authFailed(c, folded)
+		case authLocked:
+			s.log.Info("login to a locked account", "account", folded, "ip", c.ip.String())
+		}
+		then(acct, res)
+	})
+}
+
+// checkPasswordSync is checkPassword's work; it blocks (disk, bcrypt).
+func (s *Server) checkPasswordSync(folded, password string) (authResult, kv.Account) {
+	if s.accountLocked(folded) {
+		return authLocked, kv.Account{}
+	}
+	acct, err := s.store.Account(folded)
+	switch {
+	case errors.Is(err, kv.ErrNotFound):
+		passwordMatches(decoyHash(), password)
+		return authBad, acct
+	case err != nil:
+		s.log.Error("account lookup failed", "account", folded, "err", err)
+		return authUnavailable, acct
+	}
+	if !passwordMatches(acct.PassHash, password) {
+		return authBad, acct
+	}
+	switch {
+	case acct.Suspended:
+		return authSuspended, acct
+	case !acct.Verified:
+		return authUnverified, acct
+	}
+	return authOK, acct
+}
+
+// commitFor commits t on behalf of c: c stays parked until the outcome is
+// known, then then(err) runs on c's loop with the label of the command
+// being handled restored. Commit failures that happen before the writer
+// sees t (busy, disk full, unavailable) arrive the same way.
+func (s *Server) commitFor(c *Client, t *kv.Txn, then func(err error)) {
+	label := c.takeLabel()
+	c.park()
+	finish := func(err error) {
+		s.onLoop(c, func() {
+			c.outLabel = append(c.outLabel[:0], label...)
+			then(err)
+			c.outLabel = c.outLabel[:0]
+			c.opDone()
+		})
+	}
+	if err := s.store.Commit(t, finish); err != nil {
+		finish(err)
+	}
+}
+
+// storeError logs a failed write and returns the client-facing text.
+func (s *Server) storeError(what string, c *Client, err error) string {
+	s.log.Error(what+" not saved", "nick", c.Nick(), "ip", c.ip.String(), "err", err)
+	if errors.Is(err, kv.ErrDiskFull) {
+		return "The server's storage is full; try again later"
+	}
+	return "The server cannot save this right now; try again later"
+}
+
+func audit(c *Client, action, target string) kv.AuditEntry {
+	return kv.AuditEntry{Actor: c.Nick(), Action: action, Target: target, IP: c.ip.String()}
+}
+
+// regOutcome is the result of an account registration, in
+// account-registration's vocabulary.
+type regOutcome struct {
+	code   string // "" on success, else a FAIL REGISTER code
+	text   string
+	verify bool // success, but the account awaits VERIFY
+}
+
+// registerAccount creates the account name (with its nick reservation and
+// an audit entry, in one transaction) and runs then on c's loop. On success
+// without verification c is logged in after then has replied.
+func (s *Server) registerAccount(c *Client, name, email, password string, then func(o regOutcome)) {
+	fail := func(code, text string) { then(regOutcome{code: code, text: text}) }
+	switch {
+	case s.store == nil:
+		fail("TEMPORARILY_UNAVAILABLE", "This server has no account storage")
+		return
+	case c.Identity().Account != "":
+		fail("ALREADY_AUTHENTICATED", "You are already logged in to "+c.Identity().Account)
+		return
+	case !s.validAccountName(name):
+		fail("BAD_ACCOUNT_NAME", "Account names follow the rules for nicknames")
+		return
+	}
+	if code, text := s.passwordProblem(password); code != "" {
+		fail(code, text)
+		return
+	}
+	verify := s.cfg.Accounts.RequireVerification
+	if email == "*" {
+		email = ""
+	}
+	if (verify && email == "") || (email != "" && !validEmail(email)) {
+		fail("INVALID_EMAIL", "A valid email address is required")
+		return
+	}
+	folded := s.cm.Fold(name)
+	var (
+		early   regOutcome
+		creds   credentials
+		code    string
+		codeSum string
+	)
+	s.offload(c, func() {
+		// Cheap checks first, so a taken name costs no hashing; the
+		// transaction's preconditions decide for real.
+		if _, err := s.store.Account(folded); err == nil {
+			early = regOutcome{code: "ACCOUNT_EXISTS", text: "Account " + name + " already exists"}
+			return
+		}
+		if owner, err := s.store.NickOwner(folded); err == nil && owner != folded {
+			early = regOutcome{code: "ACCOUNT_EXISTS", text: "Nick " + name + " is reserved by another account"}
+			return
+		}
+		var err error
+		if creds, err = s.makeCredentials(password); err != nil {
+			s.log.Error("password hashing failed", "err", err)
+			early = regOutcome{code: "TEMPORARILY_UNAVAILABLE", text: "Cannot register right now"}
+		}
+		if verify {
+			code, codeSum = newVerifyCode()
+		}
+	}, func() {
+		if early.code != "" {
+			then(early)
+			return
+		}
+		now := time.Now()
+		t := s.store.NewTxn()
+		t.RequireNoAccount(folded)
+		t.RequireNickFree(folded)
+		t.PutAccount(kv.Account{
+			Name: folded, DisplayName: name, PassHash: creds.passHash, Scram: creds.scram,
+			Email: email, Created: now, Verified: !verify, VerifyCode: codeSum,
+		})
+		t.PutNick(kv.NickRecord{Nick: folded, Account: folded, Since: now})
+		t.AppendAudit(audit(c, "account.register", folded))
+		s.commitFor(c, t, func(err error) {
+			switch {
+			case err == nil:
+			case errors.Is(err, kv.ErrExists):
+				then(regOutcome{code: "ACCOUNT_EXISTS", text: "Account " + name + " already exists"})
+				return
+			default:
+				then(regOutcome{code: "TEMPORARILY_UNAVAILABLE", text: s.storeError("account registration", c, err)})
+				return
+			}
+			s.log.Info("account registered", "account", folded, "ip", c.ip.String())
+			if verify {
+				s.sendVerifyCode(name, email, code)
+				then(regOutcome{verify: true, text: "Account created; a verification code was sent to " + email})
+				return
+			}
+			then(regOutcome{text: "Account created"})
+			s.setAccount(c, name)
+		})
+	})
+}
+
+// sendVerifyCode hands a code to the configured sender on its own
+// goroutine (it may block on a mail server).
+func (s *Server) sendVerifyCode(account, email, code string) {
+	send := s.cfg.Accounts.SendCode
+	go func() {
+		if send == nil {
+			s.log.Info("account verification code", "account", account, "email", email, "code", code)
+			return
+		}
+		if err := send(account, email, code); err != nil {
+			s.log.Error("cannot send verification code", "account", account, "err", err)
+		}
+	}()
+}
+
+// setPassword replaces an account's credentials (read, modify, one
+// transaction with an audit entry) and runs then(err) on c's loop.
+func (s *Server) setPassword(c *Client, folded, password string, then func(err error)) {
+	var (
+		acct kv.Account
+		err  error
+	)
+	s.offload(c, func() {
+		if acct, err = s.store.Account(folded); err != nil {
+			return
+		}
+		var creds credentials
+		if creds, err = s.makeCredentials(password); err != nil {
+			return
+		}
+		acct.PassHash, acct.Scram = creds.passHash, creds.scram
+	}, func() {
+		if err != nil {
+			then(err)
+			return
+		}
+		t := s.store.NewTxn()
+		t.RequireAccount(folded)
+		t.PutAccount(acct)
+		t.AppendAudit(audit(c, "account.password", folded))
+		s.commitFor(c, t, then)
+	})
+}

@@ -1,0 +1,288 @@
+package chat
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"laird/codec"
+	"laird/kv"
+)
+
+// NickServ: accounts for clients that do not speak REGISTER or SASL.
+
+func nickServCommands() map[string]serviceCommand {
+	return map[string]serviceCommand{
+		"REGISTER": {handle: nsRegister, minArgs: 1, usage: "<password> [<email>]",
+			help: "Registers your current nick as an account and logs you in to it."},
+		"IDENTIFY": {handle: nsIdentify, minArgs: 1, usage: "[<account>] <password>",
+			help: "Logs you in to an account (by default the one named like your nick)."},
+		"LOGOUT": {handle: nsLogout, usage: "", help: "Logs you out of your account."},
+		"DROP": {handle: nsDrop, minArgs: 1, usage: "<password>",
+			help: "Deletes the account you are logged in to, with its nick reservations. Drop the channels it founded first."},
+		"INFO": {handle: nsInfo, usage: "[<account>]", help: "Shows information about an account."},
+		"SET": {handle: nsSet, minArgs: 2, usage: "PASSWORD <new password>",
+			help: "Changes the password of the account you are logged in to."},
+		"GHOST": {handle: nsGhost, minArgs: 1, usage: "<nick> [<password>]",
+			help: "Disconnects someone using a nick your account reserves (logged in, or with the account's password)."},
+	}
+}
+
+const nickServ = "NickServ"
+
+func (s *Server) ns(c *Client, lines ...string) { s.serviceNotice(c, nickServ, lines...) }
+
+func nsRegister(s *Server, c *Client, args []string) {
+	password, email := args[0], "*"
+	if len(args) > 1 {
+		email = args[1]
+	}
+	nick := c.Nick()
+	s.registerAccount(c, nick, email, password, func(o regOutcome) {
+		r := c.replies()
+		defer c.sendReplies(r)
+		switch {
+		case o.code == "ACCOUNT_EXISTS":
+			s.appendServiceNotice(r, c, nickServ, "Nick "+nick+" is already registered")
+		case o.code != "":
+			s.appendServiceNotice(r, c, nickServ, "Registration failed: "+o.text)
+		case o.verify:
+			s.appendServiceNotice(r, c, nickServ, "Account "+nick+" registered. "+o.text+
+				"; send VERIFY "+nick+" <code> to activate it")
+		default:
+			s.appendServiceNotice(r, c, nickServ, "Account "+nick+" registered; you are now logged in")
+			loggedIn(r, c, nick)
+		}
+	})
+}
+
+func nsIdentify(s *Server, c *Client, args []string) {
+	name, password := c.Nick(), args[0]
+	if len(args) > 1 {
+		name, password = args[0], args[1]
+	}
+	if cur := c.Identity().Account; cur != "" && s.cm.Equal(cur, name) {
+		s.ns(c, "You are already logged in as "+cur)
+		return
+	}
+	s.checkPassword(c, name, password, func(acct kv.Account, res authResult) {
+		if res != authOK {
+			s.ns(c, res.text(name))
+			return
+		}
+		r := c.replies()
+		s.appendServiceNotice(r, c, nickServ, "You are now identified as "+acct.DisplayName)
+		loggedIn(r, c, acct.DisplayName)
+		c.sendReplies(r)
+		s.log.Info("login", "account", acct.Name, "via", "NickServ", "ip", c.ip.String())
+		s.setAccount(c, acct.DisplayName)
+	})
+}
+
+func nsLogout(s *Server, c *Client, args []string) {
+	if c.Identity().Account == "" {
+		s.ns(c, "You are not logged in")
+		return
+	}
+	s.logout(c, "You are now logged out")
+}
+
+// logout sends the NickServ notice and 901, then logs c out.
+func (s *Server) logout(c *Client, text string) {
+	r := c.replies()
+	s.appendServiceNotice(r, c, nickServ, text)
+	r.numeric(codec.RPL_LOGGEDOUT, c.Identity().Prefix, "You are now logged out")
+	c.sendReplies(r)
+	s.setAccount(c, "")
+}
+
+func nsDrop(s *Server, c *Client, args []string) {
+	account := c.Identity().Account
+	if account == "" {
+		s.ns(c, "You must be logged in to the account you want to drop")
+		return
+	}
+	folded := s.cm.Fold(account)
+	var (
+		res     authResult
+		founded []string
+		readErr error
+	)
+	s.offload(c, func() {
+		if res, _ = s.checkPasswordSync(folded, args[0]); res != authOK {
+			return
+		}
+		var access []kv.Access
+		access, readErr = s.store.AccountAccess(folded)
+		for _, a := range access {
+			if a.Level == kv.LevelFounder {
+				founded = append(founded, a.Channel)
+			}
+		}
+	}, func() {
+		switch {
+		case res == authBad:
+			s.authFailed(c, folded)
+			s.ns(c, "Invalid password")
+			return
+		case res != authOK:
+			s.ns(c, res.text(account))
+			return
+		case readErr != nil:
+			s.ns(c, s.storeError("account drop", c, readErr))
+			return
+		case len(founded) > 0:
+			s.ns(c, "Account "+account+" founded "+strings.Join(founded, ", ")+"; drop those channels first (ChanServ DROP)")
+			return
+		}
+		t := s.store.NewTxn()
+		t.RequireAccount(folded)
+		t.DeleteAccount(folded)
+		t.AppendAudit(audit(c, "account.drop", folded))
+		s.commitFor(c, t, func(err error) {
+			if err != nil {
+				s.ns(c, "Account not dropped: "+s.storeError("account drop", c, err))
+				return
+			}
+			s.log.Info("account dropped", "account", folded, "ip", c.ip.String())
+			s.forgetAccountAccess(folded)
+			s.logout(c, "Account "+account+" has been dropped")
+		})
+	})
+}
+
+func nsInfo(s *Server, c *Client, args []string) {
+	me := c.Identity()
+	name := me.Account
+	if len(args) > 0 {
+		name = args[0]
+	} else if name == "" {
+		name = me.Nick
+	}
+	folded := s.cm.Fold(name)
+	var (
+		acct  kv.Account
+		nicks []string
+		err   error
+	)
+	s.offload(c, func() {
+		if acct, err = s.store.Account(folded); err == nil {
+			nicks, err = s.store.AccountNicks(folded)
+		}
+	}, func() {
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+			s.ns(c, "Account "+name+" is not registered")
+			return
+		case err != nil:
+			s.ns(c, s.storeError("account info", c, err))
+			return
+		}
+		lines := []string{
+			"Information on account " + acct.DisplayName + ":",
+			"Registered: " + acct.Created.UTC().Format(time.RFC1123),
+			"Nicks: " + strings.Join(nicks, " "),
+		}
+		self := me.Account != "" && s.cm.Equal(me.Account, acct.Name)
+		if (self || me.Modes&UModeOper != 0) && acct.Email != "" {
+			lines = append(lines, "Email: "+acct.Email)
+		}
+		if !acct.Verified {
+			lines = append(lines, "Status: awaiting verification")
+		}
+		if acct.Suspended {
+			lines = append(lines, "Status: suspended")
+		}
+		s.ns(c, lines...)
+	})
+}
+
+func nsSet(s *Server, c *Client, args []string) {
+	if strings.ToUpper(args[0]) != "PASSWORD" {
+		s.ns(c, "Unknown setting "+args[0]+"; SET PASSWORD <new password>")
+		return
+	}
+	account := c.Identity().Account
+	if account == "" {
+		s.ns(c, "You must be logged in to change your password")
+		return
+	}
+	password := args[1]
+	if code, text := s.passwordProblem(password); code != "" {
+		s.ns(c, text)
+		return
+	}
+	s.setPassword(c, s.cm.Fold(account), password, func(err error) {
+		if err != nil {
+			s.ns(c, "Password not changed: "+s.storeError("password change", c, err))
+			return
+		}
+		s.ns(c, "Password changed")
+	})
+}
+
+func nsGhost(s *Server, c *Client, args []string) {
+	nick := args[0]
+	folded := s.cm.Fold(nick)
+	me := c.Identity()
+	if s.cm.Equal(nick, me.Nick) {
+		s.ns(c, "You cannot ghost yourself")
+		return
+	}
+	password := ""
+	if len(args) > 1 {
+		password = args[1]
+	} else if me.Account == "" {
+		s.ns(c, "Log in first, or give the password of the account that reserves "+nick)
+		return
+	}
+	mine := s.cm.Fold(me.Account)
+	var (
+		owner string
+		err   error
+		res   = authOK
+	)
+	s.offload(c, func() {
+		if owner, err = s.store.NickOwner(folded); err != nil || password == "" {
+			return
+		}
+		res, _ = s.checkPasswordSync(owner, password)
+	}, func() {
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+			s.ns(c, "Nick "+nick+" is not registered")
+			return
+		case err != nil:
+			s.ns(c, s.storeError("ghost", c, err))
+			return
+		case password == "" && owner != mine:
+			s.ns(c, "Nick "+nick+" is not reserved by your account")
+			return
+		case res == authBad:
+			s.authFailed(c, owner)
+			s.ns(c, "Invalid password")
+			return
+		case res != authOK:
+			s.ns(c, res.text(owner))
+			return
+		}
+		s.lookupNicks(c, []string{folded}, func(found map[string]*Client) {
+			t := found[folded]
+			if t == nil {
+				s.ns(c, "Nobody is using "+nick)
+				return
+			}
+			reason := "Ghosted by " + me.Nick
+			s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
+			s.onLoop(t, func() {
+				if t.quitting {
+					return
+				}
+				t.quitMsg = reason
+				t.quitting = true
+				t.conn.Close("Closing Link: " + s.name + " (" + reason + ")")
+			})
+			s.ns(c, nick+" has been disconnected")
+		})
+	})
+}

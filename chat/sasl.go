@@ -1,0 +1,236 @@
+package chat
+
+import (
+	"encoding/base64"
+	"errors"
+	"strings"
+
+	"laird/codec"
+	"laird/kv"
+)
+
+// SASL (IRCv3 sasl 3.1/3.2) with PLAIN and SCRAM-SHA-256. The exchange
+// state lives on the client (loop-owned). A step that needs the disk or
+// bcrypt goes through offload, which parks the client: lines it sends
+// meanwhile (CAP END included) wait, so registration never overtakes an
+// authentication in progress. A client that ends registration in the middle
+// of an exchange (between AUTHENTICATE lines) has it aborted with 906.
+// Re-authenticating after a successful login is allowed.
+
+// Payload framing: base64 in chunks of at most 400 bytes; a chunk of
+// exactly 400 means more follows, "+" is an empty chunk.
+const (
+	saslChunk      = 400
+	saslMaxPayload = 4096 // base64 bytes of one message, all chunks together
+)
+
+// saslSession is one exchange in progress.
+type saslSession struct {
+	mech  string
+	buf   []byte // base64 chunks received so far
+	busy  bool   // a step is being checked off the loop
+	scram *scramExchange
+	step  int        // SCRAM: 0 client-first, 1 client-final, 2 final "+"
+	acct  kv.Account // SCRAM: the account being authenticated
+}
+
+func handleAuthenticate(s *Server, c *Client, m *codec.Message) {
+	arg := string(m.Param(0))
+	sess := c.acct.sasl
+	if sess == nil {
+		s.saslStart(c, arg)
+		return
+	}
+	if arg == "*" {
+		c.acct.sasl = nil
+		s.saslReply(c, codec.ERR_SASLABORTED, "SASL authentication aborted")
+		return
+	}
+	if len(arg) > saslChunk || len(sess.buf)+len(arg) > saslMaxPayload {
+		c.acct.sasl = nil
+		s.saslReply(c, codec.ERR_SASLTOOLONG, "SASL message too long")
+		return
+	}
+	if arg != "+" {
+		sess.buf = append(sess.buf, arg...)
+	}
+	if len(arg) == saslChunk {
+		return // more follows
+	}
+	payload, err := base64.StdEncoding.DecodeString(string(sess.buf))
+	sess.buf = sess.buf[:0]
+	if err != nil || arg == "" {
+		s.saslFail(c, "Invalid SASL message encoding")
+		return
+	}
+	switch sess.mech {
+	case "PLAIN":
+		s.saslPlain(c, payload)
+	case "SCRAM-SHA-256":
+		s.saslScram(c, sess, payload)
+	}
+}
+
+func (s *Server) saslStart(c *Client, mech string) {
+	if s.store == nil {
+		s.saslReply(c, codec.ERR_SASLFAIL, "SASL authentication is not available")
+		return
+	}
+	if mech == "*" {
+		s.saslReply(c, codec.ERR_SASLABORTED, "SASL authentication aborted")
+		return
+	}
+	mech = strings.ToUpper(mech)
+	switch mech {
+	case "PLAIN", "SCRAM-SHA-256":
+	default:
+		r := c.replies()
+		r.numeric(codec.RPL_SASLMECHS, strings.Join(s.saslMechs, ","), "are available SASL mechanisms")
+		r.numeric(codec.ERR_SASLFAIL, "SASL authentication failed")
+		c.sendReplies(r)
+		return
+	}
+	c.acct.sasl = &saslSession{mech: mech}
+	s.sendAuthenticate(c, nil)
+}
+
+// sendAuthenticate sends a server challenge, split into 400-byte chunks.
+func (s *Server) sendAuthenticate(c *Client, payload []byte) {
+	r := c.replies()
+	enc := base64.StdEncoding.EncodeToString(payload)
+	for len(enc) >= saslChunk {
+		r.cmd("", "AUTHENTICATE", false, enc[:saslChunk])
+		enc = enc[saslChunk:]
+	}
+	if enc == "" {
+		enc = "+"
+	}
+	r.cmd("", "AUTHENTICATE", false, enc)
+	c.sendReplies(r)
+}
+
+func (s *Server) saslReply(c *Client, num, text string) {
+	r := c.replies()
+	r.numeric(num, text)
+	c.sendReplies(r)
+}
+
+func (s *Server) saslFail(c *Client, text string) {
+	c.acct.sasl = nil
+	s.saslReply(c, codec.ERR_SASLFAIL, "SASL authentication failed: "+text)
+}
+
+// saslSucceed logs c in: 900, 903, then account-notify.
+func (s *Server) saslSucceed(c *Client, account string) {
+	c.acct.sasl = nil
+	r := c.replies()
+	loggedIn(r, c, account)
+	r.numeric(codec.RPL_SASLSUCCESS, "SASL authentication successful")
+	c.sendReplies(r)
+	s.log.Info("login", "account", account, "via", "SASL", "ip", c.ip.String())
+	s.setAccount(c, account)
+}
+
+func (s *Server) saslPlain(c *Client, payload []byte) {
+	authzid, authcid, password, err := splitPlain(payload)
+	if err != nil {
+		s.saslFail(c, "Malformed PLAIN message")
+		return
+	}
+	if authzid != "" && !s.cm.Equal(authzid, authcid) {
+		s.saslFail(c, "Authorization identity must match the account")
+		return
+	}
+	c.acct.sasl.busy = true
+	s.checkPassword(c, authcid, password, func(acct kv.Account, res authResult) {
+		if res != authOK {
+			s.saslFail(c, res.text(authcid))
+			return
+		}
+		s.saslSucceed(c, acct.DisplayName)
+	})
+}
+
+func (s *Server) saslScram(c *Client, sess *saslSession, payload []byte) {
+	switch sess.step {
+	case 0:
+		first, err := parseClientFirst(payload)
+		if err != nil {
+			s.saslFail(c, "Malformed SCRAM message")
+			return
+		}
+		if first.authzid != "" && !s.cm.Equal(first.authzid, first.user) {
+			s.saslFail(c, "Authorization identity must match the account")
+			return
+		}
+		folded := s.cm.Fold(first.user)
+		var (
+			acct   kv.Account
+			err2   error
+			locked bool
+		)
+		sess.busy = true
+		s.offload(c, func() {
+			if locked = s.accountLocked(folded); !locked {
+				acct, err2 = s.store.Account(folded)
+			}
+		}, func() {
+			sess.busy = false
+			if c.acct.sasl != sess {
+				return // aborted meanwhile
+			}
+			switch {
+			case locked:
+				s.saslFail(c, authLocked.text(first.user))
+				return
+			case err2 != nil && !errors.Is(err2, kv.ErrNotFound):
+				s.log.Error("account lookup failed", "account", folded, "err", err2)
+				s.saslFail(c, authUnavailable.text(first.user))
+				return
+			}
+			v, verr := parseScramVerifier(acct.Scram)
+			known := err2 == nil && verr == nil
+			if err2 == nil && verr != nil {
+				s.log.Warn("account has no usable SCRAM verifier", "account", folded, "err", verr)
+			}
+			sess.acct = acct
+			sess.scram = newScramExchange(first, v, known, decoySalt(folded))
+			sess.step = 1
+			s.sendAuthenticate(c, []byte(sess.scram.serverFirst))
+		})
+	case 1:
+		final, err := sess.scram.finish(payload)
+		if err != nil {
+			if errors.Is(err, errBadCredentials) {
+				s.authFailed(c, s.cm.Fold(sess.scram.first.user))
+			}
+			s.saslFail(c, authBad.text(""))
+			return
+		}
+		switch {
+		case sess.acct.Suspended:
+			s.saslFail(c, authSuspended.text(sess.acct.DisplayName))
+			return
+		case !sess.acct.Verified:
+			s.saslFail(c, authUnverified.text(sess.acct.DisplayName))
+			return
+		}
+		sess.step = 2
+		s.sendAuthenticate(c, []byte(final))
+	case 2:
+		if len(payload) != 0 {
+			s.saslFail(c, "Unexpected SCRAM message")
+			return
+		}
+		s.saslSucceed(c, sess.acct.DisplayName)
+	}
+}
+
+// saslAbortOnRegister runs when c completes connection registration: an
+// exchange still open is aborted (906) and c registers without it.
+func (s *Server) saslAbortOnRegister(c *Client) {
+	if c.acct.sasl != nil && !c.acct.sasl.busy {
+		c.acct.sasl = nil
+		s.saslReply(c, codec.ERR_SASLABORTED, "SASL authentication aborted")
+	}
+}

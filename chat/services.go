@@ -1,0 +1,147 @@
+package chat
+
+import (
+	"slices"
+	"strings"
+
+	"laird/codec"
+)
+
+// NickServ and ChanServ are built in: PRIVMSG NickServ :<command> (and
+// the NS / NICKSERV, CS / CHANSERV shortcuts) run on the sender's loop like
+// any command, and are answered with NOTICEs from the service. Their nicks
+// are reserved (nick.go), so nobody can impersonate them.
+
+type service struct {
+	name     string
+	commands map[string]serviceCommand
+}
+
+// serviceCommand is one service command; args are the words after it.
+type serviceCommand struct {
+	handle  func(s *Server, c *Client, args []string)
+	minArgs int
+	usage   string
+	help    string
+}
+
+var services map[string]*service // by casefolded service nick
+
+func init() {
+	services = map[string]*service{
+		"nickserv": {name: "NickServ", commands: nickServCommands()},
+		"chanserv": {name: "ChanServ", commands: chanServCommands()},
+	}
+}
+
+// serviceMessage handles a PRIVMSG or NOTICE addressed to a service; it
+// reports false when target is not one. NOTICEs are dropped (never
+// answered automatically). label is the one the message step answers
+// with.
+func (s *Server) serviceMessage(c *Client, command, target, text string, label []byte) bool {
+	if len(target) != len("nickserv") { // both services' names are this long
+		return false
+	}
+	svc := services[s.cm.Fold(target)]
+	if svc == nil {
+		return false
+	}
+	if c.inflight > 0 {
+		// Pipelined behind commands on the service nick's shard: answer
+		// after them, and let nothing else overtake meanwhile.
+		c.inflightTo = -1
+		c.sequence([]func(){func() { s.serviceMessage(c, command, target, text, label) }})
+		return true
+	}
+	c.outLabel = append(c.outLabel[:0], label...)
+	if command == "PRIVMSG" {
+		s.runService(c, svc, text)
+	}
+	if len(c.outLabel) > 0 && c.inflight == 0 {
+		c.sendReplies(c.replies()) // ACK
+	}
+	c.outLabel = c.outLabel[:0]
+	return true
+}
+
+func handleNickServ(s *Server, c *Client, m *codec.Message) {
+	s.runService(c, services["nickserv"], joinParams(m))
+}
+
+func handleChanServ(s *Server, c *Client, m *codec.Message) {
+	s.runService(c, services["chanserv"], joinParams(m))
+}
+
+func joinParams(m *codec.Message) string {
+	parts := make([]string, m.NParams())
+	for i := range parts {
+		parts[i] = string(m.Param(i))
+	}
+	return strings.Join(parts, " ")
+}
+
+// runService parses "<command> <args...>" and runs it.
+func (s *Server) runService(c *Client, svc *service, text string) {
+	words := strings.Fields(text)
+	if len(words) == 0 {
+		s.serviceNotice(c, svc.name, "Send HELP for a list of commands")
+		return
+	}
+	name := strings.ToUpper(words[0])
+	args := words[1:]
+	if name == "HELP" {
+		s.serviceHelp(c, svc, args)
+		return
+	}
+	cmd, ok := svc.commands[name]
+	if !ok {
+		s.serviceNotice(c, svc.name, "Unknown command "+name+"; send HELP for a list of commands")
+		return
+	}
+	if len(args) < cmd.minArgs {
+		s.serviceNotice(c, svc.name, "Not enough parameters. Syntax: "+name+" "+cmd.usage)
+		return
+	}
+	if s.store == nil {
+		s.serviceNotice(c, svc.name, "Accounts and registrations are not available on this server")
+		return
+	}
+	cmd.handle(s, c, args)
+}
+
+func (s *Server) serviceHelp(c *Client, svc *service, args []string) {
+	if len(args) > 0 {
+		if cmd, ok := svc.commands[strings.ToUpper(args[0])]; ok {
+			s.serviceNotice(c, svc.name, "Syntax: "+strings.ToUpper(args[0])+" "+cmd.usage, cmd.help)
+			return
+		}
+	}
+	names := make([]string, 0, len(svc.commands))
+	for name := range svc.commands {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	lines := []string{svc.name + " commands (HELP <command> for details):"}
+	for _, name := range names {
+		lines = append(lines, "  "+name+" "+svc.commands[name].usage)
+	}
+	s.serviceNotice(c, svc.name, lines...)
+}
+
+// serviceSource is the prefix of a service's NOTICEs.
+func (s *Server) serviceSource(name string) string { return name + "!" + name + "@" + s.name }
+
+// serviceNotice sends lines as NOTICEs from a service to c, as one reply.
+// Loop only.
+func (s *Server) serviceNotice(c *Client, svcName string, lines ...string) {
+	r := c.replies()
+	s.appendServiceNotice(r, c, svcName, lines...)
+	c.sendReplies(r)
+}
+
+func (s *Server) appendServiceNotice(r *replies, c *Client, svcName string, lines ...string) {
+	src := s.serviceSource(svcName)
+	for _, l := range lines {
+		r.cmd(src, "NOTICE", true, c.Nick(), l)
+	}
+}

@@ -1,0 +1,48 @@
+package main
+
+import (
+	"time"
+
+	"laird/chat"
+)
+
+// AccountsConfig is the [accounts] section: account registration,
+// services and nick protection. Defaults are in defaultAccounts and
+// laird.example.toml.
+type AccountsConfig struct {
+	// RequireVerification: REGISTER needs an email address and the account
+	// can log in only after VERIFY with the code sent (logged) for it.
+	RequireVerification bool `toml:"require_verification"`
+	// NickProtection renames clients that keep a nick reserved by an
+	// account they are not logged in to, after NickGrace.
+	NickProtection bool     `toml:"nick_protection"`
+	NickGrace      duration `toml:"nick_grace"`
+	GuestPrefix    string   `toml:"guest_prefix"`
+	PasswordMinLen int      `toml:"password_min_len"`
+	// BcryptCost is the work factor of stored password hashes (4-31).
+	BcryptCost int `toml:"bcrypt_cost"`
+}
+
+func defaultAccounts() AccountsConfig {
+	return AccountsConfig{
+		NickProtection: true,
+		NickGrace:      duration{30 * time.Second},
+		GuestPrefix:    "Guest",
+		PasswordMinLen: 5,
+		BcryptCost:     10,
+	}
+}
+
+func (a AccountsConfig) chat() chat.AccountConfig {
+	grace := a.NickGrace.Duration
+	if !a.NickProtection || grace <= 0 {
+		grace = -1
+	}
+	return chat.AccountConfig{
+		RequireVerification: a.RequireVerification,
+		NickGrace:           grace,
+		GuestPrefix:         a.GuestPrefix,
+		PasswordMinLen:      a.PasswordMinLen,
+		BcryptCost:          a.BcryptCost,
+	}
+}
