@@ -28,7 +28,7 @@ func handleAway(s *Server, c *Client, m *codec.Message) {
 
 func handleSetname(s *Server, c *Client, m *codec.Message) {
 	name := string(m.Param(0))
-	if name == "" || len(name) > 390 {
+	if name == "" || len(name) > s.realnameLen() {
 		r := c.replies()
 		r.fail("SETNAME", "INVALID_REALNAME", "", "Realname is not valid")
 		c.sendReplies(r)

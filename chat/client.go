@@ -3,6 +3,7 @@ package chat
 import (
 	"net/netip"
 
+	"laird/guard"
 	"laird/perf"
 	"sync"
 	"sync/atomic"
@@ -76,6 +77,9 @@ type Client struct {
 	inHandler    bool
 	pending      []pendingCmd
 	rec          *perf.Recorder // the client's loop's recorder, or nil
+	budget       guard.Budget   // flood control
+	lagPaid      bool           // the waiting command was charged already
+	lagUntil     time.Time      // fakelag: run it then
 	quitting     bool
 	quitMsg      string
 	signon       time.Time

@@ -69,6 +69,9 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 	if c.quitting {
 		return true
 	}
+	if !s.charge(c, m, now) {
+		return c.quitting // cut for flooding: the line is consumed
+	}
 	if (cmd == nil || !cmd.idle) && now.Sub(c.lastActive) >= time.Second {
 		c.lastActive = now
 		c.activeAt.Store(now.Unix())

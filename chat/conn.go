@@ -1,6 +1,10 @@
 package chat
 
-import "laird/perf"
+import (
+	"time"
+
+	"laird/perf"
+)
 
 // Conn is the connection side of a Client, implemented by package loop.
 // Every method must be called on the connection's own event loop goroutine.
@@ -13,6 +17,9 @@ type Conn interface {
 	// Resume continues processing input that was left buffered while the
 	// client was parked.
 	Resume()
+	// Delay asks the loop to call Resume again at until (fakelag): the
+	// client sent a command that must wait.
+	Delay(until time.Time)
 	// Loop returns the index of the event loop that owns the connection.
 	Loop() int
 }

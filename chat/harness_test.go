@@ -90,7 +90,13 @@ func (fc *fakeConn) Close(reason string) {
 	}
 }
 
-func (fc *fakeConn) Resume()   { fc.process() }
+func (fc *fakeConn) Resume() { fc.process() }
+
+func (fc *fakeConn) Delay(until time.Time) {
+	time.AfterFunc(time.Until(until), func() {
+		_ = fc.srv.loops.Run(fc.loop, fc.process)
+	})
+}
 func (fc *fakeConn) Loop() int { return fc.loop }
 
 // process offers queued input lines until the client parks. Loop only.

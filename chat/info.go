@@ -118,7 +118,7 @@ func handlePong(s *Server, c *Client, m *codec.Message) {
 func handleQuit(s *Server, c *Client, m *codec.Message) {
 	reason := "Client Quit"
 	if m.NParams() > 0 && len(m.Param(0)) > 0 {
-		reason = "Quit: " + string(m.Param(0))
+		reason = "Quit: " + truncate(string(m.Param(0)), s.reasonLen())
 	}
 	c.quitMsg = reason
 	c.quitting = true

@@ -212,7 +212,7 @@ func (ch *Channel) namesReplies(r *replies, c *Client) {
 func handlePart(s *Server, c *Client, m *codec.Message) {
 	reason := ""
 	if m.NParams() > 1 {
-		reason = string(m.Param(1))
+		reason = truncate(string(m.Param(1)), s.reasonLen())
 	}
 	label := c.takeLabel()
 	var steps []func([]byte)

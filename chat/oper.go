@@ -24,6 +24,8 @@ func handleOper(s *Server, c *Client, m *codec.Message) {
 		r.numeric(codec.ERR_NOOPERHOST, "No O-lines for your host")
 		c.sendReplies(r)
 		s.log.Warn("failed OPER", "name", name, "from", id.Prefix, "reason", "no matching oper block")
+		s.audit(id.Nick, "oper.fail", name, "no matching oper block", c.ip.String())
+		s.authFailure(c, "", time.Now())
 		return
 	}
 	hash := block.PasswordHash
@@ -36,6 +38,8 @@ func handleOper(s *Server, c *Client, m *codec.Message) {
 		if !ok {
 			r.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
 			s.log.Warn("failed OPER", "name", name, "from", id.Prefix, "reason", "bad password")
+			s.audit(id.Nick, "oper.fail", name, "bad password", c.ip.String())
+			s.authFailure(c, "", time.Now())
 			return
 		}
 		before := c.Identity().Modes
@@ -43,6 +47,8 @@ func handleOper(s *Server, c *Client, m *codec.Message) {
 		if before&UModeOper == 0 {
 			s.opers.Add(1)
 		}
+		s.setFloodClass(c)
+		s.audit(nid.Nick, "oper.up", name, "", c.ip.String())
 		r.numeric(codec.RPL_YOUREOPER, "You are now an IRC operator")
 		r.cmd(nid.Prefix, "MODE", false, nid.Nick, "+o")
 		s.log.Info("OPER", "name", name, "from", nid.Prefix)
@@ -78,7 +84,7 @@ func handleKill(s *Server, c *Client, m *codec.Message) {
 			return
 		}
 		msg := "Killed (" + killer.Nick + " (" + reason + "))"
-		s.log.Info("KILL", "oper", killer.Prefix, "target", t.Identity().Prefix, "reason", reason)
+		s.audit(killer.Nick, "kill", t.Identity().Prefix, reason, c.ip.String())
 		s.onLoop(t, func() {
 			if t.quitting {
 				return

@@ -3,6 +3,7 @@ package chat
 import (
 	"strconv"
 	"strings"
+	"time"
 
 	"laird/codec"
 )
@@ -40,10 +41,7 @@ func handleUser(s *Server, c *Client, m *codec.Message) {
 		c.sendReplies(r)
 		return
 	}
-	realname := string(m.Param(3))
-	if len(realname) > 390 {
-		realname = realname[:390]
-	}
+	realname := truncate(string(m.Param(3)), s.realnameLen())
 	u := string(user)
 	c.update(func(id *Identity) { id.User, id.Realname = u, realname })
 	c.reg |= regUser
@@ -66,6 +64,15 @@ func (s *Server) tryRegister(c *Client) {
 	}
 	s.saslAbortOnRegister(c)
 	c.password = ""
+	if reason, banned := s.kLined(c, time.Now()); banned {
+		r := c.replies()
+		r.numeric(codec.ERR_YOUREBANNEDCREEP, "You are banned from this server: "+reason)
+		c.sendReplies(r)
+		c.quitting = true
+		c.quitMsg = reason
+		c.conn.Close("Closing Link: " + c.Identity().Host + " (" + reason + ")")
+		return
+	}
 	c.reg |= regDone
 	c.live.Store(true)
 	if s.std != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"laird/codec"
+	"laird/guard"
 	"laird/kv"
 	"laird/perf"
 )
@@ -29,6 +30,7 @@ type Server struct {
 	isupport  []string // 005 lines' tokens, pre-split into lines
 	whowas    *whowasLog
 	store     *kv.Store
+	guard     *guard.Guard
 	perf      *perf.Registry
 	cmdIDs    []perf.MetricID
 	std       *perf.Std
@@ -128,6 +130,9 @@ func (s *Server) Connect(conn Conn, ip netip.Addr, now time.Time) *Client {
 	c := &Client{srv: s, conn: conn, ip: ip, signon: now, lastActive: now, inflightTo: -1}
 	if s.perf != nil {
 		c.rec = s.loops.Recorder(conn.Loop())
+	}
+	if s.guard != nil {
+		c.budget = guard.NewBudget(s.guard.Flood.For(ip, false))
 	}
 	host := ip.String()
 	if ip.Is6() && len(host) > 0 && host[0] == ':' {

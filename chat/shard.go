@@ -248,6 +248,13 @@ func (c *Client) advance() bool {
 	return c.inflight > 0
 }
 
+// unpark undoes a park whose operation never started (inside the handler
+// that parked; it does not resume input, the caller is still handling).
+func (c *Client) unpark() {
+	c.inflight--
+	c.opsStarted--
+}
+
 // park marks c as waiting for a multi-shard operation that will end with
 // a done delivery.
 func (c *Client) park() {

@@ -4,6 +4,7 @@ import (
 	"strings"
 
 	"laird/codec"
+	"laird/guard"
 	"laird/perf"
 )
 
@@ -31,6 +32,18 @@ func handleStats(s *Server, c *Client, m *codec.Message) {
 		for _, line := range perf.LatencyLines(s.perf.Snapshot(), 30) {
 			r.numeric(rplStatsDebug, "L", strings.TrimRight(line, " "))
 		}
+	case "k", "K":
+		if c.Identity().Modes&UModeOper == 0 {
+			r.numeric(codec.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+			return
+		}
+		s.statsBans(r, guard.KLine)
+	case "d", "D":
+		if c.Identity().Modes&UModeOper == 0 {
+			r.numeric(codec.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
+			return
+		}
+		s.statsBans(r, guard.DLine)
 	case "u":
 		up := timeSince(s.cfg.Created)
 		r.numeric(codec.RPL_STATSUPTIME, "Server Up "+up)

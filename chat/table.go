@@ -64,6 +64,11 @@ func commandTable() map[string]*command {
 		"OPER":    {handle: handleOper, minParams: 2, help: "OPER <name> <password>\nBecome an IRC operator."},
 		"KILL":    {handle: handleKill, minParams: 1, oper: true, help: "KILL <nick> [:<reason>]\nDisconnect a user."},
 		"WALLOPS": {handle: handleWallops, minParams: 1, oper: true, help: "WALLOPS :<text>\nMessage every user with mode +w."},
+		"KLINE":   {handle: handleKline, minParams: 1, oper: true, help: "KLINE [<duration>] <user@host> [:<reason>]\nBan a user@host mask (duration like 30m, 2d; none = permanent)."},
+		"DLINE":   {handle: handleDline, minParams: 1, oper: true, help: "DLINE [<duration>] <ip|cidr> [:<reason>]\nBan an address or network."},
+		"UNKLINE": {handle: handleUnkline, minParams: 1, oper: true, help: "UNKLINE <user@host>\nRemove a K-line."},
+		"UNDLINE": {handle: handleUndline, minParams: 1, oper: true, help: "UNDLINE <ip|cidr>\nRemove a D-line."},
+		"AUDIT":   {handle: handleAudit, oper: true, help: "AUDIT [action=<a>] [actor=<nick>] [target=<t>] [since=<duration>] [limit=<n>]\nQuery the audit trail."},
 		"REHASH":  {handle: handleRehash, oper: true, help: "REHASH\nReload the MOTD, operator blocks and server password from the configuration file."},
 	}
 }

@@ -28,7 +28,7 @@ type Config struct {
 	PingInterval time.Duration
 	// PingTimeout is how long a PINGed client has to answer; default 90s.
 	PingTimeout time.Duration
-	// TickInterval is the timer resolution; default 250ms.
+	// TickInterval is the timer resolution (fakelag, timeouts); default 100ms.
 	TickInterval time.Duration
 	// Perf, when set, gives every event loop a latency recorder and
 	// counters. Register every latency series before New.
@@ -58,6 +58,6 @@ func (c *Config) setDefaults() {
 		c.PingTimeout = 90 * time.Second
 	}
 	if c.TickInterval <= 0 {
-		c.TickInterval = 250 * time.Millisecond
+		c.TickInterval = 100 * time.Millisecond
 	}
 }

@@ -2,6 +2,7 @@ package loop
 
 import (
 	"bytes"
+	"net/netip"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -26,6 +27,9 @@ type conn struct {
 	closeReason string
 	discarding  bool // dropping the rest of an overlong line
 
+	ip           netip.Addr
+	delayed      bool // on el.delayed, waiting for resumeAt
+	resumeAt     time.Time
 	opened       time.Time
 	lastRead     time.Time
 	pingSent     time.Time
@@ -93,6 +97,16 @@ func (c *conn) Close(reason string) {
 // Resume implements chat.Conn.
 func (c *conn) Resume() { c.process() }
 
+// Delay implements chat.Conn: the loop's timer resumes the connection at
+// until (fakelag).
+func (c *conn) Delay(until time.Time) {
+	c.resumeAt = until
+	if !c.delayed {
+		c.delayed = true
+		c.el.delayed = append(c.el.delayed, c)
+	}
+}
+
 // Loop implements chat.Conn.
 func (c *conn) Loop() int { return c.el.id }
 
@@ -153,6 +167,7 @@ func (c *conn) process() {
 		}
 	}
 	if !c.closed && !c.closing && c.gc.InboundBuffered() > c.srv.cfg.RecvQ {
-		c.Close("Excess Flood")
+		c.srv.stats.floods.Add(1)
+		c.srv.chat.InputFlood(c.client, now)
 	}
 }

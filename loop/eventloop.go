@@ -17,8 +17,12 @@ type eventLoop struct {
 	srv   *Server
 	conns map[*conn]struct{}
 	dirty []*conn
-	clock time.Time      // time of the current callback
-	rec   *perf.Recorder // nil without monitoring
+	// delayed are connections held back by fakelag until their resumeAt.
+	delayed      []*conn
+	spareDelayed []*conn
+	ticks        int
+	clock        time.Time      // time of the current callback
+	rec          *perf.Recorder // nil without monitoring
 }
 
 // flip publishes recorded data at a safe point (end of a callback or task).
@@ -50,6 +54,13 @@ func (el *eventLoop) tick() {
 	el.flip()
 	now := time.Now()
 	el.clock = now
+	el.resumeDelayed(now)
+	// Timeouts have second resolution: scan the connections once a second
+	// however fine the tick is.
+	el.ticks++
+	if el.ticks%int(max(1, time.Second/el.srv.cfg.TickInterval)) != 0 {
+		return
+	}
 	cfg := &el.srv.cfg
 	for c := range el.conns {
 		if c.closing {
@@ -58,6 +69,7 @@ func (el *eventLoop) tick() {
 		switch {
 		case !c.client.Registered():
 			if now.Sub(c.opened) > cfg.RegistrationTimeout {
+				el.srv.chat.RegistrationTimedOut(c.client, now)
 				c.Close("Registration timed out")
 			}
 		case c.awaitingPong:
@@ -71,4 +83,28 @@ func (el *eventLoop) tick() {
 			c.Write([]byte("PING :" + el.srv.chat.Name() + "\r\n"))
 		}
 	}
+}
+
+// resumeDelayed re-offers input of connections whose fakelag has passed.
+func (el *eventLoop) resumeDelayed(now time.Time) {
+	if len(el.delayed) == 0 {
+		return
+	}
+	// process may delay a connection again, appending to el.delayed: work
+	// on a detached list.
+	list := el.delayed
+	el.delayed = el.spareDelayed[:0]
+	for _, c := range list {
+		switch {
+		case c.closed || c.closing:
+			c.delayed = false
+		case now.Before(c.resumeAt):
+			el.delayed = append(el.delayed, c)
+		default:
+			c.delayed = false
+			c.process()
+		}
+	}
+	clear(list)
+	el.spareDelayed = list[:0]
 }

@@ -45,6 +45,7 @@ type Stats struct {
 	bytesOut      atomic.Uint64
 	slowConsumers atomic.Uint64
 	floods        atomic.Uint64
+	refused       atomic.Uint64
 }
 
 // StatsSnapshot is a copy of Stats.
@@ -208,8 +209,14 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	el := s.loopFor(gc.EventLoop())
 	now := time.Now()
 	el.clock = now
-	c := &conn{srv: s, gc: gc, el: el, opened: now, lastRead: now}
 	ip := addrIP(gc.RemoteAddr())
+	// Admission first: a refused connection costs one ERROR line and no
+	// per-connection state.
+	if reason := s.chat.Admit(ip, now); reason != "" {
+		s.stats.refused.Add(1)
+		return []byte("ERROR :Closing Link: " + ip.String() + " (" + reason + ")\r\n"), gnet.Close
+	}
+	c := &conn{srv: s, gc: gc, el: el, opened: now, lastRead: now, ip: ip}
 	c.client = s.chat.Connect(c, ip, now)
 	gc.SetContext(c)
 	el.conns[c] = struct{}{}
@@ -261,6 +268,7 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 		}
 	}
 	s.chat.Disconnect(c.client, reason)
+	s.chat.Release(c.ip)
 	c.el.flushDirty()
 	return gnet.None
 }

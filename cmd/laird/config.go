@@ -9,6 +9,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"laird/chat"
+	"laird/guard"
 	"laird/perf"
 )
 
@@ -21,6 +22,7 @@ type Config struct {
 	Store   StoreConfig      `toml:"store"`
 	Metrics MetricsConfig    `toml:"metrics"`
 	Alerts  perf.AlertConfig `toml:"alerts"`
+	Guard   guard.Config     `toml:"guard"`
 	Log     LogConfig        `toml:"log"`
 	Opers   []chat.Oper      `toml:"oper"`
 
@@ -117,6 +119,7 @@ func defaultConfig() Config {
 		Store:   StoreConfig{DiskReserveMB: 64},
 		Metrics: MetricsConfig{Enabled: true, Listen: "127.0.0.1:9100", Interval: duration{time.Second}},
 		Log:     LogConfig{Level: "info", Format: "text"},
+		Guard:   guard.DefaultConfig(),
 
 		Accounts: defaultAccounts(),
 	}
@@ -172,4 +175,19 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 		Version:     version,
 		Accounts:    cfg.Accounts.chat(),
 	}
+}
+
+// guardConfig returns the guard configuration with the settings it shares
+// with the rest of the server (casemapping, limits) taken from there.
+func (cfg *Config) guardConfig() guard.Config {
+	g := cfg.Guard
+	g.CaseMapping = cfg.Server.Casemapping
+	c := cfg.chatConfig("")
+	g.Limits.TopicLen = c.TopicLen
+	g.Limits.AwayLen = c.AwayLen
+	g.Limits.KickLen = c.KickLen
+	g.Limits.MaxTargets = c.MaxTargets
+	g.Limits.MaxChannels = c.MaxChannels
+	g.Limits.MaxList = c.MaxList
+	return g
 }

@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"laird/chat"
+	"laird/guard"
 	"laird/kv"
 	"laird/loop"
 	"laird/perf"
@@ -104,6 +105,24 @@ type instance struct {
 
 	stopOnce sync.Once
 	stopErr  error
+	quit     chan struct{} // closed at shutdown: stops housekeeping
+	wg       sync.WaitGroup
+}
+
+// housekeeping expires bans and guard state every half minute, off the
+// event loops.
+func (in *instance) housekeeping() {
+	defer in.wg.Done()
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-in.quit:
+			return
+		case now := <-t.C:
+			in.irc.PruneBans(now)
+		}
+	}
 }
 
 // start brings a server up and returns once it accepts connections.
@@ -142,6 +161,16 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		return nil, err
 	}
 	irc.SetStore(store)
+	g, err := guard.New(cfg.guardConfig())
+	if err != nil {
+		store.Close()
+		return nil, fmt.Errorf("guard: %w", err)
+	}
+	irc.SetGuard(g)
+	if err := irc.LoadBans(time.Now()); err != nil {
+		store.Close()
+		return nil, err
+	}
 	if mon != nil {
 		irc.SetPerf(mon.reg, mon.cmdIDs)
 	}
@@ -161,7 +190,9 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		store.Close()
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, net: net, irc: irc, store: store, mon: mon, serveErr: make(chan error, 1)}
+	in := &instance{cfg: cfg, log: log, net: net, irc: irc, store: store, mon: mon, serveErr: make(chan error, 1), quit: make(chan struct{})}
+	in.wg.Add(1)
+	go in.housekeeping()
 	go func() { in.serveErr <- net.Serve() }()
 	select {
 	case <-net.Started():
@@ -185,6 +216,8 @@ func (in *instance) stop(ctx context.Context) error {
 }
 
 func (in *instance) shutdown(ctx context.Context) error {
+	close(in.quit)
+	in.wg.Wait()
 	err := in.net.Shutdown(ctx)
 	select {
 	case serr := <-in.serveErr:

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"os"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -124,6 +125,13 @@ func TestExampleConfigLoads(t *testing.T) {
 	if cfg.Server.Listen != def.Server.Listen || cfg.Limits.SendQ != def.Limits.SendQ ||
 		cfg.Limits.PingInterval != def.Limits.PingInterval || cfg.Metrics.Listen != def.Metrics.Listen {
 		t.Errorf("example config disagrees with the built-in defaults: %+v", cfg)
+	}
+	// The guard section documents guard's own defaults.
+	gotGuard, wantGuard := cfg.Guard, def.Guard
+	// Compared as printed: an empty list in the file and a nil default
+	// are the same setting.
+	if fmt.Sprintf("%+v", gotGuard) != fmt.Sprintf("%+v", wantGuard) {
+		t.Errorf("example [guard] disagrees with guard.DefaultConfig():\n got %+v\nwant %+v", gotGuard, wantGuard)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.toml")
 	_ = os.WriteFile(bad, []byte("[server]\nlisten_typo = \"x\"\n"), 0o600)
