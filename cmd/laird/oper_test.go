@@ -2,8 +2,8 @@ package main
 
 import (
 	"bytes"
-	"os"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
