@@ -97,8 +97,9 @@ func parseStatusRSS(b []byte) (int64, error) {
 	return 0, nil
 }
 
-// Phase is what one phase of a scenario cost: wall time, server CPU and RSS, and the load
-// generator's own CPU (so a reader can tell when the generator was the bottleneck).
+// Phase is what one phase of a scenario cost: wall time, server CPU and RSS, the load
+// generator's own CPU (so a reader can tell when the generator was the bottleneck), and
+// the CPU the rest of the machine used meanwhile (so a reader can tell a noisy run).
 type Phase struct {
 	Name         string  `json:"name"`
 	WallMs       float64 `json:"wall_ms"`
@@ -107,6 +108,40 @@ type Phase struct {
 	RSSAfter     int64   `json:"server_rss_after"`
 	GenCPUMs     float64 `json:"generator_cpu_ms"`
 	ServerStatOK bool    `json:"server_stat_ok"`
+	// OtherCPUMs is the machine's busy CPU time (all cores, /proc/stat) minus the server's
+	// and the generator's; -1 when /proc/stat was unreadable.
+	OtherCPUMs float64 `json:"other_cpu_ms"`
+}
+
+// machineBusy returns the busy time of all CPUs from /proc/stat (user, nice, system, irq,
+// softirq, steal; not idle or iowait).
+func machineBusy() (time.Duration, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0, err
+	}
+	return parseProcStat(b)
+}
+
+// parseProcStat reads the aggregate "cpu" line of /proc/stat.
+func parseProcStat(b []byte) (time.Duration, error) {
+	line := b
+	if i := bytes.IndexByte(b, '\n'); i >= 0 {
+		line = b[:i]
+	}
+	f := bytes.Fields(line)
+	if len(f) < 9 || string(f[0]) != "cpu" {
+		return 0, fmt.Errorf("%w: /proc/stat without a cpu line", ErrNoProc)
+	}
+	var busy uint64
+	for _, i := range []int{1, 2, 3, 6, 7, 8} { // user nice system irq softirq steal
+		v, err := strconv.ParseUint(string(f[i]), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%w: /proc/stat field %d", ErrNoProc, i)
+		}
+		busy += v
+	}
+	return time.Duration(busy) * (time.Second / userHZ), nil
 }
 
 // meter takes ProcSamples of the server and the generator around each phase. pid 0 means
@@ -120,10 +155,13 @@ type phaseStart struct {
 	name      string
 	srv, self ProcSample
 	srvOK     bool
+	busy      time.Duration
+	busyErr   error
 }
 
 func (m *meter) begin(name string) phaseStart {
 	p := phaseStart{name: name}
+	p.busy, p.busyErr = machineBusy()
 	p.self, _ = ReadProc(0)
 	if m.pid > 0 {
 		var err error
@@ -137,14 +175,20 @@ func (m *meter) begin(name string) phaseStart {
 func (m *meter) end(p phaseStart) Phase {
 	at := time.Now()
 	self, _ := ReadProc(0)
+	busy, busyErr := machineBusy()
 	ph := Phase{Name: p.name, WallMs: float64(at.Sub(p.self.At)) / 1e6,
-		GenCPUMs: float64(self.CPU-p.self.CPU) / 1e6}
+		GenCPUMs: float64(self.CPU-p.self.CPU) / 1e6, OtherCPUMs: -1}
 	if p.srvOK {
 		if srv, err := ReadProc(m.pid); err == nil {
 			ph.ServerStatOK = true
 			ph.ServerCPUMs = float64(srv.CPU-p.srv.CPU) / 1e6
 			ph.RSSBefore, ph.RSSAfter = p.srv.RSS, srv.RSS
 		}
+	}
+	if p.busyErr == nil && busyErr == nil {
+		// The server's share is subtracted only when it was measured; when the server is this
+		// process (tests) or unknown, what remains is an upper bound.
+		ph.OtherCPUMs = max(0, float64(busy-p.busy)/1e6-ph.GenCPUMs-ph.ServerCPUMs)
 	}
 	m.phases = append(m.phases, ph)
 	return ph

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"testing"
+	"time"
 )
 
 func TestParseStatCPU(t *testing.T) {
@@ -62,5 +63,22 @@ func FuzzParseStatCPU(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		_, _ = parseStatCPU(b)
 		_, _ = parseStatusRSS(b)
+		_, _ = parseProcStat(b)
 	})
+}
+
+func TestParseProcStat(t *testing.T) {
+	busy, err := parseProcStat([]byte("cpu  100 5 50 9999 7 3 2 1 0 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
+	// user+nice+system+irq+softirq+steal = 100+5+50+3+2+1 ticks of 10 ms.
+	if err != nil || busy != 161*10*time.Millisecond {
+		t.Errorf("busy = %v, %v", busy, err)
+	}
+	for _, bad := range []string{"", "cpu0 1 2 3 4 5 6 7 8\n", "cpu 1 2 3\n", "cpu a b c d e f g h\n"} {
+		if _, err := parseProcStat([]byte(bad)); !errors.Is(err, ErrNoProc) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := machineBusy(); err != nil {
+		t.Errorf("this machine's /proc/stat: %v", err)
+	}
 }

@@ -49,8 +49,8 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 				t.Errorf("phases %v: want at least set-up and measurement", res.Phases)
 			}
 			for _, ph := range res.Phases {
-				if !ph.ServerStatOK {
-					t.Errorf("phase %s: no /proc reading of our own pid", ph.Name)
+				if !ph.ServerStatOK || ph.OtherCPUMs < 0 {
+					t.Errorf("phase %s: no /proc reading of our own pid or of the machine: %+v", ph.Name, ph)
 				}
 			}
 			f := res.Figures

@@ -99,12 +99,36 @@ func runOnce(ctx context.Context, sc Scenario, srv Server, log *slog.Logger) (*R
 		}
 	}()
 	res, err := sc.Run(ctx, Target{Addr: inst.Addr, PID: inst.PID, Log: log})
+	if res != nil && len(res.Phases) > 0 {
+		// The last phase is the measured one in every scenario.
+		if ph := res.Phases[len(res.Phases)-1]; ph.OtherCPUMs >= 0 && ph.WallMs > 0 {
+			res.Figures[otherCPUSpec.Name] = 100 * ph.OtherCPUMs / (ph.WallMs * float64(runtime.NumCPU()))
+		}
+	}
 	if err != nil && inst.LogPath != "" && !errors.Is(err, ErrIncomplete) {
 		if _, skip := IsSkip(err); !skip {
 			err = fmt.Errorf("%w (server output: %s)", err, tail(inst.LogPath))
 		}
 	}
 	return res, inst.Version, err
+}
+
+// otherCPUSpec is added to every scenario: how busy the rest of the machine kept its
+// CPUs during the measured phase. It explains noisy runs and is never judged.
+var otherCPUSpec = FigureSpec{Name: "machine_other_cpu_pct", Unit: "%", Better: LowerIsBetter, Info: true}
+
+// NoisyRuns lists scenarios whose median machine_other_cpu_pct exceeds limit (percent of
+// all CPUs), as "server/scenario: N%".
+func NoisyRuns(r *Result, limit float64) []string {
+	var out []string
+	for _, s := range r.Servers {
+		for _, sc := range s.Scenarios {
+			if f := sc.Figure(otherCPUSpec.Name); f != nil && f.Median > limit {
+				out = append(out, fmt.Sprintf("%s/%s: %.0f%%", s.Name, sc.Name, f.Median))
+			}
+		}
+	}
+	return out
 }
 
 type scenarioAcc struct {
@@ -130,7 +154,7 @@ func (a *scenarioAcc) add(r *RunResult) {
 func (a *scenarioAcc) result(sc Scenario) ScenarioResult {
 	return ScenarioResult{
 		Name: sc.Name(), Params: sc.Params(), Skipped: a.skipped, Errors: a.errs,
-		Figures: aggregate(sc.Figures(), a.runs), LatencyLabel: sc.LatencyLabel(),
+		Figures: aggregate(append(sc.Figures(), otherCPUSpec), a.runs), LatencyLabel: sc.LatencyLabel(),
 		Latency: summarize(a.hist), Runs: a.runs,
 	}
 }

@@ -73,6 +73,7 @@ func cmdSuite(ctx context.Context, args []string, writeBaseline bool) int {
 		fmt.Printf("requirements missed: %s\n", strings.Join(unmet, "; "))
 		code = exitRegression
 	}
+	warnNoisy(res)
 	fmt.Printf("\nresults: %s\nreport:  %s\n", jsonPath, htmlPath)
 	if saveErr != nil {
 		return fail(saveErr)
@@ -137,6 +138,7 @@ func cmdCompare(ctx context.Context, args []string) int {
 	bench.WriteText(os.Stdout, res)
 	fmt.Println()
 	bench.WriteSideBySide(os.Stdout, res)
+	warnNoisy(res)
 	fmt.Printf("\nresults: %s\nreport:  %s\n", jsonPath, htmlPath)
 	if saveErr != nil {
 		return fail(saveErr)
@@ -252,4 +254,16 @@ func cmdReport(args []string) int {
 	}
 	fmt.Println(path)
 	return exitOK
+}
+
+// noisyLimit is the share of all CPUs other processes may use during a measured phase
+// before the figures are called noisy.
+const noisyLimit = 25
+
+// warnNoisy says which scenarios ran while the machine was busy with other work.
+func warnNoisy(res *bench.Result) {
+	if noisy := bench.NoisyRuns(res, noisyLimit); len(noisy) > 0 {
+		fmt.Printf("warning: other processes kept more than %d%% of the CPUs busy during %s; these figures are noisy (rerun on a quiet machine before trusting a regression or writing a baseline)\n",
+			noisyLimit, strings.Join(noisy, ", "))
+	}
 }
