@@ -66,13 +66,19 @@ func (a *Attached) Start(ctx context.Context) (*Instance, error) {
 
 // Laird starts bin/laird on a fresh temporary data directory for every run.
 type Laird struct {
-	Bin  string   // path to the laird binary
-	Args []string // extra arguments after -listen, -data and -metrics
-	Pin  string   // CPU list for taskset ("0"); "" for no pinning
+	Bin   string   // path to the laird binary
+	Args  []string // extra arguments after -listen, -data and -metrics
+	Pin   string   // CPU list for taskset ("0"); "" for no pinning
+	Label string   // name in the results; default "laird" (set it to tell two builds apart)
 }
 
 // Name implements Server.
-func (l *Laird) Name() string { return "laird" }
+func (l *Laird) Name() string {
+	if l.Label != "" {
+		return l.Label
+	}
+	return "laird"
+}
 
 // Start implements Server.
 func (l *Laird) Start(ctx context.Context) (*Instance, error) {

@@ -99,7 +99,7 @@ func cmdCompare(ctx context.Context, args []string) int {
 	fs := flag.NewFlagSet("compare", flag.ExitOnError)
 	var o options
 	o.register(fs)
-	peers := fs.String("peers", "inspircd", "peer servers to start, comma separated: inspircd, ngircd")
+	peers := fs.String("peers", "inspircd", "peer servers to start, comma separated: inspircd, ngircd, or laird:PATH for another laird build (A/B)")
 	inspBin := fs.String("inspircd", "/usr/sbin/inspircd", "InspIRCd binary")
 	ngBin := fs.String("ngircd", "/usr/sbin/ngircd", "ngircd binary")
 	peerUser := fs.String("peer-user", "irc", "unprivileged user the peers run as")
@@ -127,6 +127,13 @@ func cmdCompare(ctx context.Context, args []string) int {
 			servers = append(servers, &bench.NgIRCd{Bin: *ngBin, User: *peerUser, Pin: serverCPUs})
 		case "":
 		default:
+			if path, ok := strings.CutPrefix(strings.TrimSpace(p), "laird:"); ok && path != "" {
+				if _, err := os.Stat(path); err != nil {
+					return fail(fmt.Errorf("laird peer: %w", err))
+				}
+				servers = append(servers, &bench.Laird{Bin: path, Args: strings.Fields(o.lairdArgs), Pin: serverCPUs, Label: "laird:" + path})
+				continue
+			}
 			return fail(fmt.Errorf("unknown peer %q", p))
 		}
 	}

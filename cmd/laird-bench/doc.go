@@ -9,7 +9,8 @@
 //	laird-bench baseline  the same, then write the result to bench/baseline.json
 //	                      (or -from FILE to promote an existing result without running)
 //	laird-bench compare   run the same scenarios against laird and InspIRCd (-peers) and
-//	                      print the figures side by side with ratios
+//	                      print the figures side by side with ratios; -peers laird:PATH
+//	                      runs another laird build instead (A/B, runs interleaved)
 //	laird-bench run       run scenarios against -attach ADDR [-pid PID]; print only
 //	laird-bench check     compare -result FILE with the baseline; exit 1 on a regression
 //	laird-bench report    rewrite the HTML report of -result FILE
