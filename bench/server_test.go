@@ -28,9 +28,14 @@ func fakeServerMain(args []string) int {
 	listen := fs.String("listen", "", "")
 	data := fs.String("data", "", "")
 	fs.String("metrics", "", "")
+	conf := fs.String("config", "", "")
 	exitNow := fs.Bool("exit-now", false, "exit at once, as a server with a bad config does")
 	if err := fs.Parse(args); err != nil || *listen == "" || *data == "" {
 		return 2
+	}
+	if b, err := os.ReadFile(*conf); err != nil || !strings.Contains(string(b), "[guard.flood]") {
+		os.Stderr.WriteString("fake laird: no benchmark configuration\n")
+		return 1
 	}
 	if *exitNow {
 		os.Stderr.WriteString("fake laird: bad configuration\n")

@@ -131,7 +131,8 @@ func cmdCompare(ctx context.Context, args []string) int {
 				if _, err := os.Stat(path); err != nil {
 					return fail(fmt.Errorf("laird peer: %w", err))
 				}
-				servers = append(servers, &bench.Laird{Bin: path, Args: strings.Fields(o.lairdArgs), Pin: serverCPUs, Label: "laird:" + path})
+				servers = append(servers, &bench.Laird{Bin: path, Args: strings.Fields(o.lairdArgs), Pin: serverCPUs,
+					Label: "laird:" + path, ConfigFile: o.lairdConfig})
 				continue
 			}
 			return fail(fmt.Errorf("unknown peer %q", p))

@@ -75,6 +75,7 @@ type options struct {
 	repo         string
 	lairdBin     string
 	lairdArgs    string
+	lairdConfig  string
 	attach       string
 	pid          int
 	label        string
@@ -101,7 +102,8 @@ type options struct {
 func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.repo, "repo", "", "laird checkout (default: the nearest directory above the working directory with a go.mod)")
 	fs.StringVar(&o.lairdBin, "laird", "bin/laird", "laird binary, relative to -repo unless absolute")
-	fs.StringVar(&o.lairdArgs, "laird-args", "", "extra laird arguments after -listen ADDR -data DIR -metrics off (space separated)")
+	fs.StringVar(&o.lairdArgs, "laird-args", "", "extra laird arguments after -listen ADDR -data DIR -metrics off -config FILE (space separated)")
+	fs.StringVar(&o.lairdConfig, "laird-config", "", "laird configuration file for the runs (default: generated, flood control off for the loopback generator; see bench.LairdBenchConfig)")
 	fs.StringVar(&o.attach, "attach", "", "measure the server already listening at this address instead of starting laird")
 	fs.IntVar(&o.pid, "pid", 0, "PID of the -attach server, for its CPU and RSS (0: unknown)")
 	fs.StringVar(&o.label, "name", "", "name of the -attach server in the results (default laird for suite, the address for run)")
@@ -219,7 +221,7 @@ func (o *options) lairdServer(serverCPUs, defaultLabel string) (bench.Server, er
 	if _, err := os.Stat(o.lairdBin); err != nil {
 		return nil, fmt.Errorf("laird binary: %w (build it with `go build -o bin/laird ./cmd/laird`, or pass -laird or -attach)", err)
 	}
-	return &bench.Laird{Bin: o.lairdBin, Args: strings.Fields(o.lairdArgs), Pin: serverCPUs}, nil
+	return &bench.Laird{Bin: o.lairdBin, Args: strings.Fields(o.lairdArgs), Pin: serverCPUs, ConfigFile: o.lairdConfig}, nil
 }
 
 // runAll runs the scenarios against servers and then the Go benchmarks, and assembles
