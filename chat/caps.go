@@ -24,6 +24,7 @@ const (
 	CapSASL
 	CapAccountRegistration // draft/account-registration (accounts.go)
 	CapExtendedMonitor
+	CapChathistory
 	capCount
 )
 
@@ -46,6 +47,7 @@ var capNames = [capCount]string{
 	CapSASL:                "sasl",
 	CapAccountRegistration: "draft/account-registration",
 	CapExtendedMonitor:     "extended-monitor",
+	CapChathistory:         "draft/chathistory",
 }
 
 // String returns the capability's name.

@@ -132,6 +132,9 @@ func (sh *shard) channelMessage(b *batch, c *Client, msg *outMsg, folded string,
 	msg.source = id.Prefix
 	msg.account = id.Account
 	msg.bot = id.Modes&UModeBot != 0
+	if status == 0 {
+		s.appendHistory(msg, ch.folded)
+	}
 	for _, mb := range ch.members {
 		if mb.c == c {
 			continue
@@ -182,6 +185,7 @@ func (sh *shard) privateMessage(b *batch, c *Client, msg *outMsg, folded string,
 	msg.bot = id.Modes&UModeBot != 0
 	tid := to.Identity()
 	msg.params[0] = tid.Nick
+	s.appendHistory(msg, s.dmTarget(id.Nick, tid.Nick))
 	msg.deliver(b, to)
 	echoed := false
 	if c.Has(CapEchoMessage) {

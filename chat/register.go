@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -135,6 +136,10 @@ func (s *Server) buildISupport() []string {
 		"USERLEN=" + strconv.Itoa(codec.DefaultUserLen),
 		"UTF8ONLY",
 		"WHOX",
+	}
+	if s.store != nil {
+		tokens = append(tokens, "CHATHISTORY="+strconv.Itoa(historyMax), "MSGREFTYPES=msgid,timestamp")
+		sort.Strings(tokens)
 	}
 	var lines []string
 	for len(tokens) > 0 {

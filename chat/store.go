@@ -9,6 +9,7 @@ func (s *Server) SetStore(st *kv.Store) {
 	s.store = st
 	if st != nil {
 		s.enableAccounts()
+		s.enableHistory()
 	}
 }
 

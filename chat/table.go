@@ -37,9 +37,10 @@ func commandTable() map[string]*command {
 		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
 
 		// Messages (privmsg.go).
-		"PRIVMSG": {handle: handlePrivmsg, route: target, help: "PRIVMSG <target>{,<target>} :<text>\nSend a message to channels or nicks (@#chan for ops only)."},
-		"NOTICE":  {handle: handleNotice, route: target, help: "NOTICE <target>{,<target>} :<text>\nLike PRIVMSG, but never answered automatically."},
-		"TAGMSG":  {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
+		"PRIVMSG":     {handle: handlePrivmsg, route: target, help: "PRIVMSG <target>{,<target>} :<text>\nSend a message to channels or nicks (@#chan for ops only)."},
+		"NOTICE":      {handle: handleNotice, route: target, help: "NOTICE <target>{,<target>} :<text>\nLike PRIVMSG, but never answered automatically."},
+		"CHATHISTORY": {handle: handleChathistory, minParams: 1, help: "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <msgid=..|timestamp=..|*> <limit> | BETWEEN <target> <ref> <ref> <limit> | TARGETS <timestamp=..> <timestamp=..> <limit>\nMessage history of a channel you are in or of a private conversation."},
+		"TAGMSG":      {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
 
 		// Presence and lookup (who.go, away.go, monitor.go).
 		"WHO":      {handle: handleWho, help: "WHO <mask|#chan> [%<fields>[,<token>]]\nList users; WHOX fields: t c u i h s n f d l a o r."},

@@ -68,6 +68,10 @@ type StoreConfig struct {
 	// LazyHistory trades up to a second of message history on a crash for
 	// much cheaper history writes.
 	LazyHistory bool `toml:"lazy_history"`
+	// HistoryRetention and AuditRetention bound how long messages and
+	// audit entries are kept; 0 keeps them forever.
+	HistoryRetention duration `toml:"history_retention"`
+	AuditRetention   duration `toml:"audit_retention"`
 }
 
 type MetricsConfig struct {
@@ -116,7 +120,7 @@ func defaultConfig() Config {
 			PingInterval:        duration{90 * time.Second},
 			PingTimeout:         duration{90 * time.Second},
 		},
-		Store:   StoreConfig{DiskReserveMB: 64},
+		Store:   StoreConfig{DiskReserveMB: 64, LazyHistory: true, HistoryRetention: duration{30 * 24 * time.Hour}, AuditRetention: duration{365 * 24 * time.Hour}},
 		Metrics: MetricsConfig{Enabled: true, Listen: "127.0.0.1:9100", Interval: duration{time.Second}},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Guard:   guard.DefaultConfig(),

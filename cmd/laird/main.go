@@ -107,6 +107,8 @@ type instance struct {
 	stopErr  error
 	quit     chan struct{} // closed at shutdown: stops housekeeping
 	wg       sync.WaitGroup
+
+	lastRetention time.Time
 }
 
 // housekeeping expires bans and guard state every half minute, off the
@@ -121,6 +123,10 @@ func (in *instance) housekeeping() {
 			return
 		case now := <-t.C:
 			in.irc.PruneBans(now)
+			if now.Sub(in.lastRetention) >= time.Hour {
+				in.lastRetention = now
+				in.retention(now)
+			}
 		}
 	}
 }
@@ -262,4 +268,22 @@ func serve(cfg Config, log *slog.Logger) error {
 	}
 	log.Info("stopped")
 	return nil
+}
+
+// retention drops history and audit entries older than configured.
+func (in *instance) retention(now time.Time) {
+	if d := in.cfg.Store.HistoryRetention.Duration; d > 0 {
+		if n, err := in.store.PruneHistory(now.Add(-d)); err != nil {
+			in.log.Warn("history retention", "err", err)
+		} else if n > 0 {
+			in.log.Info("history retention", "deleted", n)
+		}
+	}
+	if d := in.cfg.Store.AuditRetention.Duration; d > 0 {
+		if n, err := in.store.PruneAudit(now.Add(-d)); err != nil {
+			in.log.Warn("audit retention", "err", err)
+		} else if n > 0 {
+			in.log.Info("audit retention", "deleted", n)
+		}
+	}
 }
