@@ -30,9 +30,20 @@
 // # Measurement
 //
 // Around every phase (connect, join, the measured load, quit) a meter reads the server's
-// utime+stime from /proc/PID/stat (10 ms ticks) and VmRSS from /proc/PID/status, and the
-// generator's own CPU, so a reader can tell when the generator was the bottleneck. Figures
-// that need the server's PID are left out, not zeroed, when it is unknown.
+// utime+stime from /proc/PID/stat (10 ms ticks) and VmRSS from /proc/PID/status, the
+// generator's own CPU, so a reader can tell when the generator was the bottleneck, and the
+// busy time of the whole machine from /proc/stat, so the CPU other processes took during a
+// measured phase is reported with every scenario (machine_other_cpu_pct) and a noisy run
+// is called noisy. Figures that need the server's PID are left out, not zeroed, when it is
+// unknown.
+//
+// # Servers
+//
+// Laird starts the binary on a fresh temporary data directory with a generated
+// configuration (LairdBenchConfig) that exempts the loopback generator from flood control,
+// as the generated InspIRCd configuration turns flood limits off; InspIRCd runs as the
+// unprivileged user irc, ngircd drops to it itself. Each runs behind prlimit (open files)
+// and, when pinned, taskset; both exec, so the PID measured is the server's.
 //
 // # Suite, results and regressions
 //
