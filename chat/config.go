@@ -12,6 +12,7 @@ import (
 type Config struct {
 	ServerName  string   // name in prefixes and numerics; default "laird.local"
 	Network     string   // ISUPPORT NETWORK; default "laird"
+	Description string   // server info in LINKS and WHOIS; default "laird IRC server"
 	Password    string   // server password required by PASS; empty means none
 	MOTD        []string // message of the day lines; empty sends 422
 	Casemapping string   // "rfc1459" (default) or "ascii"
@@ -57,6 +58,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Network == "" {
 		c.Network = "laird"
+	}
+	if c.Description == "" {
+		c.Description = "laird IRC server"
 	}
 	if c.Casemapping == "" {
 		c.Casemapping = "rfc1459"

@@ -144,7 +144,7 @@ func timeSince(t time.Time) string {
 
 func handleLinks(s *Server, c *Client, m *codec.Message) {
 	r := c.replies()
-	r.numeric(codec.RPL_LINKS, "*", s.name, "0 "+s.cfg.Network+" IRC server")
+	r.numeric(codec.RPL_LINKS, s.name, s.name, "0 "+s.cfg.Description)
 	r.numeric(codec.RPL_ENDOFLINKS, "*", "End of /LINKS list")
 	c.sendReplies(r)
 }

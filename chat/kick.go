@@ -7,8 +7,29 @@ import (
 )
 
 func handleKick(s *Server, c *Client, m *codec.Message) {
-	name := string(m.Param(0))
+	chans := splitList(m.Param(0))
 	nicks := splitList(m.Param(1))
+	// KICK #a,#b x,y pairs channels with nicks (RFC 2812); one channel
+	// takes every nick.
+	if len(chans) > 1 {
+		if len(chans) != len(nicks) {
+			needMore(c, "KICK")
+			return
+		}
+		same := true
+		for _, ch := range chans {
+			same = same && s.cm.Equal(ch, chans[0])
+		}
+		if !same {
+			kickPairs(s, c, m, chans, nicks)
+			return
+		}
+	}
+	if len(chans) == 0 {
+		needMore(c, "KICK")
+		return
+	}
+	name := chans[0]
 	reason := c.Nick()
 	if m.NParams() > 2 && len(m.Param(2)) > 0 {
 		reason = string(m.Param(2))
@@ -77,4 +98,24 @@ func (ch *Channel) memberByNick(s *Server, nick string) *Member {
 		}
 	}
 	return nil
+}
+
+// kickPairs runs KICK #a,#b x,y as one kick per pair, in order.
+func kickPairs(s *Server, c *Client, m *codec.Message, chans, nicks []string) {
+	reason := c.Nick()
+	if m.NParams() > 2 && len(m.Param(2)) > 0 {
+		reason = truncate(string(m.Param(2)), s.cfg.KickLen)
+	}
+	now := time.Now()
+	steps := make([]func([]byte), len(chans))
+	for i := range chans {
+		name, nick := chans[i], nicks[i]
+		steps[i] = func(l []byte) {
+			folded := s.cm.Fold(name)
+			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+				sh.kick(b, c, name, folded, nick, reason, l, now)
+			})
+		}
+	}
+	c.labeledSequence(c.takeLabel(), steps)
 }

@@ -244,7 +244,7 @@ func (s *Server) whoisReplies(c, t *Client, views []channelView) {
 	if len(chans) > 0 {
 		r.numeric(codec.RPL_WHOISCHANNELS, id.Nick, strings.Join(chans, " "))
 	}
-	r.numeric(codec.RPL_WHOISSERVER, id.Nick, s.name, s.cfg.Network+" IRC server")
+	r.numeric(codec.RPL_WHOISSERVER, id.Nick, s.name, s.cfg.Description)
 	if id.Away != "" {
 		r.numeric(codec.RPL_AWAY, id.Nick, id.Away)
 	}

@@ -34,6 +34,7 @@ type Config struct {
 type ServerConfig struct {
 	Name        string   `toml:"name"`
 	Network     string   `toml:"network"`
+	Description string   `toml:"description"`
 	Listen      string   `toml:"listen"`
 	DataDir     string   `toml:"data_dir"`
 	Password    string   `toml:"password"`
@@ -109,6 +110,7 @@ func defaultConfig() Config {
 		Server: ServerConfig{
 			Name:        "laird.local",
 			Network:     "laird",
+			Description: "laird IRC server",
 			Listen:      "127.0.0.1:6667",
 			DataDir:     "./data",
 			Casemapping: "rfc1459",
@@ -162,6 +164,7 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 	return chat.Config{
 		ServerName:  cfg.Server.Name,
 		Network:     cfg.Server.Network,
+		Description: cfg.Server.Description,
 		Password:    cfg.Server.Password,
 		MOTD:        cfg.Server.MOTD,
 		Casemapping: cfg.Server.Casemapping,
