@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -40,8 +41,8 @@ type benchWorld struct {
 	seq int // numbers nicks across connectMany calls
 }
 
-func newBenchWorld(b *testing.B) *benchWorld {
-	return &benchWorld{testWorld: newTestWorld(b, benchShards, benchLoops)}
+func newBenchWorld(tb testing.TB) *benchWorld {
+	return &benchWorld{testWorld: newTestWorld(tb, benchShards, benchLoops)}
 }
 
 // connectMany connects n clients, output counted only. Each one sends
@@ -283,29 +284,50 @@ func (p *pipe) send(tb testing.TB, sent int64) {
 	}
 }
 
-// allocMeter reports allocations per delivered line from the runtime's
-// counters, read while the timer is stopped.
-type allocMeter struct {
+// meter adds per-delivered-line figures to a benchmark: allocations and
+// bytes from the runtime's counters, and the process's CPU time (all
+// threads, user and system), which a busy shared machine disturbs less
+// than the wall time behind ns/op. It is read only while the timer is
+// stopped.
+type meter struct {
 	mallocs, bytes uint64
+	cpu            time.Duration
 	ms             runtime.MemStats
 }
 
-func (m *allocMeter) start() {
+func processCPU(tb testing.TB) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// start begins a timed part: timer runs the benchmark's StartTimer or
+// ResetTimer between the two readings, so that neither reading is timed
+// and the CPU window holds none of the testing package's own.
+func (m *meter) start(b *testing.B, timer func()) {
 	runtime.ReadMemStats(&m.ms)
 	m.mallocs -= m.ms.Mallocs
 	m.bytes -= m.ms.TotalAlloc
+	timer()
+	m.cpu -= processCPU(b)
 }
 
-func (m *allocMeter) stop() {
+// stop ends a timed part and stops the timer.
+func (m *meter) stop(b *testing.B) {
+	m.cpu += processCPU(b)
+	b.StopTimer()
 	runtime.ReadMemStats(&m.ms)
 	m.mallocs += m.ms.Mallocs
 	m.bytes += m.ms.TotalAlloc
 }
 
-// report adds the per-delivery metrics; elapsed is the timed duration.
-func (m *allocMeter) report(b *testing.B, deliveries int64) {
+// report adds the per-delivery metrics for the timed part.
+func (m *meter) report(b *testing.B, deliveries int64) {
 	d := float64(deliveries)
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/d, "ns/delivery")
+	b.ReportMetric(float64(m.cpu.Nanoseconds())/d, "cpu-ns/delivery")
 	b.ReportMetric(float64(m.mallocs)/d, "allocs/delivery")
 	b.ReportMetric(float64(m.bytes)/d, "B/delivery")
 }
@@ -329,7 +351,31 @@ func BenchmarkChannelPrivmsg(b *testing.B) {
 }
 
 func benchChannelPrivmsg(b *testing.B, members int, mixed bool) {
-	w := newBenchWorld(b)
+	r := newPrivmsgRig(b, members, mixed)
+	var m meter
+	runtime.GC()
+	b.ReportAllocs()
+	m.start(b, b.ResetTimer)
+	r.run(b, b.N)
+	m.stop(b)
+	m.report(b, int64(b.N)*r.perMessage())
+	r.verify(b)
+}
+
+// privmsgRig is a channel of members clients, the last of which speaks.
+type privmsgRig struct {
+	w          *benchWorld
+	conns      []*fakeConn
+	sender     *fakeConn
+	recipients []*fakeConn
+	p          *pipe
+	echo       int64 // lines back to the sender per message
+
+	sent, recvBase, sendBase int64
+}
+
+func newPrivmsgRig(tb testing.TB, members int, mixed bool) *privmsgRig {
+	w := newBenchWorld(tb)
 	const channel = "#bench"
 	var caps func(int) []string
 	if mixed {
@@ -345,49 +391,80 @@ func benchChannelPrivmsg(b *testing.B, members int, mixed bool) {
 	}
 	conns := w.connectMany(members, caps, func(int) []string { return []string{"JOIN " + channel} })
 	// The last to join speaks, as a plain member: not the channel operator.
-	sender, recipients := conns[members-1], conns[:members-1]
+	r := &privmsgRig{w: w, conns: conns, sender: conns[members-1], recipients: conns[:members-1]}
 	order := w.members(channel)
 	if len(order) != members {
-		b.Fatalf("%s has %d members, want %d", channel, len(order), members)
+		tb.Fatalf("%s has %d members, want %d", channel, len(order), members)
 	}
 	byClient := make(map[*Client]*fakeConn, members)
 	for _, fc := range conns {
 		byClient[fc.client] = fc
 	}
 	sentinel := byClient[order[len(order)-1]]
-	if sentinel == sender {
+	if sentinel == r.sender {
 		sentinel = byClient[order[len(order)-2]]
 	}
 	// Two pipeline depths in flight: the shard always has the next drain's
 	// worth queued while the loops write the previous one.
-	p := w.newPipe(sender, sentinel, 1, 64, "PRIVMSG "+channel+" :"+benchText)
-	echo := int64(0)
+	r.p = w.newPipe(r.sender, sentinel, 1, 64, "PRIVMSG "+channel+" :"+benchText)
 	if mixed {
-		echo = 1
+		r.echo = 1
 	}
-	recvBase, sendBase := sumLines(recipients), sender.lines.Load()
+	r.recvBase, r.sendBase = sumLines(r.recipients), r.sender.lines.Load()
+	return r
+}
 
-	var m allocMeter
-	runtime.GC()
-	m.start()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 1; i <= b.N; i++ {
-		p.send(b, int64(i))
-	}
-	n := int64(b.N)
-	waitLines(b, recipients, recvBase+n*int64(members-1))
-	waitLines(b, []*fakeConn{sender}, sendBase+n*echo)
-	b.StopTimer()
-	m.stop()
-	m.report(b, n*int64(members-1+int(echo)))
+// perMessage is the number of lines one message delivers.
+func (r *privmsgRig) perMessage() int64 { return int64(len(r.recipients)) + r.echo }
 
-	w.quiesce(conns)
-	if got, want := sumLines(recipients)-recvBase, n*int64(members-1); got != want {
-		b.Fatalf("recipients got %d lines, want %d", got, want)
+// run sends n messages and returns once all of them were delivered.
+func (r *privmsgRig) run(tb testing.TB, n int) {
+	for i := 0; i < n; i++ {
+		r.sent++
+		r.p.send(tb, r.sent)
 	}
-	if got, want := sender.lines.Load()-sendBase, n*echo; got != want {
-		b.Fatalf("sender got %d lines, want %d (echoes only)", got, want)
+	waitLines(tb, r.recipients, r.recvBase+r.sent*int64(len(r.recipients)))
+	waitLines(tb, []*fakeConn{r.sender}, r.sendBase+r.sent*r.echo)
+}
+
+// verify checks, at rest, that every message reached each recipient once
+// and that the sender got nothing but its echoes.
+func (r *privmsgRig) verify(tb testing.TB) {
+	tb.Helper()
+	r.w.quiesce(r.conns)
+	if got, want := sumLines(r.recipients)-r.recvBase, r.sent*int64(len(r.recipients)); got != want {
+		tb.Fatalf("recipients got %d lines, want %d", got, want)
+	}
+	if got, want := r.sender.lines.Load()-r.sendBase, r.sent*r.echo; got != want {
+		tb.Fatalf("sender got %d lines, want %d (echoes only)", got, want)
+	}
+}
+
+// TestChannelMessageAllocsFlat checks the fan-out's allocation goal: a
+// message costs the same allocations whatever the channel's size, so
+// none is made per recipient. The margin absorbs the batch pool's
+// regrowth after a GC (and sync.Pool's random drops under -race), far
+// below one allocation per extra recipient.
+func TestChannelMessageAllocsFlat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("sets up a channel of 1,000 clients")
+	}
+	const messages = 400
+	perMessage := func(members int) float64 {
+		r := newPrivmsgRig(t, members, false)
+		r.run(t, messages/4) // warm the pools and the members' slices
+		var before, after runtime.MemStats
+		runtime.ReadMemStats(&before)
+		r.run(t, messages)
+		runtime.ReadMemStats(&after)
+		r.verify(t)
+		return float64(after.Mallocs-before.Mallocs) / messages
+	}
+	small, large := perMessage(100), perMessage(1000)
+	t.Logf("allocations per message: %.2f with 100 members, %.2f with 1,000", small, large)
+	if large-small > 900*0.02 {
+		t.Errorf("a message to 1,000 members makes %.2f allocations, to 100 members %.2f: %.3f per extra recipient",
+			large, small, (large-small)/900)
 	}
 }
 
@@ -420,19 +497,17 @@ func BenchmarkJoinPart1000(b *testing.B) {
 
 	p := w.newPipe(joiner, joiner, perOp, 16, "JOIN "+channel, "PART "+channel)
 	jBase, mBase = joiner.lines.Load(), sumLines(conns)
-	var m allocMeter
+	var m meter
 	runtime.GC()
-	m.start()
 	b.ReportAllocs()
-	b.ResetTimer()
+	m.start(b, b.ResetTimer)
 	for i := 1; i <= b.N; i++ {
 		p.send(b, int64(i))
 	}
 	n := int64(b.N)
 	waitLines(b, conns, mBase+n*2*members)
 	waitLines(b, []*fakeConn{joiner}, jBase+n*perOp)
-	b.StopTimer()
-	m.stop()
+	m.stop(b)
 	m.report(b, n*(2*members+perOp))
 
 	w.quiesce(all)
@@ -479,7 +554,7 @@ func BenchmarkQuit50Channels(b *testing.B) {
 	coMembers := int64(len(co))
 	seen := w.newTally(fill)
 
-	var m allocMeter
+	var m meter
 	runtime.GC()
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -499,14 +574,12 @@ func BenchmarkQuit50Channels(b *testing.B) {
 		}
 		base := sumLines(fill)
 		tbase := seen.n.Load()
-		m.start()
-		b.StartTimer()
+		m.start(b, b.StartTimer)
 		for i, q := range qs {
 			_ = w.loops.Run(q.loop, closers[i])
 			seen.wait(b, tbase+int64(i+1)*coMembers)
 		}
-		b.StopTimer()
-		m.stop()
+		m.stop(b)
 		w.quiesce(fill)
 		if got, want := sumLines(fill)-base, int64(k)*coMembers; got != want {
 			b.Fatalf("co-members saw %d QUITs, want %d", got, want)
