@@ -3,6 +3,8 @@
 //	laird [-config FILE] [-listen ADDR] [-data DIR] [-metrics ADDR|off] [-version]
 //
 //	laird passwd < password.txt    print a bcrypt hash for an [[oper]] block
+//	laird report [-config FILE]    slowest commands and hottest shard of a running server
+//	laird backup [-config FILE] DIR  online backup of a running server's store
 //
 // Flags override the configuration file; see laird.example.toml.
 package main
@@ -42,6 +44,10 @@ func run(args []string) error {
 		switch args[0] {
 		case "passwd":
 			return passwd(os.Stdin, os.Stdout)
+		case "report":
+			return report(args[1:], os.Stdout)
+		case "backup":
+			return backup(args[1:], os.Stdout)
 		}
 	}
 	fs := flag.NewFlagSet("laird", flag.ContinueOnError)

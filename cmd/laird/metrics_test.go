@@ -156,6 +156,31 @@ func TestAdminBackup(t *testing.T) {
 		t.Fatalf("open backup: %v", err)
 	}
 	st.Close()
+
+	// The CLI does the same.
+	var out bytes.Buffer
+	dest2 := filepath.Join(t.TempDir(), "cli-backup")
+	maddr := strings.TrimPrefix(base, "http://")
+	if err := backup([]string{"-metrics", maddr, "-token", metricsToken, dest2}, &out); err != nil {
+		t.Fatalf("laird backup: %v", err)
+	}
+	if !strings.Contains(out.String(), dest2) {
+		t.Fatalf("laird backup said %q", out.String())
+	}
+	if err := backup([]string{"-metrics", maddr, "-token", "wrong", dest2 + "x"}, &out); err == nil {
+		t.Fatal("backup with a wrong token succeeded")
+	}
+}
+
+func TestReportCommand(t *testing.T) {
+	ts, base := startMetricsServer(t)
+	chatter(t, ts, 50)
+	var out bytes.Buffer
+	eventually(t, 10*time.Second, "a report naming PRIVMSG", func() (bool, string) {
+		out.Reset()
+		err := report([]string{"-metrics", strings.TrimPrefix(base, "http://"), "-token", metricsToken}, &out)
+		return err == nil && strings.Contains(out.String(), "PRIVMSG") && strings.Contains(out.String(), "shard"), out.String()
+	})
 }
 
 // TestPrometheusScrapesLaird runs Debian's Prometheus against a running
