@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=laird-$(VERSION)
 FUZZTIME  ?= 15s
 STATICCHECK_VERSION ?= 2025.1.1
 
-.PHONY: all build run test vet lint fuzz bench bench-baseline bench-compare clean
+.PHONY: all build run test vet lint fuzz bench bench-go bench-baseline bench-compare clean
 
 all: build
 
@@ -39,8 +39,26 @@ fuzz:
 	  done; \
 	done
 
+# The load benchmark suite: starts laird on a temporary data directory,
+# runs every scenario several times, compares with bench/baseline.json and
+# writes bench/results/<date>-<commit>.json and .html. Exits non-zero on a
+# regression.
+BENCH_GO_PKGS ?= ./codec,./chat,./guard,./perf
+bench: build
+	./bin/laird-bench suite -gobench $(BENCH_GO_PKGS)
+
+# Make the latest suite run the new baseline (on purpose, after review).
+bench-baseline: build
+	./bin/laird-bench baseline
+
+# laird and InspIRCd (from Debian, run as user irc) side by side.
+bench-compare: build
+	@command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq inspircd)
+	./bin/laird-bench compare
+
 # Go micro-benchmarks of the hot paths.
-bench:
+bench-go:
 	$(GO) test -run '^$$' -bench . -benchmem $(PKGS)
 
 clean:

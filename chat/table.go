@@ -24,13 +24,13 @@ func commandTable() map[string]*command {
 		"HELP":    {handle: handleHelp, preReg: true, help: "HELP [<command>]\nList commands, or explain one."},
 		"HELPOP":  {handle: handleHelp, preReg: true, help: "HELPOP [<command>]\nThe same as HELP."},
 		"LINKS":   {handle: handleLinks, help: "LINKS\nThe servers of this network (just this one)."},
-		"STATS":   {handle: handleStats, minParams: 1, help: "STATS <letter>\nL: per-command latency p50/p99/p99.9 (operators); u: uptime."},
+		"STATS":   {handle: handleStats, minParams: 1, help: "STATS <letter>\nL: per-command latency p50/p99/p99.9; k/d: K-lines and D-lines (operators); u: uptime."},
 
 		// Channels (join.go, topic.go, kick.go, invite.go, list.go, mode.go).
 		"JOIN":   {handle: handleJoin, minParams: 1, route: target, help: "JOIN <#chan>{,<#chan>} [<key>{,<key>}] | JOIN 0\nJoin channels (0 leaves all)."},
 		"PART":   {handle: handlePart, minParams: 1, route: target, help: "PART <#chan>{,<#chan>} [:<reason>]\nLeave channels."},
 		"TOPIC":  {handle: handleTopic, minParams: 1, route: target, help: "TOPIC <#chan> [:<topic>]\nShow or set a channel's topic."},
-		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>{,<#chan>}\nList a channel's members."},
+		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>\nList a channel's members."},
 		"LIST":   {handle: handleList, help: "LIST [<#chan>{,<#chan>}|<mask>|!<mask>] [>n] [<n] [C<m] [C>m] [T<m] [T>m]\nList channels, filtered by name, mask, member count, age or topic age (minutes)."},
 		"KICK":   {handle: handleKick, minParams: 2, route: target, help: "KICK <#chan> <nick>{,<nick>} [:<reason>]\nRemove members (channel operators)."},
 		"INVITE": {handle: handleInvite, help: "INVITE <nick> <#chan> | INVITE\nInvite someone (channel operators on +i channels), or list your invitations."},

@@ -149,7 +149,7 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	}
 	store, err := kv.Open(kv.Options{
 		Dir:         cfg.Server.DataDir,
-		Logger:      log.With("component", "kv"),
+		Logger:      log,
 		DiskReserve: cfg.Store.DiskReserveMB << 20,
 		LazyHistory: cfg.Store.LazyHistory,
 		OnCommit:    mon.kvHook(),
