@@ -62,14 +62,16 @@ func commandTable() map[string]*command {
 		"CS":           {handle: handleChanServ, minParams: 1, help: "CS <command> [<args>]\nShort for CHANSERV."},
 
 		// Operators (oper.go).
-		"OPER":    {handle: handleOper, minParams: 2, help: "OPER <name> <password>\nBecome an IRC operator."},
-		"KILL":    {handle: handleKill, minParams: 1, oper: true, help: "KILL <nick> [:<reason>]\nDisconnect a user."},
-		"WALLOPS": {handle: handleWallops, minParams: 1, oper: true, help: "WALLOPS :<text>\nMessage every user with mode +w."},
-		"KLINE":   {handle: handleKline, minParams: 1, oper: true, help: "KLINE [<duration>] <user@host> [:<reason>]\nBan a user@host mask (duration like 30m, 2d; none = permanent)."},
-		"DLINE":   {handle: handleDline, minParams: 1, oper: true, help: "DLINE [<duration>] <ip|cidr> [:<reason>]\nBan an address or network."},
-		"UNKLINE": {handle: handleUnkline, minParams: 1, oper: true, help: "UNKLINE <user@host>\nRemove a K-line."},
-		"UNDLINE": {handle: handleUndline, minParams: 1, oper: true, help: "UNDLINE <ip|cidr>\nRemove a D-line."},
-		"AUDIT":   {handle: handleAudit, oper: true, help: "AUDIT [action=<a>] [actor=<nick>] [target=<t>] [since=<duration>] [limit=<n>]\nQuery the audit trail."},
-		"REHASH":  {handle: handleRehash, oper: true, help: "REHASH\nReload the MOTD, operator blocks and server password from the configuration file."},
+		"OPER":      {handle: handleOper, minParams: 2, help: "OPER <name> <password>\nBecome an IRC operator."},
+		"KILL":      {handle: handleKill, minParams: 1, oper: true, help: "KILL <nick> [:<reason>]\nDisconnect a user."},
+		"WALLOPS":   {handle: handleWallops, minParams: 1, oper: true, help: "WALLOPS :<text>\nMessage every user with mode +w."},
+		"KLINE":     {handle: handleKline, minParams: 1, oper: true, help: "KLINE [<duration>] <user@host> [:<reason>]\nBan a user@host mask (duration like 30m, 2d; none = permanent)."},
+		"DLINE":     {handle: handleDline, minParams: 1, oper: true, help: "DLINE [<duration>] <ip|cidr> [:<reason>]\nBan an address or network."},
+		"UNKLINE":   {handle: handleUnkline, minParams: 1, oper: true, help: "UNKLINE <user@host>\nRemove a K-line."},
+		"UNDLINE":   {handle: handleUndline, minParams: 1, oper: true, help: "UNDLINE <ip|cidr>\nRemove a D-line."},
+		"SUSPEND":   {handle: handleSuspend, minParams: 1, oper: true, help: "SUSPEND <account> [:<reason>]\nSuspend an account: it cannot log in and its sessions end."},
+		"UNSUSPEND": {handle: handleUnsuspend, minParams: 1, oper: true, help: "UNSUSPEND <account>\nLift a suspension."},
+		"AUDIT":     {handle: handleAudit, oper: true, help: "AUDIT [action=<a>] [actor=<nick>] [target=<t>] [since=<duration>] [limit=<n>]\nQuery the audit trail."},
+		"REHASH":    {handle: handleRehash, oper: true, help: "REHASH\nReload the MOTD, operator blocks and server password from the configuration file."},
 	}
 }

@@ -1,0 +1,98 @@
+package chat
+
+import (
+	"errors"
+	"time"
+
+	"laird/codec"
+	"laird/kv"
+)
+
+// SUSPEND <account> [:reason] and UNSUSPEND <account> (operators). The
+// account record in kv is the truth: logins check it (SASL, IDENTIFY), so a
+// suspension survives restarts; suspending also ends the account's
+// current sessions.
+
+func handleSuspend(s *Server, c *Client, m *codec.Message) {
+	reason := "No reason given"
+	if m.NParams() > 1 && len(m.Param(1)) > 0 {
+		reason = string(m.Param(1))
+	}
+	setSuspended(s, c, "SUSPEND", string(m.Param(0)), true, reason)
+}
+
+func handleUnsuspend(s *Server, c *Client, m *codec.Message) {
+	setSuspended(s, c, "UNSUSPEND", string(m.Param(0)), false, "")
+}
+
+func setSuspended(s *Server, c *Client, cmd, name string, suspend bool, reason string) {
+	if s.store == nil {
+		r := c.replies()
+		r.fail(cmd, "DISABLED", "", "Accounts are not enabled")
+		c.sendReplies(r)
+		return
+	}
+	folded := s.cm.Fold(name)
+	actor := c.Identity().Nick
+	ip := c.ip.String()
+	var err error
+	s.offload(c, func() {
+		var acct kv.Account
+		if acct, err = s.store.Account(folded); err != nil {
+			return
+		}
+		acct.Suspended = suspend
+		acct.SuspendReason, acct.SuspendedBy, acct.SuspendedAt = "", "", time.Time{}
+		action := "account.unsuspend"
+		if suspend {
+			acct.SuspendReason, acct.SuspendedBy, acct.SuspendedAt = reason, actor, time.Now()
+			action = "account.suspend"
+		}
+		t := s.store.NewTxn()
+		t.RequireAccount(folded)
+		t.PutAccount(acct)
+		t.AppendAudit(kv.AuditEntry{Actor: actor, Action: action, Target: folded, Reason: reason, IP: ip})
+		err = s.store.CommitWait(t)
+	}, func() {
+		r := c.replies()
+		defer c.sendReplies(r)
+		switch {
+		case errors.Is(err, kv.ErrNotFound):
+			r.fail(cmd, "ACCOUNT_DOES_NOT_EXIST", name, "No such account")
+			return
+		case err != nil:
+			r.fail(cmd, "TEMPORARILY_UNAVAILABLE", name, "Could not change the account: "+err.Error())
+			return
+		}
+		if !suspend {
+			r.cmd(s.name, "NOTICE", true, c.Nick(), "Account "+name+" is no longer suspended")
+			s.serverNotice(actor + " unsuspended account " + name)
+			return
+		}
+		r.cmd(s.name, "NOTICE", true, c.Nick(), "Account "+name+" is suspended: "+reason)
+		s.serverNotice(actor + " suspended account " + name + ": " + reason)
+		s.endSessions(folded, "Account suspended: "+reason)
+	})
+}
+
+// endSessions disconnects every client logged in to the casefolded
+// account.
+func (s *Server) endSessions(account, reason string) {
+	for i := range s.shards {
+		s.post(i, func(sh *shard, _ *batch) {
+			for _, t := range sh.nicks {
+				if !t.registeredShared() || s.cm.Fold(t.Identity().Account) != account {
+					continue
+				}
+				s.onLoop(t, func() {
+					if t.quitting {
+						return
+					}
+					t.quitting = true
+					t.quitMsg = reason
+					t.conn.Close("Closing Link: " + t.Identity().Host + " (" + reason + ")")
+				})
+			}
+		})
+	}
+}
