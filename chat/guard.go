@@ -248,3 +248,21 @@ func truncate(s string, n int) string {
 	}
 	return s[:n]
 }
+
+// quotaAllows charges one account registration (registration true) or one
+// invitation against the hourly quotas: per account when logged in, else
+// per address block.
+func (s *Server) quotaAllows(c *Client, registration bool) bool {
+	if s.guard == nil {
+		return true
+	}
+	q := s.guard.Invites
+	if registration {
+		q = s.guard.Registrations
+	}
+	key := guard.IPKey(c.ip)
+	if acct := c.Identity().Account; acct != "" && !registration {
+		key = guard.AccountKey(acct)
+	}
+	return q.Allow(key, time.Now())
+}

@@ -17,6 +17,12 @@ func handleInvite(s *Server, c *Client, m *codec.Message) {
 		needMore(c, "INVITE")
 		return
 	}
+	if !s.quotaAllows(c, false) {
+		r := c.replies()
+		r.fail("INVITE", "RATE_LIMITED", "", "You have sent too many invitations; try again later")
+		c.sendReplies(r)
+		return
+	}
 	nick := string(m.Param(0))
 	name := string(m.Param(1))
 	nickFolded := s.cm.Fold(nick)

@@ -316,3 +316,20 @@ func TestConnectionThrottle(t *testing.T) {
 	}
 	refused(t, ts, "127.0.0.9", "throttled")
 }
+
+// TestInviteQuota: invitations per hour are limited.
+func TestInviteQuota(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) { c.Guard.Quotas.Invites.Limit = 2 })
+	a := ts.dial("a")
+	a.register("inviter")
+	b := ts.dial("b")
+	b.register("invitee")
+	a.send("JOIN #q")
+	a.expect(` 366 `)
+	for i := 0; i < 2; i++ {
+		a.send("INVITE invitee #q")
+		a.expect(` 341 inviter invitee :?#q`)
+	}
+	a.send("INVITE invitee #q")
+	a.expect(`FAIL INVITE RATE_LIMITED :`)
+}

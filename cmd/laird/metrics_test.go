@@ -19,6 +19,7 @@ import (
 
 	"laird/chat"
 	"laird/kv"
+	"laird/perf"
 )
 
 const metricsToken = "test-token-1234"
@@ -259,3 +260,27 @@ func promScalar(ctx context.Context, api string) (float64, bool) {
 }
 
 var _ = net.Listen
+
+// TestAlertFiresToOperators: a rule that holds at once fires, reaches
+// operators as a notice and shows in /metrics.
+func TestAlertFiresToOperators(t *testing.T) {
+	maddr := freeAddr(t)
+	ts := startTestServer(t, func(c *Config) {
+		c.Metrics.Listen = maddr
+		c.Metrics.Interval = duration{100 * time.Millisecond}
+		c.Opers = []chat.Oper{{Name: "admin", PasswordHash: operHash(t, "pw")}}
+		c.Alerts.Rules = []perf.AlertRule{{Name: "any-ping", Metric: "p100(cmd.PING)", Op: ">", Threshold: 0, For: 0}}
+	})
+	op := ts.dial("op")
+	op.register("op")
+	op.send("OPER admin pw")
+	op.expect(` 381 `)
+	for i := 0; i < 20; i++ {
+		op.send("PING :x%d", i)
+	}
+	op.expect(`NOTICE \* :\*\*\* Notice -- alert any-ping firing`)
+	eventually(t, 5*time.Second, "laird_alert_firing in /metrics", func() (bool, string) {
+		_, body := httpGet(t, "http://"+maddr+"/metrics", "")
+		return strings.Contains(body, `laird_alert_firing{rule="any-ping"} 1`), body
+	})
+}
