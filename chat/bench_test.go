@@ -342,9 +342,9 @@ func BenchmarkChannelPrivmsg(b *testing.B) {
 		members int
 		mixed   bool
 	}{{100, false}, {1000, false}, {100, true}, {1000, true}} {
-		name := fmt.Sprintf("members=%d", bc.members)
+		name := fmt.Sprintf("caps=plain/members=%d", bc.members)
 		if bc.mixed {
-			name += "/caps=mixed"
+			name = fmt.Sprintf("caps=mixed/members=%d", bc.members)
 		}
 		b.Run(name, func(b *testing.B) { benchChannelPrivmsg(b, bc.members, bc.mixed) })
 	}
