@@ -162,3 +162,15 @@ func TestSaveLoadRoundTrip(t *testing.T) {
 		t.Errorf("a result compared with its reloaded self: %+v", c.Deltas)
 	}
 }
+
+func TestNoisyRuns(t *testing.T) {
+	r := synthetic(1, []float64{1, 1, 1})
+	sc := &r.Servers[0].Scenarios[0]
+	sc.Figures = append(sc.Figures, fig(otherCPUSpec, 10, 40, 60))
+	if got := NoisyRuns(r, 25); len(got) != 1 || got[0] != "laird/fanout: 40%" {
+		t.Errorf("NoisyRuns = %v", got)
+	}
+	if got := NoisyRuns(r, 50); len(got) != 0 {
+		t.Errorf("NoisyRuns above the median = %v", got)
+	}
+}
