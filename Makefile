@@ -4,7 +4,7 @@ PKGS      := ./...
 VERSION   ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS   := -X main.version=laird-$(VERSION)
 FUZZTIME  ?= 15s
-STATICCHECK_VERSION ?= 2025.1.1
+STATICCHECK_VERSION ?= v0.8.2
 
 .PHONY: all build run test vet lint fuzz bench bench-go bench-baseline bench-compare clean
 

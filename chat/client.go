@@ -73,22 +73,20 @@ type Client struct {
 	steps      []func()
 	// opsStarted counts shard operations and parks ever started, so that
 	// a command's latency can be recorded when its last one completes.
-	opsStarted   int
-	inHandler    bool
-	pending      []pendingCmd
-	rec          *perf.Recorder // the client's loop's recorder, or nil
-	budget       guard.Budget   // flood control
-	lagPaid      bool           // the waiting command was charged already
-	lagUntil     time.Time      // fakelag: run it then
-	quitting     bool
-	quitMsg      string
-	signon       time.Time
-	lastActive   time.Time
-	lastPing     time.Time
-	awaitingPong bool
-	outLabel     []byte            // label of the command being handled, if any
-	monitor      map[string]string // casefolded -> as given
-	acct         accountState      // SASL exchange, nick protection (nickprotect.go)
+	opsStarted int
+	inHandler  bool
+	pending    []pendingCmd
+	rec        *perf.Recorder // the client's loop's recorder, or nil
+	budget     guard.Budget   // flood control
+	lagPaid    bool           // the waiting command was charged already
+	lagUntil   time.Time      // fakelag: run it then
+	quitting   bool
+	quitMsg    string
+	signon     time.Time
+	lastActive time.Time
+	outLabel   []byte            // label of the command being handled, if any
+	monitor    map[string]string // casefolded -> as given
+	acct       accountState      // SASL exchange, nick protection (nickprotect.go)
 
 	// chans is the set of channels the client is in, by casefolded name.
 	// Shards owning those channels write it; the client's loop reads it to

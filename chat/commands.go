@@ -166,17 +166,6 @@ func (c *Client) sendReplies(r *replies) {
 	putReplies(r)
 }
 
-// sendLine writes one line to c, honouring a pending label. Loop only.
-func (c *Client) sendLine(line []byte) {
-	if len(c.outLabel) == 0 {
-		c.conn.Write(line)
-		return
-	}
-	r := c.replies()
-	r.line(line)
-	c.sendReplies(r)
-}
-
 // routeFirstTarget routes by the first parameter: a channel or nick.
 func routeFirstTarget(s *Server, c *Client, m *codec.Message) int {
 	t := m.Param(0)

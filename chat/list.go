@@ -12,15 +12,14 @@ import (
 
 // listFilter holds LIST's ELIST=CMNTU filters and name list.
 type listFilter struct {
-	min, max   int // member counts: >min and <max; max 0 = none
-	names      map[string]bool
-	masks      []string // M: names must match one
-	notMasks   []string // N: names must match none
-	createdLT  time.Duration
-	createdGT  time.Duration
-	topicLT    time.Duration
-	topicGT    time.Duration
-	hasCreated bool
+	min, max  int // member counts: >min and <max; max 0 = none
+	names     map[string]bool
+	masks     []string // M: names must match one
+	notMasks  []string // N: names must match none
+	createdLT time.Duration
+	createdGT time.Duration
+	topicLT   time.Duration
+	topicGT   time.Duration
 }
 
 type listEntryOut struct {

@@ -88,9 +88,6 @@ func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
 	s.broadcastCommon(c, line, true, label, false)
 }
 
-// lookupNick finds the client owning folded; it runs on that nick's shard.
-func (sh *shard) lookupNick(folded string) *Client { return sh.nicks[folded] }
-
 func (sh *shard) replies(c *Client) *replies {
 	r := repliesPool.Get().(*replies)
 	r.reset(sh.srv, c.Nick())

@@ -93,11 +93,6 @@ func (s *cidrSet[V]) put(p netip.Prefix, v V) bool {
 	return !existed
 }
 
-func (s *cidrSet[V]) get(p netip.Prefix) (V, bool) {
-	v, ok := s.m[prefixCIDRKey(p)]
-	return v, ok
-}
-
 func (s *cidrSet[V]) remove(p netip.Prefix) (V, bool) {
 	k := prefixCIDRKey(p)
 	v, ok := s.m[k]
