@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strings"
 	"time"
 
@@ -335,6 +336,9 @@ func (sh *shard) regSaveLive(b *batch, rc *regChan) {
 
 // storeFailText is the client-facing text for a write that failed.
 func storeFailText(err error) string {
+	if errors.Is(err, kv.ErrDiskFull) {
+		return "The server's storage is full; try again later"
+	}
 	if kv.Temporary(err) {
 		return "The server cannot save this right now; try again later"
 	}
