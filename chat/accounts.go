@@ -213,16 +213,19 @@ func (s *Server) setAccount(c *Client, account string) {
 	if old.Account == account {
 		return
 	}
-	nid := c.update(func(id *Identity) { id.Account = account })
 	if !c.Registered() || c.quitting {
+		c.update(func(id *Identity) { id.Account = account })
 		return
 	}
 	shown := account
 	if shown == "" {
 		shown = "*"
 	}
+	// The ACCOUNT line is the last one of the old account: account-tag
+	// tags it with that one (broadcastCommonCap reads the identity now).
+	s.broadcastCommonCap(c, appendCmd(nil, old.Prefix, "ACCOUNT", false, shown), false, nil, false, CapAccountNotify)
+	c.update(func(id *Identity) { id.Account = account })
 	s.nickProtect(c)
-	s.broadcastCommonCap(c, appendCmd(nil, nid.Prefix, "ACCOUNT", false, shown), false, nil, false, CapAccountNotify)
 }
 
 // loggedIn appends 900 RPL_LOGGEDIN for c logged in to account.
@@ -477,4 +480,17 @@ func (s *Server) setPassword(c *Client, folded, password string, then func(err e
 		t.AppendAudit(audit(c, "account.password", folded))
 		s.commitFor(c, t, then)
 	})
+}
+
+// accountTagged returns line with c's account tag (account-tag: every
+// command a logged-in user sends carries it), or nil when c is not logged
+// in. line has no tags of its own.
+func accountTagged(c *Client, line []byte) []byte {
+	acct := c.Identity().Account
+	if acct == "" || len(line) == 0 || line[0] == '@' {
+		return nil
+	}
+	out := append([]byte("@account="), codec.AppendEscapedTag(nil, []byte(acct))...)
+	out = append(out, ' ')
+	return append(out, line...)
 }

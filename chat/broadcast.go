@@ -46,6 +46,7 @@ const noCap Cap = capCount
 // needCap (away-notify, setname, chghost, account-notify).
 func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []byte, part bool, needCap Cap) {
 	groups := s.channelsByShard(c.channelList())
+	tagged := accountTagged(c, line) // for account-tag recipients; nil without an account
 	// extended-monitor: watchers of c's nick that enabled it (and needCap)
 	// get the change too; they live on the nick's shard.
 	nickShard := -1
@@ -96,8 +97,16 @@ func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []b
 				return
 			}
 			off, end := b.appendLine(line)
+			toff, tend := off, end
+			if tagged != nil {
+				toff, tend = b.appendLine(tagged)
+			}
 			for m := range cs.members {
-				b.sendSpan(m, off, end)
+				if m.Has(CapAccountTag) {
+					b.sendSpan(m, toff, tend)
+				} else {
+					b.sendSpan(m, off, end)
+				}
 			}
 			if part {
 				return

@@ -42,6 +42,12 @@ func (sh *shard) release(b *batch, c *Client) {
 		return
 	}
 	delete(sh.held, c)
+	if !c.registeredShared() {
+		// c disconnected meanwhile, and its QUIT already ran here: what it
+		// had sent after must not run after that (a JOIN would leave a
+		// ghost member).
+		return
+	}
 	for i := range h.tasks {
 		sh.runTask(b, &h.tasks[i])
 	}

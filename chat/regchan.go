@@ -245,7 +245,9 @@ func (sh *shard) regWait(b *batch, c *Client, folded string, fn func(sh *shard, 
 	}
 	sh.hold(b, c)
 	rc.waiting = append(rc.waiting, func(sh *shard, b *batch) {
-		fn(sh, b)
+		if c.registeredShared() { // not if c quit meanwhile (see release)
+			fn(sh, b)
+		}
 		sh.release(b, c)
 	})
 	return true

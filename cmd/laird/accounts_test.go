@@ -325,7 +325,25 @@ func TestAccountNotifyTagAndExtendedJoin(t *testing.T) {
 	b.send("PRIVMSG #c :named")
 	obs.expect(`^@account=bob :bob!bob@127\.0\.0\.1 PRIVMSG #c :named$`)
 	b.send("NS LOGOUT")
-	obs.expect(`^:bob!bob@127\.0\.0\.1 ACCOUNT \*$`)
+	// The ACCOUNT line is tagged with the account being left.
+	obs.expect(`^@account=bob :bob!bob@127\.0\.0\.1 ACCOUNT \*$`)
+
+	// Every command of a logged-in user carries the tag: private
+	// messages, INVITE, NICK, AWAY, QUIT...
+	a.send("PRIVMSG obs :private")
+	obs.expect(`^@account=alice :alice!alice@127\.0\.0\.1 PRIVMSG obs :private$`)
+	a.send("JOIN #inv")
+	a.expect(` 366 alice #inv `)
+	a.send("INVITE obs #inv")
+	obs.expect(`^@account=alice :alice!alice@127\.0\.0\.1 INVITE obs :?#inv$`)
+	a.send("NICK alice_")
+	obs.expect(`^@account=alice :alice!alice@127\.0\.0\.1 NICK :?alice_$`)
+	a.send("NICK alice")
+	obs.expect(`^@account=alice :alice_!alice@127\.0\.0\.1 NICK :?alice$`)
+	b.send("NICK bob_")
+	obs.expect(`^:bob!bob@127\.0\.0\.1 NICK :?bob_$`)
+	b.send("NICK bob")
+	obs.expect(`NICK :?bob$`)
 
 	// A member without the caps sees plain lines.
 	plain := ts.connect("plain")
@@ -338,6 +356,8 @@ func TestAccountNotifyTagAndExtendedJoin(t *testing.T) {
 	plain.expectNone(`ACCOUNT`, 300*time.Millisecond)
 	obs.send("WHO #c %%na")
 	obs.expect(` 354 obs alice :?alice$`)
+	a.send("QUIT :bye")
+	obs.expect(`^@account=alice :alice!alice@127\.0\.0\.1 QUIT :Quit: bye$`)
 }
 
 func TestNickProtection(t *testing.T) {
