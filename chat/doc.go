@@ -20,4 +20,11 @@
 //     in the same task as the replies, resumes it. Commands bound for the same
 //     shard may be queued together; the shard keeps their order. So a client
 //     sees replies in the order it sent the commands.
+//   - Durable state (accounts, registered channels) lives in the kv store
+//     and is acknowledged only once committed: the client stays parked
+//     until the commit's outcome is back on its loop (commitFor), and a
+//     shard whose registered channel's change is being committed holds the
+//     client, setting its later tasks aside until then (hold.go, regchan.go).
+//     Password hashing and store reads run off the loops (offload); the
+//     shard owning a registered channel owns its registration too.
 package chat
