@@ -13,8 +13,13 @@ import (
 // space on every architecture it exports /proc from, whatever the kernel's own HZ.
 const userHZ = 100
 
-// ErrNoProc means a /proc file could not be parsed.
-var ErrNoProc = errors.New("bench: unreadable /proc entry")
+// Errors of ReadProc.
+var (
+	ErrNoProc = errors.New("bench: unreadable /proc entry")
+	// ErrProcessGone means the process has exited (a zombie not yet reaped reports no
+	// CPU time, so its readings must not be used).
+	ErrProcessGone = errors.New("bench: process has exited")
+)
 
 // ProcSample is one reading of a process's CPU time and resident memory.
 type ProcSample struct {
@@ -37,6 +42,9 @@ func ReadProc(pid int) (ProcSample, error) {
 	ticks, err := parseStatCPU(stat)
 	if err != nil {
 		return s, fmt.Errorf("pid %d: %w", pid, err)
+	}
+	if st := statState(stat); st == 'Z' || st == 'X' {
+		return s, fmt.Errorf("pid %d: %w", pid, ErrProcessGone)
 	}
 	s.CPU = time.Duration(ticks) * (time.Second / userHZ)
 	status, err := os.ReadFile(dir + "/status")
@@ -68,6 +76,19 @@ func parseStatCPU(b []byte) (uint64, error) {
 		return 0, fmt.Errorf("%w: utime/stime not numbers", ErrNoProc)
 	}
 	return ut + st, nil
+}
+
+// statState returns the state letter (field 3) of /proc/PID/stat, or 0.
+func statState(b []byte) byte {
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return 0
+	}
+	f := bytes.Fields(b[i+1:])
+	if len(f) == 0 || len(f[0]) != 1 {
+		return 0
+	}
+	return f[0][0]
 }
 
 // parseStatusRSS returns VmRSS in bytes from /proc/PID/status. A process without memory
@@ -179,7 +200,7 @@ func (m *meter) end(p phaseStart) Phase {
 	ph := Phase{Name: p.name, WallMs: float64(at.Sub(p.self.At)) / 1e6,
 		GenCPUMs: float64(self.CPU-p.self.CPU) / 1e6, OtherCPUMs: -1}
 	if p.srvOK {
-		if srv, err := ReadProc(m.pid); err == nil {
+		if srv, err := ReadProc(m.pid); err == nil && srv.CPU >= p.srv.CPU {
 			ph.ServerStatOK = true
 			ph.ServerCPUMs = float64(srv.CPU-p.srv.CPU) / 1e6
 			ph.RSSBefore, ph.RSSAfter = p.srv.RSS, srv.RSS

@@ -3,6 +3,7 @@ package bench
 import (
 	"errors"
 	"os"
+	"os/exec"
 	"testing"
 	"time"
 )
@@ -14,6 +15,12 @@ func TestParseStatCPU(t *testing.T) {
 	ticks, err := parseStatCPU([]byte(stat))
 	if err != nil || ticks != 325 {
 		t.Errorf("ticks = %d, %v; want 325", ticks, err)
+	}
+	if st := statState([]byte(stat)); st != 'S' {
+		t.Errorf("state %q", st)
+	}
+	if st := statState([]byte("9 (x) Z 1 2")); st != 'Z' {
+		t.Errorf("zombie state %q", st)
 	}
 	for _, bad := range []string{"", "1 (x S 1", "1 (x) S 1 2 3", "1 (x) S 1 1 1 0 -1 0 0 0 0 0 a b"} {
 		if _, err := parseStatCPU([]byte(bad)); !errors.Is(err, ErrNoProc) {
@@ -64,6 +71,7 @@ func FuzzParseStatCPU(f *testing.F) {
 		_, _ = parseStatCPU(b)
 		_, _ = parseStatusRSS(b)
 		_, _ = parseProcStat(b)
+		_ = statState(b)
 	})
 }
 
@@ -80,5 +88,29 @@ func TestParseProcStat(t *testing.T) {
 	}
 	if _, err := machineBusy(); err != nil {
 		t.Errorf("this machine's /proc/stat: %v", err)
+	}
+}
+
+func TestReadProcOfExitedChild(t *testing.T) {
+	cmd := exec.Command("true")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	pid := cmd.Process.Pid
+	// Until Wait the child is a zombie: its readings must be refused, not read as 0 CPU.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		_, err := ReadProc(pid)
+		if errors.Is(err, ErrProcessGone) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ReadProc of an exited child: %v", err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	_ = cmd.Wait()
+	if _, err := ReadProc(pid); err == nil {
+		t.Error("ReadProc of a reaped child succeeded")
 	}
 }
