@@ -18,8 +18,10 @@
 // Latency is measured from a timestamp carried in the message text (payload.go), taken
 // from one monotonic clock shared by senders and receivers in this process. Receivers
 // record into a striped HDR recorder (hist.go), so thousands of reader goroutines rarely
-// share a lock. Open-loop scenarios carry the scheduled send time, not the actual one, so
-// a late generator shows up in the latency rather than hiding it.
+// share a lock. Open-loop scenarios also carry how late each send was against the schedule:
+// the latency figures measure the server (socket write to socket read), the open_loop ones
+// add the lateness, so a generator held back by a server that stopped reading shows up
+// rather than hiding (no coordinated omission).
 //
 // # Bounds
 //

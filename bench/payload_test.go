@@ -6,7 +6,7 @@ import (
 )
 
 func TestMarkerRoundTrip(t *testing.T) {
-	m := Marker{Sender: 17, Seq: 123456, SentNs: 987654321012}
+	m := Marker{Sender: 17, Seq: 123456, SentNs: 987654321012, LagNs: 4321}
 	line := AppendMarker(nil, "#chan", m, 10)
 	if !strings.HasSuffix(string(line), strings.Repeat("x", 10)+"\r\n") {
 		t.Errorf("padding missing: %q", line)
@@ -19,14 +19,20 @@ func TestMarkerRoundTrip(t *testing.T) {
 	if err != nil || got != m {
 		t.Errorf("ParseMarker = %+v, %v; want %+v", got, err, m)
 	}
-	got, err = ParseMarker([]byte("LB 1 2 3"))
-	if err != nil || got != (Marker{1, 2, 3}) {
-		t.Errorf("unpadded marker = %+v, %v", got, err)
+	for text, want := range map[string]Marker{
+		"LB 1 2 3":        {Sender: 1, Seq: 2, SentNs: 3},
+		"LB 1 2 3 4":      {Sender: 1, Seq: 2, SentNs: 3, LagNs: 4},
+		"LB 1 2 3 xxxx":   {Sender: 1, Seq: 2, SentNs: 3},
+		"LB 1 2 3 4 xxxx": {Sender: 1, Seq: 2, SentNs: 3, LagNs: 4},
+	} {
+		if got, err := ParseMarker([]byte(text)); err != nil || got != want {
+			t.Errorf("%q = %+v, %v; want %+v", text, got, err, want)
+		}
 	}
 }
 
 func TestParseMarkerRejects(t *testing.T) {
-	for _, s := range []string{"", "hello", "LB", "LB 1 2", "LB 1 2 x", "LB a 2 3", "LB 1  2 3", "LB 1 2 3x",
+	for _, s := range []string{"", "hello", "LB", "LB 1 2", "LB 1 2 x", "LB a 2 3", "LB 1  2 3", "LB 1 2 3x", "LB 1 2 3 4x",
 		"LB 99999999999 1 1", "LB 1 2 1234567890123456789"} {
 		if m, err := ParseMarker([]byte(s)); err == nil {
 			t.Errorf("%q parsed as %+v", s, m)
@@ -53,7 +59,7 @@ func FuzzParseMarker(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if m.Sender < 0 || m.Seq < 0 || m.SentNs < 0 {
+		if m.Sender < 0 || m.Seq < 0 || m.SentNs < 0 || m.LagNs < 0 {
 			t.Fatalf("negative fields from %q: %+v", text, m)
 		}
 		line := AppendMarker(nil, "#c", m, 0)

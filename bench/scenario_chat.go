@@ -34,7 +34,7 @@ func (c *ChatConfig) registerFlags(fs *flag.FlagSet) {
 type chatScenario struct{ cfg ChatConfig }
 
 func (s *chatScenario) Name() string         { return "chat" }
-func (s *chatScenario) LatencyLabel() string { return "scheduled send to delivery, open loop" }
+func (s *chatScenario) LatencyLabel() string { return "send to delivery, paced open loop" }
 
 func (s *chatScenario) Params() map[string]any {
 	c := s.cfg
@@ -52,6 +52,8 @@ func (s *chatScenario) Figures() []FigureSpec {
 		{Name: "deliveries_per_s", Unit: "1/s", Better: HigherIsBetter, Threshold: 0.05},
 		{Name: "completeness", Unit: "", Better: HigherIsBetter, Threshold: 0.001, MustReach: 1},
 		{Name: "server_cpu_us_per_delivery", Unit: "us", Better: LowerIsBetter, Threshold: 0.25, Floor: 0.05, NeedsPID: true},
+		{Name: "open_loop_p99_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 0.5, Floor: 0.5},
+		{Name: "open_loop_p999_ms", Unit: "ms", Better: LowerIsBetter, Threshold: 1.0, Floor: 1},
 		{Name: "generator_lag_p99_ms", Unit: "ms", Better: LowerIsBetter, Info: true},
 	}
 }
@@ -75,7 +77,10 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 		return int64(min(cfg.Clients, (room+1)*cfg.Room)-room*cfg.Room) - 1
 	}
 
-	rec := newRecorder(16)
+	// rec measures the server: from the write to the socket to the read. open adds how
+	// late the write was against the schedule: the latency an open-loop client would see,
+	// which also exposes a sender held back by a server that stopped reading.
+	rec, open := newRecorder(16), newRecorder(16)
 	lag := newRecorder(pacers)
 	for _, c := range clients {
 		c.SetHandler(func(c *Client, l *Line) {
@@ -83,7 +88,9 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 				return
 			}
 			if mk, err := ParseMarker(l.Last()); err == nil {
-				rec.Record(c.ID, now()-mk.SentNs)
+				d := now() - mk.SentNs
+				rec.Record(c.ID, d)
+				open.Record(c.ID, d+mk.LagNs)
 			}
 		})
 	}
@@ -118,10 +125,12 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 					}
 				}
 				c := owned[k%len(owned)]
-				// The scheduled time, not the actual one, is carried, so a late generator
-				// shows up in the latency instead of hiding it (no coordinated omission).
-				buf = AppendMarker(buf[:0], nm.channel(c.ID/cfg.Room), Marker{Sender: c.ID, Seq: k, SentNs: due}, cfg.Payload)
-				lag.Record(g, now()-due)
+				// The lag behind the schedule travels with the message, so the open-loop
+				// latency shows a late generator instead of hiding it (no coordinated omission).
+				at := now()
+				late := max(0, at-due)
+				buf = AppendMarker(buf[:0], nm.channel(c.ID/cfg.Room), Marker{Sender: c.ID, Seq: k, SentNs: at, LagNs: late}, cfg.Payload)
+				lag.Record(g, late)
 				if err := c.Send(buf); err != nil {
 					errs <- fmt.Errorf("chat: client %d: %w", c.ID, err)
 					return
@@ -151,6 +160,8 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 		"latency_max_ms":       ms(h.Max()),
 		"deliveries_per_s":     float64(delivered) / cfg.Duration.Seconds(),
 		"completeness":         ratio(delivered, expected.Load()),
+		"open_loop_p99_ms":     ms(open.Merged().ValueAtQuantile(99)),
+		"open_loop_p999_ms":    ms(open.Merged().ValueAtQuantile(99.9)),
 		"generator_lag_p99_ms": ms(lag.Merged().ValueAtQuantile(99)),
 	}}
 	if cpu, ok := serverCPU(ph); ok && delivered > 0 {
