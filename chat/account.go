@@ -25,9 +25,12 @@ func handleRegister(s *Server, c *Client, m *codec.Message) {
 	case s.store == nil:
 		fail("TEMPORARILY_UNAVAILABLE", orStar(name), "This server has no account storage")
 		return
-	case !c.Registered() && s.liveConfig().Password != "":
-		// REGISTER must not get around the server password.
-		fail("COMPLETE_CONNECTION_REQUIRED", "", "Complete connection registration first")
+	case !c.Registered() && !s.registerBeforeConnect():
+		ctx := name
+		if ctx == "*" || ctx == "" {
+			ctx = nick
+		}
+		fail("COMPLETE_CONNECTION_REQUIRED", ctx, "Complete connection registration first")
 		return
 	case nick == "*":
 		fail("NEED_NICK", "*", "Send NICK before REGISTER")
@@ -65,10 +68,8 @@ func handleVerify(s *Server, c *Client, m *codec.Message) {
 	case s.store == nil:
 		fail("TEMPORARILY_UNAVAILABLE", "This server has no account storage")
 		return
-	case !c.Registered() && s.liveConfig().Password != "":
-		r := c.replies()
-		r.fail("VERIFY", "COMPLETE_CONNECTION_REQUIRED", "", "Complete connection registration first")
-		c.sendReplies(r)
+	case !c.Registered() && !s.registerBeforeConnect():
+		fail("COMPLETE_CONNECTION_REQUIRED", "Complete connection registration first")
 		return
 	case c.Identity().Account != "":
 		fail("ALREADY_AUTHENTICATED", "You are already logged in to "+c.Identity().Account)

@@ -32,6 +32,10 @@ type AccountConfig struct {
 	// cannot log in until VERIFY <account> <code> with the code delivered
 	// by SendCode. Default false: accounts are usable at once.
 	RequireVerification bool
+	// RegisterAfterConnect refuses REGISTER and VERIFY before connection
+	// registration (no before-connect). Default false: they are accepted
+	// once the client has a nick, unless a server password is set.
+	RegisterAfterConnect bool
 	// SendCode delivers a verification code. It runs on its own goroutine
 	// and may block. Default: the code is logged at level INFO for an
 	// operator (or a log-watching mailer) to forward.
@@ -101,12 +105,17 @@ func (s *Server) enableAccounts() {
 	}
 }
 
+// registerBeforeConnect reports whether REGISTER and VERIFY are accepted
+// before connection registration: when configured, and never with a server
+// password, which they must not get around.
+func (s *Server) registerBeforeConnect() bool {
+	return !s.cfg.Accounts.RegisterAfterConnect && s.liveConfig().Password == ""
+}
+
 // registrationCapValue is the draft/account-registration value.
-// before-connect is offered only without a server password, which REGISTER
-// must not bypass.
 func (s *Server) registrationCapValue() string {
 	var keys []string
-	if s.liveConfig().Password == "" {
+	if s.registerBeforeConnect() {
 		keys = append(keys, "before-connect")
 	}
 	if s.cfg.Accounts.RequireVerification {

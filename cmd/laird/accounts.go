@@ -13,6 +13,9 @@ type AccountsConfig struct {
 	// RequireVerification: REGISTER needs an email address and the account
 	// can log in only after VERIFY with the code sent (logged) for it.
 	RequireVerification bool `toml:"require_verification"`
+	// RegisterBeforeConnect accepts REGISTER before NICK/USER complete
+	// (never with a server password).
+	RegisterBeforeConnect bool `toml:"register_before_connect"`
 	// NickProtection renames clients that keep a nick reserved by an
 	// account they are not logged in to, after NickGrace.
 	NickProtection bool     `toml:"nick_protection"`
@@ -25,11 +28,12 @@ type AccountsConfig struct {
 
 func defaultAccounts() AccountsConfig {
 	return AccountsConfig{
-		NickProtection: true,
-		NickGrace:      duration{30 * time.Second},
-		GuestPrefix:    "Guest",
-		PasswordMinLen: 5,
-		BcryptCost:     10,
+		RegisterBeforeConnect: true,
+		NickProtection:        true,
+		NickGrace:             duration{30 * time.Second},
+		GuestPrefix:           "Guest",
+		PasswordMinLen:        5,
+		BcryptCost:            10,
 	}
 }
 
@@ -39,10 +43,11 @@ func (a AccountsConfig) chat() chat.AccountConfig {
 		grace = -1
 	}
 	return chat.AccountConfig{
-		RequireVerification: a.RequireVerification,
-		NickGrace:           grace,
-		GuestPrefix:         a.GuestPrefix,
-		PasswordMinLen:      a.PasswordMinLen,
-		BcryptCost:          a.BcryptCost,
+		RequireVerification:  a.RequireVerification,
+		RegisterAfterConnect: !a.RegisterBeforeConnect,
+		NickGrace:            grace,
+		GuestPrefix:          a.GuestPrefix,
+		PasswordMinLen:       a.PasswordMinLen,
+		BcryptCost:           a.BcryptCost,
 	}
 }

@@ -66,7 +66,22 @@ func TestRegisterNeedsStoreAndServerPassword(t *testing.T) {
 	}
 	c.send("NICK alice")
 	c.send("REGISTER * * sesame11")
-	c.expect(`FAIL REGISTER COMPLETE_CONNECTION_REQUIRED :`)
+	c.expect(`FAIL REGISTER COMPLETE_CONNECTION_REQUIRED alice :`)
+
+	ts2, _ := startCaptured(t, func(c *Config) { c.Accounts.RegisterBeforeConnect = false })
+	d := ts2.dial("d")
+	d.send("CAP LS 302")
+	d.expect(`CAP \* LS :.* draft/account-registration( |$)`)
+	d.send("NICK bar")
+	d.send("REGISTER * * sesame11")
+	d.expect(`FAIL REGISTER COMPLETE_CONNECTION_REQUIRED bar :`)
+	d.send("VERIFY bar CODE")
+	d.expect(`FAIL VERIFY COMPLETE_CONNECTION_REQUIRED bar :`)
+	d.send("USER bar 0 * :B")
+	d.send("CAP END")
+	d.expect(` 001 bar `)
+	d.send("REGISTER * * sesame11")
+	d.expect(`REGISTER SUCCESS bar `)
 }
 
 func TestRegisterWithVerification(t *testing.T) {
@@ -256,6 +271,17 @@ func TestNickServ(t *testing.T) {
 	a.expect(`NOTICE alice :Invalid account name or password`)
 	a.send("NICKSERV IDENTIFY newer-secret")
 	a.expect(`NOTICE alice :You are now identified as alice`)
+	// The SCRAM verifier changed with the password.
+	sc := ts.dial("sc")
+	sc.send("CAP REQ :sasl")
+	if _, final := sc.saslScram("alice", "sesame11"); !strings.Contains(final, " 904 ") {
+		t.Fatalf("SCRAM with the old password: %q", final)
+	}
+	if _, final := sc.saslScram("alice", "newer-secret"); strings.Contains(final, " 904 ") {
+		t.Fatalf("SCRAM with the new password: %q", final)
+	}
+	sc.send("AUTHENTICATE +")
+	sc.expect(` 903 `)
 
 	// Others see no email; unknown accounts are named as such.
 	b := ts.connect("bob")
@@ -279,6 +305,13 @@ func TestNickServ(t *testing.T) {
 	e.expect(`^ERROR :Closing Link: .*Ghosted by alice_`)
 	b.send("NS GHOST alice_ wrong-password")
 	b.expect(`NOTICE bob :Nick alice_ is not registered`)
+	// Without being logged in, with the account's password.
+	e = ts.connect("alice")
+	b.send("NS GHOST alice wrong-password")
+	b.expect(`NOTICE bob :Invalid password`)
+	b.send("NS GHOST alice newer-secret")
+	b.expect(`NOTICE bob :alice has been disconnected`)
+	e.expect(`^ERROR :Closing Link: .*Ghosted by bob`)
 
 	// DROP needs the password; the account and its nick are gone after.
 	a.send("NS DROP wrong-password")
