@@ -141,3 +141,44 @@ func fillUp(t *testing.T, dir string) string {
 		}
 	}
 }
+
+// A data directory on a read-only file system: the server starts anyway,
+// serves what is stored, and refuses changes clearly (needs root).
+func TestDataDirReadOnly(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("mounting a tmpfs needs root")
+	}
+	mnt := t.TempDir()
+	if err := syscall.Mount("tmpfs", mnt, "tmpfs", 0, "size=64m,mode=0755"); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	t.Cleanup(func() {
+		if err := syscall.Unmount(mnt, syscall.MNT_DETACH); err != nil {
+			t.Errorf("unmount %s: %v", mnt, err)
+		}
+	})
+	remount := func(readOnly bool) {
+		t.Helper()
+		flags := uintptr(syscall.MS_REMOUNT)
+		if readOnly {
+			flags |= syscall.MS_RDONLY
+		}
+		if err := syscall.Mount("tmpfs", mnt, "tmpfs", flags, ""); err != nil {
+			t.Fatalf("remount read-only=%v: %v", readOnly, err)
+		}
+	}
+	dir := filepath.Join(mnt, "data")
+	ts, _ := startCaptured(t, func(c *Config) { c.Server.DataDir = dir })
+	setupStored(ts)
+	ts.stop()
+
+	remount(true)
+	ro, logs := startCaptured(t, func(c *Config) { c.Server.DataDir = dir })
+	logs.find(t, `ERROR data directory is on a read-only file system`)
+	checkRefusesWrites(t, ro, func(re string) { logs.find(t, re) }, `opened read-only`)
+	ro.stop()
+	remount(false)
+
+	again, _ := startCaptured(t, func(c *Config) { c.Server.DataDir = dir })
+	checkIntact(t, again)
+}

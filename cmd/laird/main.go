@@ -147,13 +147,13 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	if mon != nil {
 		perfReg = mon.reg
 	}
-	store, err := kv.Open(kv.Options{
+	store, err := openStore(kv.Options{
 		Dir:         cfg.Server.DataDir,
 		Logger:      log,
 		DiskReserve: cfg.Store.DiskReserveMB << 20,
 		LazyHistory: cfg.Store.LazyHistory,
 		OnCommit:    mon.kvHook(),
-	})
+	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
 	}
