@@ -120,12 +120,20 @@ func (b *batch) deliver(id int) {
 		now = time.Now().UnixNano()
 	}
 	deliveries := uint64(0)
+	// Deliveries of one message share its arrival time and this task's
+	// clock reading: record each run of them once, with its count.
+	var runAt, runN int64
 	for _, d := range b.perLoop[id] {
 		switch d.kind {
 		case deliverLine:
 			d.c.conn.Write(b.buf[d.off:d.end])
 			if d.at != 0 && rec != nil {
-				rec.Record(perf.Fanout, time.Duration(now-d.at))
+				if d.at != runAt && runN > 0 {
+					rec.RecordN(perf.Fanout, time.Duration(now-runAt), runN)
+					runN = 0
+				}
+				runAt = d.at
+				runN++
 				deliveries++
 			}
 		case deliverDone:
@@ -135,6 +143,9 @@ func (b *batch) deliver(id int) {
 		}
 	}
 	if rec != nil && deliveries > 0 {
+		if runN > 0 {
+			rec.RecordN(perf.Fanout, time.Duration(now-runAt), runN)
+		}
 		rec.Add(perf.Deliveries, deliveries)
 	}
 	b.finish()

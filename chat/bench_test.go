@@ -41,7 +41,14 @@ type benchWorld struct {
 	seq int // numbers nicks across connectMany calls
 }
 
+// benchPerf turns monitoring on in the worlds newBenchWorld builds; the
+// monitoring-overhead benchmark sets it (benchmarks run one at a time).
+var benchPerf bool
+
 func newBenchWorld(tb testing.TB) *benchWorld {
+	if benchPerf {
+		return &benchWorld{testWorld: newTestWorldPerf(tb, benchShards, benchLoops)}
+	}
 	return &benchWorld{testWorld: newTestWorld(tb, benchShards, benchLoops)}
 }
 
@@ -347,6 +354,20 @@ func BenchmarkChannelPrivmsg(b *testing.B) {
 			name = fmt.Sprintf("caps=mixed/members=%d", bc.members)
 		}
 		b.Run(name, func(b *testing.B) { benchChannelPrivmsg(b, bc.members, bc.mixed) })
+	}
+}
+
+// BenchmarkMonitoringOverhead is BenchmarkChannelPrivmsg with 100 members
+// with monitoring off and on (per-loop and per-shard recorders, reporter
+// running), side by side: command latency, per-delivery fan-out latency and
+// shard queue wait are all recorded on the way.
+func BenchmarkMonitoringOverhead(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		b.Run(fmt.Sprintf("monitoring=%v", on), func(b *testing.B) {
+			benchPerf = on
+			defer func() { benchPerf = false }()
+			benchChannelPrivmsg(b, 100, false)
+		})
 	}
 }
 

@@ -2,6 +2,8 @@ package chat
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/netip"
@@ -19,6 +21,7 @@ import (
 type fakeLoops struct {
 	queues []chan func()
 	wg     sync.WaitGroup
+	recs   []*perf.Recorder // set before the first Run, or nil
 }
 
 func newFakeLoops(n int) *fakeLoops {
@@ -31,6 +34,10 @@ func newFakeLoops(n int) *fakeLoops {
 			defer fl.wg.Done()
 			for fn := range q {
 				fn()
+				// Like the real loops: publish recorded data at a safe point.
+				if fl.recs != nil {
+					fl.recs[i].Flip()
+				}
 			}
 		}()
 	}
@@ -39,7 +46,12 @@ func newFakeLoops(n int) *fakeLoops {
 
 func (fl *fakeLoops) Count() int { return len(fl.queues) }
 
-func (fl *fakeLoops) Recorder(int) *perf.Recorder { return nil }
+func (fl *fakeLoops) Recorder(id int) *perf.Recorder {
+	if fl.recs == nil {
+		return nil
+	}
+	return fl.recs[id]
+}
 
 func (fl *fakeLoops) Run(id int, fn func()) error {
 	fl.queues[id] <- fn
@@ -134,6 +146,38 @@ func newTestWorld(tb testing.TB, shards, loops int) *testWorld {
 	tb.Cleanup(func() {
 		srv.Stop()
 		fl.stop()
+	})
+	return w
+}
+
+// newTestWorldPerf is newTestWorld with monitoring on: a perf registry
+// with every command series, a recorder per fake loop and per shard, and
+// its reporter running.
+func newTestWorldPerf(tb testing.TB, shards, loops int) *testWorld {
+	reg := perf.NewRegistry(perf.Options{SignificantDigits: 2, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	ids, err := RegisterMetrics(reg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	fl := newFakeLoops(loops)
+	for i := 0; i < loops; i++ {
+		fl.recs = append(fl.recs, reg.NewRecorder(perf.KindLoop, fmt.Sprintf("loop%d", i)))
+	}
+	srv, err := New(Config{Shards: shards}, fl, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	srv.SetPerf(reg, ids)
+	srv.Start()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { reg.Run(ctx); close(done) }()
+	w := &testWorld{tb: tb, srv: srv, loops: fl}
+	tb.Cleanup(func() {
+		srv.Stop()
+		fl.stop()
+		cancel()
+		<-done
 	})
 	return w
 }
