@@ -83,16 +83,20 @@ func (a *AccountConfig) setDefaults() {
 var errBadCredentials = errors.New("chat: invalid account name or password")
 
 // authFailed is called for every failed login (SASL, IDENTIFY, GHOST with
-// a password) with the casefolded account name tried. It only logs for
-// now; the guard wiring counts failures per account and per IP here.
+// a password) with the casefolded account name tried: it is logged and
+// counted per account and per address by the guard's detectors (which
+// lock the account or D-line the address past their thresholds).
 func (s *Server) authFailed(c *Client, account string) {
 	s.log.Info("failed login", "account", account, "ip", c.ip.String(), "nick", c.Nick())
+	s.authFailure(c, account, time.Now())
 }
 
 // accountLocked reports whether logins to the casefolded account are
-// refused after repeated failures. Placeholder: the guard wiring replaces
-// it with the brute-force detector's lockout state.
-func (s *Server) accountLocked(name string) bool { return false }
+// refused after repeated failures (the guard's lockouts).
+func (s *Server) accountLocked(name string) bool {
+	_, locked := s.accountLockedUntil(name, time.Now())
+	return locked
+}
 
 // enableAccounts offers SASL and account registration; SetStore calls it
 // when a store is given.
@@ -382,6 +386,10 @@ func (s *Server) registerAccount(c *Client, name, email, password string, then f
 	}
 	if (verify && email == "") || (email != "" && !validEmail(email)) {
 		fail("INVALID_EMAIL", "A valid email address is required")
+		return
+	}
+	if !s.quotaAllows(c, true) {
+		fail("TEMPORARILY_UNAVAILABLE", "Too many account registrations from your address; try again later")
 		return
 	}
 	folded := s.cm.Fold(name)

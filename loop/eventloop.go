@@ -12,11 +12,12 @@ import (
 // eventLoop is laird's per-loop state. Only its own goroutine touches it,
 // except id and gel which are immutable.
 type eventLoop struct {
-	id    int
-	gel   gnet.EventLoop
-	srv   *Server
-	conns map[*conn]struct{}
-	dirty []*conn
+	id       int
+	gel      gnet.EventLoop
+	srv      *Server
+	conns    map[*conn]struct{}
+	dirty    []*conn
+	flushing bool // inside flushDirty
 	// delayed are connections held back by fakelag until their resumeAt.
 	delayed      []*conn
 	spareDelayed []*conn
@@ -39,13 +40,21 @@ func (el *eventLoop) now() time.Time {
 	return el.clock
 }
 
-// flushDirty writes out every connection that received output.
+// flushDirty writes out every connection that received output. A flush
+// can close a connection, and OnClose flushes too: the nested call returns
+// at once and the outer loop picks up whatever it appended.
 func (el *eventLoop) flushDirty() {
-	for i := 0; i < len(el.dirty); i++ { // flush may append (Close)
-		el.dirty[i].flush()
+	if el.flushing {
+		return
+	}
+	el.flushing = true
+	for i := 0; i < len(el.dirty); i++ {
+		c := el.dirty[i]
 		el.dirty[i] = nil
+		c.flush()
 	}
 	el.dirty = el.dirty[:0]
+	el.flushing = false
 }
 
 // tick enforces the registration and ping timeouts on this loop's

@@ -47,6 +47,8 @@ level = "warn"
 exempt = ["127.0.0.0/8"]
 [guard.detect.conn_storm]
 threshold = 32768
+[guard.quotas.registrations]
+limit = 0
 `), 0o644)
 	if err != nil {
 		t.Fatal(err)

@@ -333,3 +333,36 @@ func TestInviteQuota(t *testing.T) {
 	a.send("INVITE invitee #q")
 	a.expect(`FAIL INVITE RATE_LIMITED :`)
 }
+
+// TestRegistrationQuota: account registrations per address per hour.
+func TestRegistrationQuota(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		fastAccounts(c)
+		c.Guard.Quotas.Registrations.Limit = 2
+	})
+	ts.registerAccount("first", "password-1")
+	ts.registerAccount("second", "password-2")
+	c := ts.connect("third")
+	c.send("REGISTER * * password-3")
+	c.expect(`FAIL REGISTER TEMPORARILY_UNAVAILABLE \S+ :Too many account registrations`)
+}
+
+// TestAccountLockout: repeated failed logins lock the account; the right
+// password is then refused with a clear message too.
+func TestAccountLockout(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		fastAccounts(c)
+		c.Guard.Detect.AuthFailAccount.Threshold = 3
+	})
+	ts.registerAccount("victim", "right-password").quit()
+	c := ts.connect("guesser", "sasl")
+	for i := 0; i < 3; i++ {
+		c.saslPlain("victim", fmt.Sprintf("wrong-%d", i))
+		c.expect(` 904 guesser `)
+	}
+	c.saslPlain("victim", "right-password")
+	line := c.expect(` 904 guesser .*`)[0]
+	if !strings.Contains(strings.ToLower(line), "lock") {
+		t.Fatalf("locked account not said clearly: %q", line)
+	}
+}
