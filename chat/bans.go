@@ -138,14 +138,7 @@ func (s *Server) enforceBan(m guard.BanMatcher, b guard.Ban) {
 				if !t.registeredShared() || !m.Match(id.Nick, id.User, id.Host, t.ip) {
 					continue
 				}
-				s.onLoop(t, func() {
-					if t.quitting {
-						return
-					}
-					t.quitting = true
-					t.quitMsg = reason
-					t.conn.Close("Closing Link: " + t.Identity().Host + " (" + reason + ")")
-				})
+				s.disconnect(t, reason)
 			}
 		})
 	}

@@ -1,8 +1,6 @@
 package chat
 
 import (
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"laird/codec"
@@ -98,35 +96,21 @@ func (sh *shard) invite(b *batch, c, target *Client, name, folded string, label 
 func listInvites(s *Server, c *Client) {
 	label := c.takeLabel()
 	folded := s.cm.Fold(c.Nick())
-	var (
-		mu    sync.Mutex
-		names []string
-		left  atomic.Int32
-	)
-	left.Store(int32(len(s.shards)))
-	c.park()
-	for id := range s.shards {
-		s.post(id, func(sh *shard, b *batch) {
-			var mine []string
-			for _, ch := range sh.channels {
-				if _, ok := ch.invited[folded]; ok {
-					mine = append(mine, ch.name)
-				}
+	gatherShards(s, c, func(sh *shard) []string {
+		var mine []string
+		for _, ch := range sh.channels {
+			if _, ok := ch.invited[folded]; ok {
+				mine = append(mine, ch.name)
 			}
-			mu.Lock()
-			names = append(names, mine...)
-			mu.Unlock()
-			if left.Add(-1) != 0 {
-				return
-			}
-			r := sh.replies(c)
-			for _, n := range names {
-				r.numeric(codec.RPL_INVITELIST, n)
-			}
-			r.numeric(codec.RPL_ENDOFINVITELIST, "End of /INVITE list")
-			b.replies(c, r, label)
-			putReplies(r)
-			b.done(c)
-		})
-	}
+		}
+		return mine
+	}, func(sh *shard, b *batch, names []string) {
+		r := sh.replies(c)
+		for _, n := range names {
+			r.numeric(codec.RPL_INVITELIST, n)
+		}
+		r.numeric(codec.RPL_ENDOFINVITELIST, "End of /INVITE list")
+		b.replies(c, r, label)
+		putReplies(r)
+	})
 }

@@ -3,8 +3,6 @@ package chat
 import (
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"laird/codec"
@@ -106,40 +104,26 @@ func handleList(s *Server, c *Client, m *codec.Message) {
 	f := parseListFilter(s, m.Params())
 	now := time.Now()
 	label := c.takeLabel()
-	var (
-		mu      sync.Mutex
-		entries []listEntryOut
-		left    atomic.Int32
-	)
-	left.Store(int32(len(s.shards)))
-	c.park()
-	for id := range s.shards {
-		s.post(id, func(sh *shard, b *batch) {
-			var mine []listEntryOut
-			for folded, ch := range sh.channels {
-				if !f.match(s, folded, ch, now) {
-					continue
-				}
-				if ch.modes&cmodeSecret != 0 && ch.member(c) == nil {
-					continue
-				}
-				mine = append(mine, listEntryOut{ch.name, ch.topic, len(ch.members)})
+	gatherShards(s, c, func(sh *shard) []listEntryOut {
+		var mine []listEntryOut
+		for folded, ch := range sh.channels {
+			if !f.match(s, folded, ch, now) {
+				continue
 			}
-			mu.Lock()
-			entries = append(entries, mine...)
-			mu.Unlock()
-			if left.Add(-1) != 0 {
-				return
+			if ch.modes&cmodeSecret != 0 && ch.member(c) == nil {
+				continue
 			}
-			r := sh.replies(c)
-			r.numeric(codec.RPL_LISTSTART, "Channel", "Users  Name")
-			for _, e := range entries {
-				r.numeric(codec.RPL_LIST, e.name, strconv.Itoa(e.users), e.topic)
-			}
-			r.numeric(codec.RPL_LISTEND, "End of /LIST")
-			b.replies(c, r, label)
-			putReplies(r)
-			b.done(c)
-		})
-	}
+			mine = append(mine, listEntryOut{ch.name, ch.topic, len(ch.members)})
+		}
+		return mine
+	}, func(sh *shard, b *batch, entries []listEntryOut) {
+		r := sh.replies(c)
+		r.numeric(codec.RPL_LISTSTART, "Channel", "Users  Name")
+		for _, e := range entries {
+			r.numeric(codec.RPL_LIST, e.name, strconv.Itoa(e.users), e.topic)
+		}
+		r.numeric(codec.RPL_LISTEND, "End of /LIST")
+		b.replies(c, r, label)
+		putReplies(r)
+	})
 }

@@ -102,3 +102,29 @@ func (s *Server) gatherChannels(requester, target *Client, then func(views []cha
 		})
 	}
 }
+
+// gatherShards asks every shard for its part (collect, on that shard) and
+// runs finish once, on the shard that answers last, with all the parts.
+// c is parked meanwhile; finish's output goes out with c's completion.
+func gatherShards[T any](s *Server, c *Client, collect func(sh *shard) []T, finish func(sh *shard, b *batch, all []T)) {
+	var (
+		mu   sync.Mutex
+		all  []T
+		left atomic.Int32
+	)
+	left.Store(int32(len(s.shards)))
+	c.park()
+	for id := range s.shards {
+		s.post(id, func(sh *shard, b *batch) {
+			mine := collect(sh)
+			mu.Lock()
+			all = append(all, mine...)
+			mu.Unlock()
+			if left.Add(-1) != 0 {
+				return
+			}
+			finish(sh, b, all)
+			b.done(c)
+		})
+	}
+}

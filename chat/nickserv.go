@@ -274,14 +274,7 @@ func nsGhost(s *Server, c *Client, args []string) {
 			}
 			reason := "Ghosted by " + me.Nick
 			s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
-			s.onLoop(t, func() {
-				if t.quitting {
-					return
-				}
-				t.quitMsg = reason
-				t.quitting = true
-				t.conn.Close("Closing Link: " + s.name + " (" + reason + ")")
-			})
+			s.disconnect(t, reason)
 			s.ns(c, nick+" has been disconnected")
 		})
 	})

@@ -35,3 +35,18 @@ func (s *Server) onLoop(c *Client, fn func()) {
 		s.log.Debug("onLoop: loop gone", "err", err)
 	}
 }
+
+// disconnect ends t's connection from any goroutine: on t's loop it is
+// marked quitting with reason (what its channels see in the QUIT) and gets
+// "ERROR :Closing Link: <host> (reason)". Used by KILL, bans, suspensions
+// and GHOST.
+func (s *Server) disconnect(t *Client, reason string) {
+	s.onLoop(t, func() {
+		if t.quitting {
+			return
+		}
+		t.quitting = true
+		t.quitMsg = reason
+		t.conn.Close("Closing Link: " + t.Identity().Host + " (" + reason + ")")
+	})
+}

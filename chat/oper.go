@@ -85,14 +85,7 @@ func handleKill(s *Server, c *Client, m *codec.Message) {
 		}
 		msg := "Killed (" + killer.Nick + " (" + reason + "))"
 		s.audit(killer.Nick, "kill", t.Identity().Prefix, reason, c.ip.String())
-		s.onLoop(t, func() {
-			if t.quitting {
-				return
-			}
-			t.quitMsg = msg
-			t.quitting = true
-			t.conn.Close("Closing Link: " + s.name + " (" + msg + ")")
-		})
+		s.disconnect(t, msg)
 		if len(c.outLabel) > 0 {
 			c.sendReplies(c.replies())
 		}

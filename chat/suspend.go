@@ -84,14 +84,7 @@ func (s *Server) endSessions(account, reason string) {
 				if !t.registeredShared() || s.cm.Fold(t.Identity().Account) != account {
 					continue
 				}
-				s.onLoop(t, func() {
-					if t.quitting {
-						return
-					}
-					t.quitting = true
-					t.quitMsg = reason
-					t.conn.Close("Closing Link: " + t.Identity().Host + " (" + reason + ")")
-				})
+				s.disconnect(t, reason)
 			}
 		})
 	}

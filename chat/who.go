@@ -3,8 +3,6 @@ package chat
 import (
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"laird/codec"
@@ -77,47 +75,33 @@ func (s *Server) whoScan(c *Client, q whoQuery) {
 	if mask == "0" {
 		mask = "*"
 	}
-	var (
-		mu    sync.Mutex
-		found []*Client
-		left  atomic.Int32
-	)
-	left.Store(int32(len(s.shards)))
-	c.park()
-	for id := range s.shards {
-		s.post(id, func(sh *shard, b *batch) {
-			var mine []*Client
-			for _, t := range sh.nicks {
-				if !t.registeredShared() {
-					continue
-				}
-				tid := t.Identity()
-				if t != c && !oper && tid.Modes&UModeInvisible != 0 && !shareChannel(c, t) {
-					continue
-				}
-				if globMatch(s.cm, mask, tid.Nick) || globMatch(s.cm, mask, tid.Prefix) || globMatch(s.cm, mask, tid.Host) || globMatch(s.cm, mask, tid.Realname) {
-					mine = append(mine, t)
-				}
+	gatherShards(s, c, func(sh *shard) []*Client {
+		var mine []*Client
+		for _, t := range sh.nicks {
+			if !t.registeredShared() {
+				continue
 			}
-			mu.Lock()
-			found = append(found, mine...)
-			mu.Unlock()
-			if left.Add(-1) != 0 {
-				return
+			tid := t.Identity()
+			if t != c && !oper && tid.Modes&UModeInvisible != 0 && !shareChannel(c, t) {
+				continue
 			}
-			r := sh.replies(c)
-			for i, t := range found {
-				if i >= 500 {
-					break // bound the reply; a WHO * on a big network is abuse
-				}
-				s.whoReply(r, q, "*", t, t.Identity(), "")
+			if globMatch(s.cm, mask, tid.Nick) || globMatch(s.cm, mask, tid.Prefix) || globMatch(s.cm, mask, tid.Host) || globMatch(s.cm, mask, tid.Realname) {
+				mine = append(mine, t)
 			}
-			r.numeric(codec.RPL_ENDOFWHO, q.mask, "End of WHO list")
-			b.replies(c, r, label)
-			putReplies(r)
-			b.done(c)
-		})
-	}
+		}
+		return mine
+	}, func(sh *shard, b *batch, found []*Client) {
+		r := sh.replies(c)
+		for i, t := range found {
+			if i >= 500 {
+				break // bound the reply; a WHO * on a big network is abuse
+			}
+			s.whoReply(r, q, "*", t, t.Identity(), "")
+		}
+		r.numeric(codec.RPL_ENDOFWHO, q.mask, "End of WHO list")
+		b.replies(c, r, label)
+		putReplies(r)
+	})
 }
 
 // whoFlags returns H or G, then * for operators, B for bots, then prefix.

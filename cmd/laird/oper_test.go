@@ -46,7 +46,7 @@ func TestOperKillWallops(t *testing.T) {
 	victim := ts.dial("victim")
 	victim.register("victim")
 	op.send("KILL victim :spamming")
-	victim.expect(`^ERROR :Closing Link: laird\.local \(Killed \(op \(spamming\)\)\)$`)
+	victim.expect(`^ERROR :Closing Link: 127\.0\.0\.1 \(Killed \(op \(spamming\)\)\)$`)
 	victim.expectClosed()
 	op.send("KILL nobody")
 	op.expect(` 401 op nobody `)
