@@ -98,12 +98,7 @@ func (lc *logCapture) find(t *testing.T, re string) []string {
 // may be set by mutate to reuse a directory.
 func startCaptured(t *testing.T, mutate func(*Config)) (*testServer, *logCapture) {
 	t.Helper()
-	cfg := defaultConfig()
-	cfg.Server.Listen = freeAddr(t)
-	cfg.Server.DataDir = t.TempDir()
-	cfg.Metrics.Listen = "off"
-	cfg.Store.DiskReserveMB = -1
-	cfg.Guard.Flood.Exempt = []string{"127.0.0.0/8", "::1"}
+	cfg := testConfig(t)
 	fastAccounts(&cfg)
 	if mutate != nil {
 		mutate(&cfg)

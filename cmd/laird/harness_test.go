@@ -33,20 +33,27 @@ func freeAddr(t *testing.T) string {
 	return addr
 }
 
-// startTestServer runs laird in-process with the default configuration,
-// adjusted by mutate, on a fresh port and data directory.
-func startTestServer(t *testing.T, mutate func(*Config)) *testServer {
+// testConfig is the default configuration adjusted for tests: a fresh port
+// and data directory, no metrics listener, no disk reserve, and the limits
+// that loopback test clients would trip (flood control, the account
+// registration quota) off; the tests of those limits turn them back on.
+func testConfig(t *testing.T) Config {
 	t.Helper()
 	cfg := defaultConfig()
 	cfg.Server.Listen = freeAddr(t)
 	cfg.Server.DataDir = t.TempDir()
 	cfg.Metrics.Listen = "off"
 	cfg.Store.DiskReserveMB = -1
-	// Tests drive many commands from loopback; the flood tests turn this off.
 	cfg.Guard.Flood.Exempt = []string{"127.0.0.0/8", "::1"}
-	// Likewise account registrations from one address; TestRegistrationQuota
-	// turns the quota back on.
 	cfg.Guard.Quotas.Registrations.Limit = 0
+	return cfg
+}
+
+// startTestServer runs laird in-process with the default configuration,
+// adjusted by mutate, on a fresh port and data directory.
+func startTestServer(t *testing.T, mutate func(*Config)) *testServer {
+	t.Helper()
+	cfg := testConfig(t)
 	if mutate != nil {
 		mutate(&cfg)
 	}
