@@ -48,14 +48,16 @@ bench: build
 	./bin/laird-bench suite -gobench $(BENCH_GO_PKGS)
 
 # Make the latest suite run the new baseline (on purpose, after review).
+# (`./bin/laird-bench baseline -from bench/results/X.json` promotes an
+# existing run instead of running the suite again.)
 bench-baseline: build
-	./bin/laird-bench baseline
+	./bin/laird-bench baseline -gobench $(BENCH_GO_PKGS)
 
 # laird and InspIRCd (from Debian, run as user irc) side by side.
 bench-compare: build
 	@command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq inspircd)
-	./bin/laird-bench compare
+	./bin/laird-bench compare -peers inspircd
 
 # Go micro-benchmarks of the hot paths.
 bench-go:

@@ -45,6 +45,23 @@ func adminBackup(token string, store *kv.Store, log *slog.Logger) http.Handler {
 	})
 }
 
+// adminOnly serves h only to requests with the bearer token; without a
+// configured token the endpoint is refused (profiles expose internals).
+func adminOnly(token string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if token == "" {
+			http.Error(w, "admin endpoints are disabled: set [metrics] token", http.StatusForbidden)
+			return
+		}
+		if !bearerOK(r, token) {
+			w.Header().Set("WWW-Authenticate", "Bearer")
+			http.Error(w, "unauthorized", http.StatusUnauthorized)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
 func bearerOK(r *http.Request, token string) bool {
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok {

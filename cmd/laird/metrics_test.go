@@ -116,6 +116,12 @@ func TestMetricsEndpoint(t *testing.T) {
 	if code, page := httpGet(t, base+"/debug/status", ""); code != 200 || !strings.Contains(page, "<html") {
 		t.Errorf("status page: %d", code)
 	}
+	if code, _ := httpGet(t, base+"/debug/pprof/", ""); code != http.StatusUnauthorized {
+		t.Errorf("pprof without token: %d, want 401", code)
+	}
+	if code, page := httpGet(t, base+"/debug/pprof/heap?debug=1", metricsToken); code != 200 || !strings.Contains(page, "heap profile") {
+		t.Errorf("pprof heap with token: %d", code)
+	}
 
 	// STATS L over IRC, operators only.
 	o := ts.dial("o")

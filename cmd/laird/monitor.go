@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"laird/chat"
@@ -100,6 +101,9 @@ func (m *monitor) start(cfg Config, log *slog.Logger, irc *chat.Server, store *k
 	mux := http.NewServeMux()
 	mux.Handle("/", h)
 	mux.Handle("/admin/backup", adminBackup(cfg.Metrics.Token, store, log))
+	mux.Handle("/debug/pprof/", adminOnly(cfg.Metrics.Token, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", adminOnly(cfg.Metrics.Token, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/trace", adminOnly(cfg.Metrics.Token, http.HandlerFunc(pprof.Trace)))
 	ln, err := net.Listen("tcp", cfg.Metrics.Listen)
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)
