@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
 
 	"laird/chat"
 	"laird/codec"
@@ -19,9 +20,9 @@ type conn struct {
 	el     *eventLoop
 	client *chat.Client
 
-	out    []byte // output gathered since the last flush
-	dirty  bool   // queued on el.dirty
-	closed bool   // OnClose has run
+	out    *bytebufferpool.ByteBuffer // output gathered since the last flush; nil when none
+	dirty  bool                       // queued on el.dirty
+	closed bool                       // OnClose has run
 	// closing is set once the server decided to close; input is ignored.
 	closing     bool
 	closeReason string
@@ -41,13 +42,14 @@ func (c *conn) Write(lines []byte) {
 	if c.closed || c.closing {
 		return
 	}
-	if len(c.out)+len(lines)+c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
+	if c.pending()+len(lines)+c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
 		c.srv.slowConsumer()
-		c.out = c.out[:0]
+		c.release()
 		c.Close("SendQ exceeded")
 		return
 	}
-	c.out = append(c.out, lines...)
+	b := c.buffer()
+	b.B = append(b.B, lines...)
 	if !c.dirty {
 		c.dirty = true
 		c.el.dirty = append(c.el.dirty, c)
@@ -58,11 +60,16 @@ func (c *conn) Write(lines []byte) {
 // and keeps the rest; its own buffer counts against SendQ.
 func (c *conn) flush() {
 	c.dirty = false
-	if c.closed || len(c.out) == 0 {
+	if c.closed || c.pending() == 0 {
+		c.release()
 		return
 	}
-	out := c.out
-	c.out = c.out[:0]
+	// gnet copies whatever the socket does not take, so the buffer goes
+	// back to the pool at once: an idle client holds no output memory.
+	buf := c.out
+	c.out = nil
+	defer bytebufferpool.Put(buf)
+	out := buf.B
 	c.srv.stats.bytesOut.Add(uint64(len(out)))
 	if rec := c.el.rec; rec != nil {
 		rec.Add(perf.BytesOut, uint64(len(out)))
@@ -70,9 +77,6 @@ func (c *conn) flush() {
 	}
 	if _, err := c.gc.Write(out); err != nil {
 		return // gnet closed the connection; OnClose ran
-	}
-	if cap(c.out) > 16<<10 {
-		c.out = nil // idle clients should not pin a burst's buffer
 	}
 	if !c.closed && c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
 		c.srv.slowConsumer()
@@ -87,11 +91,37 @@ func (c *conn) Close(reason string) {
 	}
 	c.closing = true
 	c.closeReason = reason
-	c.out = append(c.out, "ERROR :"...)
-	c.out = append(c.out, reason...)
-	c.out = append(c.out, '\r', '\n')
+	b := c.buffer()
+	b.B = append(b.B, "ERROR :"...)
+	b.B = append(b.B, reason...)
+	b.B = append(b.B, '\r', '\n')
 	c.flush()
 	_ = c.gc.Close()
+}
+
+// buffer returns the connection's output buffer, taking one from the pool
+// when it has none.
+func (c *conn) buffer() *bytebufferpool.ByteBuffer {
+	if c.out == nil {
+		c.out = bytebufferpool.Get()
+	}
+	return c.out
+}
+
+// pending is the number of output bytes gathered and not yet flushed.
+func (c *conn) pending() int {
+	if c.out == nil {
+		return 0
+	}
+	return len(c.out.B)
+}
+
+// release returns the output buffer to the pool, dropping its content.
+func (c *conn) release() {
+	if c.out != nil {
+		bytebufferpool.Put(c.out)
+		c.out = nil
+	}
 }
 
 // Resume implements chat.Conn.
