@@ -248,7 +248,7 @@ func writeScenarioHTML(p func(string, ...any), r, base *Result, name string) {
 			p(`<p class="err">%s</p>`, esc(e))
 		}
 		if len(sc.Figures) > 0 {
-			p(`<table><tr><th>figure</th><th>median</th><th>min</th><th>max</th><th>unit</th><th>runs</th><th>better</th></tr>`)
+			p(`<table><tr><th>figure</th><th>median</th><th>min</th><th>max</th><th>unit</th><th>each run</th><th>better</th></tr>`)
 			for _, f := range sc.Figures {
 				var vals []string
 				for _, v := range f.Values {
