@@ -366,3 +366,63 @@ func TestAccountLockout(t *testing.T) {
 		t.Fatalf("locked account not said clearly: %q", line)
 	}
 }
+
+// TestConnectionStormDetector: many connection attempts from one network
+// within the window lead to a temporary D-line of that network.
+func TestConnectionStormDetector(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		c.Guard.Detect.ConnStorm.Threshold = 5
+		c.Guard.Detect.ConnStorm.Window = time.Minute
+	})
+	for i := 0; i < 4; i++ {
+		c := dialFrom(t, ts, "storm", "127.0.0.20")
+		c.conn.Close()
+	}
+	refusedEventually(t, ts, "127.0.0.21", "banned") // same /24
+	other := dialFrom(t, ts, "other", "127.0.1.1") // another /24
+	other.register("other")
+}
+
+// TestRegistrationTimeoutDetector: addresses that repeatedly connect and
+// never register are D-lined.
+func TestRegistrationTimeoutDetector(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		c.Limits.RegistrationTimeout = duration{200 * time.Millisecond}
+		c.Guard.Detect.RegTimeout.Threshold = 2
+	})
+	for i := 0; i < 2; i++ {
+		c := dialFrom(t, ts, "idle", "127.0.0.30")
+		c.expect(`^ERROR :Registration timed out`)
+	}
+	refusedEventually(t, ts, "127.0.0.30", "banned")
+}
+
+// TestFloodDisconnectDetector: an address cut for flooding again and again
+// is D-lined.
+func TestFloodDisconnectDetector(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		noFloodExemption(c)
+		c.Limits.RecvQ = 4 << 10
+		c.Guard.Detect.FloodDisconnect.Threshold = 1
+	})
+	c := dialFrom(t, ts, "flooder", "127.0.0.40")
+	c.register("flooder")
+	junk := strings.Repeat("PRIVMSG flooder :"+strings.Repeat("z", 80)+"\r\n", 200)
+	_, _ = c.conn.Write([]byte(junk))
+	c.expect(`^ERROR :.*Excess Flood`)
+	refusedEventually(t, ts, "127.0.0.40", "banned")
+}
+
+// refusedEventually waits until connections from src are refused.
+func refusedEventually(t *testing.T, ts *testServer, src, want string) {
+	t.Helper()
+	eventually(t, 5*time.Second, "connections from "+src+" to be refused", func() (bool, string) {
+		c := dialFrom(t, ts, "probe", src)
+		select {
+		case l, ok := <-c.lines:
+			return ok && strings.HasPrefix(l, "ERROR :") && strings.Contains(l, want), l
+		case <-time.After(time.Second):
+			return false, "no reply"
+		}
+	})
+}
