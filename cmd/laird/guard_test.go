@@ -379,7 +379,7 @@ func TestConnectionStormDetector(t *testing.T) {
 		c.conn.Close()
 	}
 	refusedEventually(t, ts, "127.0.0.21", "banned") // same /24
-	other := dialFrom(t, ts, "other", "127.0.1.1") // another /24
+	other := dialFrom(t, ts, "other", "127.0.1.1")   // another /24
 	other.register("other")
 }
 
