@@ -46,6 +46,11 @@ func (s *Server) message(c *Client, m *codec.Message, command string) {
 	if command == "TAGMSG" && len(clientTags) == 0 {
 		return // nothing to relay
 	}
+	if !containsComma(m.Param(0)) {
+		// One target, the common case: no split, no steps.
+		s.messageOne(c, command, string(m.Param(0)), text, clientTags, c.takeLabel(), time.Now())
+		return
+	}
 	targets := bytes.Split(m.Param(0), []byte{','})
 	if len(targets) > s.cfg.MaxTargets {
 		if !quiet {
