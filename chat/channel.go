@@ -2,6 +2,8 @@ package chat
 
 import (
 	"time"
+
+	"laird/codec"
 )
 
 // chanModes is the set of a channel's flag modes.
@@ -118,4 +120,26 @@ func (m *Member) prefix(multi bool) string {
 		return "+"
 	}
 	return ""
+}
+
+// memberChannel looks up a channel for a command that needs c to be a
+// member, and allowed(ch, member) to hold (e.g. being an operator). It
+// answers 403, 442 or 482 itself and reports false when the command must
+// stop. Shard goroutine only.
+func (sh *shard) memberChannel(b *batch, c *Client, name, folded string, label []byte, allowed func(*Channel, *Member) bool) (*Channel, bool) {
+	ch := sh.channels[folded]
+	if ch == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		return nil, false
+	}
+	mb := ch.member(c)
+	if mb == nil {
+		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+		return nil, false
+	}
+	if !allowed(ch, mb) {
+		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+		return nil, false
+	}
+	return ch, true
 }

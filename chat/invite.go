@@ -51,18 +51,10 @@ func handleInvite(s *Server, c *Client, m *codec.Message) {
 
 func (sh *shard) invite(b *batch, c, target *Client, name, folded string, label []byte, now time.Time) {
 	s := sh.srv
-	ch := sh.channels[folded]
-	if ch == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
-		return
-	}
-	mb := ch.member(c)
-	if mb == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
-		return
-	}
-	if ch.modes&cmodeInvite != 0 && mb.modes&memberOp == 0 {
-		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+	ch, ok := sh.memberChannel(b, c, name, folded, label, func(ch *Channel, mb *Member) bool {
+		return ch.modes&cmodeInvite == 0 || mb.modes&memberOp != 0
+	})
+	if !ok {
 		return
 	}
 	tid := target.Identity()

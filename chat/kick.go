@@ -59,18 +59,10 @@ func handleKick(s *Server, c *Client, m *codec.Message) {
 
 func (sh *shard) kick(b *batch, c *Client, name, folded, nick, reason string, label []byte, now time.Time) {
 	s := sh.srv
-	ch := sh.channels[folded]
-	if ch == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
-		return
-	}
-	mb := ch.member(c)
-	if mb == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
-		return
-	}
-	if mb.modes&memberOp == 0 {
-		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+	ch, ok := sh.memberChannel(b, c, name, folded, label, func(_ *Channel, mb *Member) bool {
+		return mb.modes&memberOp != 0
+	})
+	if !ok {
 		return
 	}
 	victim := ch.memberByNick(s, nick)

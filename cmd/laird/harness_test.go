@@ -145,39 +145,36 @@ func (c *ircClient) expect(re string) []string {
 func (c *ircClient) expectWithin(re string, d time.Duration) []string {
 	c.t.Helper()
 	rx := regexp.MustCompile(re)
-	deadline := time.After(d)
-	for {
-		select {
-		case line, ok := <-c.lines:
-			if !ok {
-				c.t.Fatalf("%s: connection closed while waiting for /%s/; got:\n%s", c.name, re, strings.Join(c.log, "\n"))
-			}
-			c.log = append(c.log, line)
-			if m := rx.FindStringSubmatch(line); m != nil {
-				return m
-			}
-		case <-deadline:
-			c.t.Fatalf("%s: no line matching /%s/ within %v; got:\n%s", c.name, re, d, strings.Join(c.log, "\n"))
-		}
-	}
+	var m []string
+	c.expectMatchWithin(func(line string) bool {
+		m = rx.FindStringSubmatch(line)
+		return m != nil
+	}, "/"+re+"/", d)
+	return m
 }
 
 // expectMatch is expect with a predicate; desc names it in failures.
 func (c *ircClient) expectMatch(match func(string) bool, desc string) string {
 	c.t.Helper()
-	deadline := time.After(expectTimeout)
+	return c.expectMatchWithin(match, desc, expectTimeout)
+}
+
+// expectMatchWithin reads lines until one satisfies match, skipping others.
+func (c *ircClient) expectMatchWithin(match func(string) bool, desc string, d time.Duration) string {
+	c.t.Helper()
+	deadline := time.After(d)
 	for {
 		select {
 		case line, ok := <-c.lines:
 			if !ok {
-				c.t.Fatalf("%s: connection closed while waiting for %q; got:\n%s", c.name, desc, strings.Join(c.log, "\n"))
+				c.t.Fatalf("%s: connection closed while waiting for %s; got:\n%s", c.name, desc, strings.Join(c.log, "\n"))
 			}
 			c.log = append(c.log, line)
 			if match(line) {
 				return line
 			}
 		case <-deadline:
-			c.t.Fatalf("%s: no line matching %q within %v; got:\n%s", c.name, desc, expectTimeout, strings.Join(c.log, "\n"))
+			c.t.Fatalf("%s: no line matching %s within %v; got:\n%s", c.name, desc, d, strings.Join(c.log, "\n"))
 		}
 	}
 }
@@ -205,22 +202,7 @@ func (c *ircClient) expectNoneMatch(match func(string) bool, d time.Duration) {
 // expectNone asserts that no line matching re arrives within d.
 func (c *ircClient) expectNone(re string, d time.Duration) {
 	c.t.Helper()
-	rx := regexp.MustCompile(re)
-	deadline := time.After(d)
-	for {
-		select {
-		case line, ok := <-c.lines:
-			if !ok {
-				return
-			}
-			c.log = append(c.log, line)
-			if rx.MatchString(line) {
-				c.t.Fatalf("%s: unexpected line %q", c.name, line)
-			}
-		case <-deadline:
-			return
-		}
-	}
+	c.expectNoneMatch(regexp.MustCompile(re).MatchString, d)
 }
 
 // expectClosed waits for the server to close the connection.
