@@ -164,7 +164,11 @@ func (c *ircClient) quit() {
 		p.send("NICK %s", nick)
 		p.send("PING probe")
 		line := p.expect(` 433 | PONG `)
-		p.conn.Close()
+		// The probe may hold the nick now: QUIT and wait for the close,
+		// by which time its release is queued on the nick's shard ahead
+		// of any later claim.
+		p.send("QUIT")
+		p.expectClosed()
 		if !strings.Contains(line[0], " 433 ") {
 			return
 		}
