@@ -2,6 +2,7 @@ package chat
 
 import (
 	"net/netip"
+	"slices"
 
 	"laird/guard"
 	"laird/perf"
@@ -92,7 +93,7 @@ type Client struct {
 	// Shards owning those channels write it; the client's loop reads it to
 	// plan QUIT and NICK. Rarely contended.
 	chansMu sync.Mutex
-	chans   map[string]struct{}
+	chans   []string // casefolded names; at most CHANLIMIT, so a slice beats a map
 }
 
 // Identity returns the client's current public identity.
@@ -133,11 +134,7 @@ func (c *Client) Has(cp Cap) bool { return c.caps.Load()&(1<<cp) != 0 }
 func (c *Client) channelList() []string {
 	c.chansMu.Lock()
 	defer c.chansMu.Unlock()
-	out := make([]string, 0, len(c.chans))
-	for name := range c.chans {
-		out = append(out, name)
-	}
-	return out
+	return append([]string(nil), c.chans...)
 }
 
 func (c *Client) channelCount() int {
@@ -146,17 +143,28 @@ func (c *Client) channelCount() int {
 	return len(c.chans)
 }
 
+// inChannel reports whether c is in the casefolded channel.
+func (c *Client) inChannel(folded string) bool {
+	c.chansMu.Lock()
+	defer c.chansMu.Unlock()
+	return slices.Contains(c.chans, folded)
+}
+
 func (c *Client) addChannel(folded string) {
 	c.chansMu.Lock()
-	if c.chans == nil {
-		c.chans = make(map[string]struct{})
+	if !slices.Contains(c.chans, folded) {
+		c.chans = append(c.chans, folded)
 	}
-	c.chans[folded] = struct{}{}
 	c.chansMu.Unlock()
 }
 
 func (c *Client) removeChannel(folded string) {
 	c.chansMu.Lock()
-	delete(c.chans, folded)
+	if i := slices.Index(c.chans, folded); i >= 0 {
+		last := len(c.chans) - 1
+		c.chans[i] = c.chans[last]
+		c.chans[last] = ""
+		c.chans = c.chans[:last]
+	}
 	c.chansMu.Unlock()
 }

@@ -142,10 +142,7 @@ func handleChathistory(s *Server, c *Client, m *codec.Message) {
 func (s *Server) historyKey(c *Client, target string) (string, bool) {
 	if codec.IsChannelName([]byte(target)) {
 		folded := s.cm.Fold(target)
-		c.chansMu.Lock()
-		_, member := c.chans[folded]
-		c.chansMu.Unlock()
-		return folded, member
+		return folded, c.inChannel(folded)
 	}
 	if !codec.ValidNick([]byte(target), s.cfg.NickLen) {
 		return "", false

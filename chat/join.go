@@ -54,10 +54,7 @@ func (s *Server) joinOne(c *Client, name, key string, label []byte) {
 	}
 	folded := s.cm.Fold(name)
 	if c.channelCount() >= s.cfg.MaxChannels {
-		c.chansMu.Lock()
-		_, already := c.chans[folded]
-		c.chansMu.Unlock()
-		if !already {
+		if !c.inChannel(folded) {
 			r := c.replies()
 			r.numeric(codec.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
 			c.outLabel = append(c.outLabel[:0], label...)

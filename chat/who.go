@@ -326,10 +326,8 @@ func handleUserhost(s *Server, c *Client, m *codec.Message) {
 // both clients' channel sets under their locks, one at a time.
 func shareChannel(a, b *Client) bool {
 	mine := a.channelList()
-	b.chansMu.Lock()
-	defer b.chansMu.Unlock()
 	for _, name := range mine {
-		if _, ok := b.chans[name]; ok {
+		if b.inChannel(name) {
 			return true
 		}
 	}
