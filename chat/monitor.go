@@ -29,6 +29,7 @@ func handleMonitor(s *Server, c *Client, m *codec.Message) {
 			folded := s.cm.Fold(n)
 			if _, ok := c.monitor[folded]; ok {
 				delete(c.monitor, folded)
+				s.monitors.Add(-1)
 				s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.unwatch(folded, c) })
 			}
 		}
@@ -88,6 +89,7 @@ func monitorAdd(s *Server, c *Client, nicks []string) {
 			continue
 		}
 		c.monitor[folded] = n
+		s.monitors.Add(1)
 		added = append(added, folded)
 		s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.watch(folded, c) })
 	}
@@ -121,6 +123,7 @@ func monitorStatus(r *replies, c *Client, folded []string, found map[string]*Cli
 }
 
 func monitorClear(s *Server, c *Client) {
+	s.monitors.Add(-int64(len(c.monitor)))
 	for folded := range c.monitor {
 		s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.unwatch(folded, c) })
 	}
@@ -148,6 +151,9 @@ func (sh *shard) unwatch(folded string, c *Client) {
 // monitorNotify tells the watchers of folded that id came online or went
 // offline. It posts to the nick's shard.
 func (s *Server) monitorNotify(folded string, id *Identity, online bool) {
+	if s.monitors.Load() == 0 {
+		return // nobody monitors anything: no shard hop per connect and quit
+	}
 	s.post(s.shardOf(folded), func(sh *shard, b *batch) {
 		w := sh.watchers[folded]
 		if len(w) == 0 {

@@ -43,6 +43,7 @@ type Server struct {
 	opers    atomic.Int64
 	channels atomic.Int64
 	maxUsers atomic.Int64
+	monitors atomic.Int64 // MONITOR entries of all clients
 }
 
 // ErrConfig wraps configuration errors returned by New.
