@@ -143,3 +143,19 @@ func (sh *shard) memberChannel(b *batch, c *Client, name, folded string, label [
 	}
 	return ch, true
 }
+
+// regView returns a registered channel that has no members, built from its
+// record and not added to the shard, so that MODE and TOPIC queries answer
+// from the stored state; nil when the channel is not registered.
+func (sh *shard) regView(name, folded string) *Channel {
+	rc := sh.regOf(folded)
+	if rc == nil {
+		return nil
+	}
+	if rc.rec.DisplayName != "" {
+		name = rc.rec.DisplayName
+	}
+	ch := newChannel(name, folded, rc.rec.Created)
+	applyRecord(ch, &rc.rec)
+	return ch
+}

@@ -54,6 +54,9 @@ type modeChange struct {
 func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, args []string, existing map[string]*Client, label []byte, now time.Time) {
 	s := sh.srv
 	ch := sh.channels[folded]
+	if ch == nil && len(args) == 0 && strings.Trim(modestr, "+beI") == "" {
+		ch = sh.regView(name, folded) // a query on an empty registered channel
+	}
 	if ch == nil {
 		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return

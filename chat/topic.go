@@ -23,6 +23,9 @@ func handleTopic(s *Server, c *Client, m *codec.Message) {
 
 func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic string, label []byte, now time.Time) {
 	ch := sh.channels[folded]
+	if ch == nil && !set {
+		ch = sh.regView(name, folded) // a query on an empty registered channel
+	}
 	if ch == nil {
 		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
