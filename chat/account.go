@@ -13,14 +13,11 @@ import (
 // reserves, and a client can only hold a nick nobody else is using, so an
 // account cannot be registered out from under someone online.
 
-func handleRegister(s *Server, c *Client, m *codec.Message) {
+func handleRegister(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	name, email, password := string(m.Param(0)), string(m.Param(1)), string(m.Param(2))
 	nick := c.Nick()
-	fail := func(code, context, text string) {
-		r := c.replies()
-		r.fail("REGISTER", code, context, text)
-		c.sendReplies(r)
-	}
+	fail := func(code, context, text string) { o.fail("REGISTER", code, context, text) }
 	switch {
 	case s.store == nil:
 		fail("TEMPORARILY_UNAVAILABLE", orStar(name), "This server has no account storage")
@@ -42,28 +39,25 @@ func handleRegister(s *Server, c *Client, m *codec.Message) {
 		return
 	}
 	name = nick // the nick's own casing is the display name
-	s.registerAccount(c, name, email, password, func(o regOutcome) {
-		r := c.replies()
-		defer c.sendReplies(r)
+	s.registerAccount(o, name, email, password, func(out regOutcome) {
+		r := o.replies()
+		defer o.reply(r)
 		switch {
-		case o.code != "":
-			r.fail("REGISTER", o.code, name, o.text)
-		case o.verify:
-			r.cmd(s.name, "REGISTER", true, "VERIFICATION_REQUIRED", name, o.text)
+		case out.code != "":
+			r.fail("REGISTER", out.code, name, out.text)
+		case out.verify:
+			r.cmd(s.name, "REGISTER", true, "VERIFICATION_REQUIRED", name, out.text)
 		default:
-			r.cmd(s.name, "REGISTER", true, "SUCCESS", name, o.text)
+			r.cmd(s.name, "REGISTER", true, "SUCCESS", name, out.text)
 			loggedIn(r, c, name)
 		}
 	})
 }
 
-func handleVerify(s *Server, c *Client, m *codec.Message) {
+func handleVerify(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	name, code := string(m.Param(0)), string(m.Param(1))
-	fail := func(code, text string) {
-		r := c.replies()
-		r.fail("VERIFY", code, name, text)
-		c.sendReplies(r)
-	}
+	fail := func(code, text string) { o.fail("VERIFY", code, name, text) }
 	switch {
 	case s.store == nil:
 		fail("TEMPORARILY_UNAVAILABLE", "This server has no account storage")
@@ -81,7 +75,7 @@ func handleVerify(s *Server, c *Client, m *codec.Message) {
 		readErr error
 		ok      bool
 	)
-	s.offload(c, func() {
+	o.offload(readPool, func() {
 		acct, readErr = s.store.Account(folded)
 		ok = readErr == nil && !acct.Verified && verifyCodeMatches(acct.VerifyCode, code)
 	}, func() {
@@ -102,16 +96,16 @@ func handleVerify(s *Server, c *Client, m *codec.Message) {
 		t.RequireAccount(folded)
 		t.PutAccount(acct)
 		t.AppendAudit(audit(c, "account.verify", folded))
-		s.commitFor(c, t, func(err error) {
+		o.commit(t, func(err error) {
 			if err != nil {
 				fail("TEMPORARILY_UNAVAILABLE", s.storeError("account verification", c, err))
 				return
 			}
-			r := c.replies()
+			r := o.replies()
 			r.cmd(s.name, "VERIFY", true, "SUCCESS", acct.DisplayName, "Account verified; you are now logged in")
 			loggedIn(r, c, acct.DisplayName)
-			c.sendReplies(r)
-			s.setAccount(c, acct.DisplayName)
+			o.reply(r)
+			s.setAccount(o, acct.DisplayName)
 		})
 	})
 }

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"time"
 
 	"golang.org/x/crypto/bcrypt"
@@ -21,9 +20,9 @@ import (
 
 // Accounts: what every way in (REGISTER, NickServ, SASL) shares. Passwords
 // are stored twice, as a bcrypt hash (PLAIN, IDENTIFY) and a SCRAM-SHA-256
-// verifier; both are derived off the event loops (offload), and an
+// verifier; both are derived off the event loops (op.offload), and an
 // account's records change only through one kv transaction whose commit
-// is awaited (commitFor) before the client hears of it.
+// is awaited (op.commit) before the client hears of it.
 
 // AccountConfig configures accounts and services. Zero values mean the
 // documented defaults.
@@ -168,11 +167,15 @@ func passwordMatches(stored, password string) bool {
 }
 
 // decoyHash is compared against when an account does not exist, so a
-// missing account costs the same time as a wrong password.
-var decoyHash = sync.OnceValue(func() string {
-	h, _ := bcrypt.GenerateFromPassword(prehash("decoy"), bcrypt.DefaultCost)
-	return bcryptPrefix + string(h)
-})
+// missing account costs the same time as a wrong password: it is made once,
+// with the configured cost, which real hashes use too.
+func (s *Server) decoyHash() string {
+	s.decoyOnce.Do(func() {
+		h, _ := bcrypt.GenerateFromPassword(prehash("decoy"), s.cfg.Accounts.BcryptCost)
+		s.decoy = bcryptPrefix + string(h)
+	})
+	return s.decoy
+}
 
 // passwordProblem returns the account-registration FAIL code and text for
 // an unacceptable password, or "".
@@ -217,11 +220,11 @@ func verifyCodeMatches(stored, code string) bool {
 	return stored != "" && subtle.ConstantTimeCompare([]byte(stored), []byte(hashVerifyCode(code))) == 1
 }
 
-// setAccount logs c in to account (its display name), or out when account
-// is "". Co-members with account-notify hear of it; nick protection looks
-// at the nick again. Loop only; send c's own replies first, since this may
-// park c until the notification is delivered.
-func (s *Server) setAccount(c *Client, account string) {
+// setAccount logs o's client in to account (its display name), or out when
+// account is "". Co-members with account-notify hear of it (as part of o);
+// nick protection looks at the nick again. Loop only.
+func (s *Server) setAccount(o *op, account string) {
+	c := o.c
 	old := c.Identity()
 	if old.Account == account {
 		return
@@ -236,7 +239,7 @@ func (s *Server) setAccount(c *Client, account string) {
 	}
 	// The ACCOUNT line is the last one of the old account: account-tag
 	// tags it with that one (broadcastCommonCap reads the identity now).
-	s.broadcastCommonCap(c, appendCmd(nil, old.Prefix, "ACCOUNT", false, shown), false, nil, false, CapAccountNotify)
+	s.broadcastCommonCap(o, appendCmd(nil, old.Prefix, "ACCOUNT", false, shown), false, CapAccountNotify)
 	c.update(func(id *Identity) { id.Account = account })
 	s.nickProtect(c)
 }
@@ -274,13 +277,13 @@ func (a authResult) text(account string) string {
 }
 
 // checkPassword looks up an account and checks a password off the loop,
-// then runs then(account, result) on c's loop with c's label restored. c
-// stays parked meanwhile.
-func (s *Server) checkPassword(c *Client, name, password string, then func(acct kv.Account, res authResult)) {
+// then runs then(account, result) on the loop as part of o.
+func (s *Server) checkPassword(o *op, name, password string, then func(acct kv.Account, res authResult)) {
+	c := o.c
 	folded := s.cm.Fold(name)
 	var acct kv.Account
 	res := authBad
-	s.offload(c, func() {
+	o.offload(hashPool, func() {
 		res, acct = s.checkPasswordSync(folded, password)
 	}, func() {
 		switch res {
@@ -301,7 +304,7 @@ func (s *Server) checkPasswordSync(folded, password string) (authResult, kv.Acco
 	acct, err := s.store.Account(folded)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):
-		passwordMatches(decoyHash(), password)
+		passwordMatches(s.decoyHash(), password)
 		return authBad, acct
 	case err != nil:
 		s.log.Error("account lookup failed", "account", folded, "err", err)
@@ -317,26 +320,6 @@ func (s *Server) checkPasswordSync(folded, password string) (authResult, kv.Acco
 		return authUnverified, acct
 	}
 	return authOK, acct
-}
-
-// commitFor commits t on behalf of c: c stays parked until the outcome is
-// known, then then(err) runs on c's loop with the label of the command
-// being handled restored. Commit failures that happen before the writer
-// sees t (busy, disk full, unavailable) arrive the same way.
-func (s *Server) commitFor(c *Client, t *kv.Txn, then func(err error)) {
-	label := c.takeLabel()
-	c.park()
-	finish := func(err error) {
-		s.onLoop(c, func() {
-			c.outLabel = append(c.outLabel[:0], label...)
-			then(err)
-			c.outLabel = c.outLabel[:0]
-			c.opDone()
-		})
-	}
-	if err := s.store.Commit(t, finish); err != nil {
-		finish(err)
-	}
 }
 
 // storeError logs a failed write and returns the client-facing text.
@@ -361,9 +344,11 @@ type regOutcome struct {
 }
 
 // registerAccount creates the account name (with its nick reservation and
-// an audit entry, in one transaction) and runs then on c's loop. On success
-// without verification c is logged in after then has replied.
-func (s *Server) registerAccount(c *Client, name, email, password string, then func(o regOutcome)) {
+// an audit entry, in one transaction) and runs then on the loop as part of
+// o. On success without verification the client is logged in after then
+// has replied.
+func (s *Server) registerAccount(o *op, name, email, password string, then func(out regOutcome)) {
+	c := o.c
 	fail := func(code, text string) { then(regOutcome{code: code, text: text}) }
 	switch {
 	case s.store == nil:
@@ -399,7 +384,7 @@ func (s *Server) registerAccount(c *Client, name, email, password string, then f
 		code    string
 		codeSum string
 	)
-	s.offload(c, func() {
+	o.offload(hashPool, func() {
 		// Cheap checks first, so a taken name costs no hashing; the
 		// transaction's preconditions decide for real.
 		if _, err := s.store.Account(folded); err == nil {
@@ -433,7 +418,7 @@ func (s *Server) registerAccount(c *Client, name, email, password string, then f
 		})
 		t.PutNick(kv.NickRecord{Nick: folded, Account: folded, Since: now})
 		t.AppendAudit(audit(c, "account.register", folded))
-		s.commitFor(c, t, func(err error) {
+		o.commit(t, func(err error) {
 			switch {
 			case err == nil:
 			case errors.Is(err, kv.ErrExists):
@@ -450,7 +435,7 @@ func (s *Server) registerAccount(c *Client, name, email, password string, then f
 				return
 			}
 			then(regOutcome{text: "Account created"})
-			s.setAccount(c, name)
+			s.setAccount(o, name)
 		})
 	})
 }
@@ -471,13 +456,15 @@ func (s *Server) sendVerifyCode(account, email, code string) {
 }
 
 // setPassword replaces an account's credentials (read, modify, one
-// transaction with an audit entry) and runs then(err) on c's loop.
-func (s *Server) setPassword(c *Client, folded, password string, then func(err error)) {
+// transaction with an audit entry) and runs then(err) on the loop as part
+// of o.
+func (s *Server) setPassword(o *op, folded, password string, then func(err error)) {
+	c := o.c
 	var (
 		acct kv.Account
 		err  error
 	)
-	s.offload(c, func() {
+	o.offload(hashPool, func() {
 		if acct, err = s.store.Account(folded); err != nil {
 			return
 		}
@@ -495,7 +482,7 @@ func (s *Server) setPassword(c *Client, folded, password string, then func(err e
 		t.RequireAccount(folded)
 		t.PutAccount(acct)
 		t.AppendAudit(audit(c, "account.password", folded))
-		s.commitFor(c, t, then)
+		o.commit(t, then)
 	})
 }
 

@@ -14,11 +14,12 @@ import (
 //	AUDIT [action=<a>] [actor=<nick>] [target=<t>] [since=<duration>] [limit=<n>]
 //
 // The query reads the store, so it runs off the event loop.
-func handleAudit(s *Server, c *Client, m *codec.Message) {
+func handleAudit(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	if s.store == nil {
 		r := c.replies()
 		r.fail("AUDIT", "DISABLED", "", "No store")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	q := kv.AuditQuery{Limit: 50}
@@ -27,7 +28,7 @@ func handleAudit(s *Server, c *Client, m *codec.Message) {
 		if !ok {
 			r := c.replies()
 			r.fail("AUDIT", "INVALID_PARAMS", string(p), "Filters are key=value: action, actor, target, since, limit")
-			c.sendReplies(r)
+			o.reply(r)
 			return
 		}
 		switch strings.ToLower(key) {
@@ -51,9 +52,9 @@ func handleAudit(s *Server, c *Client, m *codec.Message) {
 		entries []kv.AuditEntry
 		err     error
 	)
-	s.offload(c, func() { entries, err = s.store.Audit(q) }, func() {
-		r := c.replies()
-		defer c.sendReplies(r)
+	o.offload(auditPool, func() { entries, err = s.store.Audit(q) }, func() {
+		r := o.replies()
+		defer o.reply(r)
 		if err != nil {
 			r.fail("AUDIT", "TEMPORARILY_UNAVAILABLE", "", "Audit query failed: "+err.Error())
 			return

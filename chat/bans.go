@@ -188,20 +188,19 @@ func parseDuration(v string) (time.Duration, error) {
 	return d, nil
 }
 
-func handleKline(s *Server, c *Client, m *codec.Message) { banCommand(s, c, m, guard.KLine) }
-func handleDline(s *Server, c *Client, m *codec.Message) { banCommand(s, c, m, guard.DLine) }
+func handleKline(o *op, m *codec.Message) { banCommand(o, m, guard.KLine) }
+func handleDline(o *op, m *codec.Message) { banCommand(o, m, guard.DLine) }
 
-func banCommand(s *Server, c *Client, m *codec.Message, kind guard.BanKind) {
+func banCommand(o *op, m *codec.Message, kind guard.BanKind) {
+	s, c := o.s, o.c
 	name := kind.String()
 	if s.guard == nil {
-		r := c.replies()
-		r.fail(name, "DISABLED", "", "Server bans are not enabled")
-		c.sendReplies(r)
+		o.fail(name, "DISABLED", "", "Server bans are not enabled")
 		return
 	}
 	dur, mask, reason, ok := parseBanArgs(m)
 	if !ok {
-		needMore(c, name)
+		needMore(o, name)
 		return
 	}
 	now := time.Now()
@@ -211,66 +210,60 @@ func banCommand(s *Server, c *Client, m *codec.Message, kind guard.BanKind) {
 		b.Expires = now.Add(dur)
 	}
 	var result error
-	c.park()
-	label := c.takeLabel()
-	s.addBan(b, id.Nick, c.ip.String(), func(err error) {
-		result = err
-		s.onLoop(c, func() {
-			c.outLabel = append(c.outLabel[:0], label...)
-			r := c.replies()
-			if result != nil {
-				code := "INVALID_MASK"
-				if kv.Temporary(result) {
-					code = "TEMPORARILY_UNAVAILABLE"
-				}
-				r.fail(name, code, mask, "Ban not added: "+result.Error())
-			} else {
-				exp := "permanent"
-				if dur > 0 {
-					exp = "for " + dur.String()
-				}
-				r.cmd(s.name, "NOTICE", true, c.Nick(), fmt.Sprintf("Added %s %s (%s): %s", name, mask, exp, reason))
-				s.serverNotice(fmt.Sprintf("%s added %s %s (%s): %s", id.Nick, name, mask, exp, reason))
-			}
-			c.sendReplies(r)
-			c.outLabel = c.outLabel[:0]
-			c.opDone()
+	o.waitFor(func(done func()) {
+		s.addBan(b, id.Nick, c.ip.String(), func(err error) {
+			result = err
+			done()
 		})
+	}, func() {
+		r := o.replies()
+		if result != nil {
+			code := "INVALID_MASK"
+			if kv.Temporary(result) {
+				code = "TEMPORARILY_UNAVAILABLE"
+			}
+			r.fail(name, code, mask, "Ban not added: "+result.Error())
+		} else {
+			exp := "permanent"
+			if dur > 0 {
+				exp = "for " + dur.String()
+			}
+			r.cmd(s.name, "NOTICE", true, c.Nick(), fmt.Sprintf("Added %s %s (%s): %s", name, mask, exp, reason))
+			s.serverNotice(fmt.Sprintf("%s added %s %s (%s): %s", id.Nick, name, mask, exp, reason))
+		}
+		o.reply(r)
 	})
 }
 
-func handleUnkline(s *Server, c *Client, m *codec.Message) { unbanCommand(s, c, m, guard.KLine) }
-func handleUndline(s *Server, c *Client, m *codec.Message) { unbanCommand(s, c, m, guard.DLine) }
+func handleUnkline(o *op, m *codec.Message) { unbanCommand(o, m, guard.KLine) }
+func handleUndline(o *op, m *codec.Message) { unbanCommand(o, m, guard.DLine) }
 
-func unbanCommand(s *Server, c *Client, m *codec.Message, kind guard.BanKind) {
+func unbanCommand(o *op, m *codec.Message, kind guard.BanKind) {
+	s, c := o.s, o.c
 	name := "UN" + kind.String()
-	r := c.replies()
 	if s.guard == nil {
-		r.fail(name, "DISABLED", "", "Server bans are not enabled")
-		c.sendReplies(r)
+		o.fail(name, "DISABLED", "", "Server bans are not enabled")
 		return
 	}
 	mask := string(m.Param(0))
 	removed, err := s.guard.Bans.Remove(kind, mask)
 	if err != nil {
-		r.fail(name, "NO_SUCH_BAN", mask, "No such "+kind.String())
-		c.sendReplies(r)
+		o.fail(name, "NO_SUCH_BAN", mask, "No such "+kind.String())
 		return
 	}
 	id := c.Identity()
 	finish := func(err error) {
-		rr := c.replies()
 		if err != nil {
 			// Not durable: put the ban back so memory matches the store.
 			_, _, _ = s.guard.Bans.Add(removed, time.Now())
-			rr.fail(name, "TEMPORARILY_UNAVAILABLE", mask, "Ban not removed: "+err.Error())
-		} else {
-			rr.cmd(s.name, "NOTICE", true, c.Nick(), "Removed "+kind.String()+" "+removed.Mask)
-			s.serverNotice(id.Nick + " removed " + kind.String() + " " + removed.Mask)
+			o.fail(name, "TEMPORARILY_UNAVAILABLE", mask, "Ban not removed: "+err.Error())
+			return
 		}
-		c.sendReplies(rr)
+		r := o.replies()
+		r.cmd(s.name, "NOTICE", true, c.Nick(), "Removed "+kind.String()+" "+removed.Mask)
+		o.reply(r)
+		s.serverNotice(id.Nick + " removed " + kind.String() + " " + removed.Mask)
 	}
-	putReplies(r)
 	if s.store == nil {
 		finish(nil)
 		return
@@ -279,21 +272,7 @@ func unbanCommand(s *Server, c *Client, m *codec.Message, kind guard.BanKind) {
 	kb := kvBan(removed)
 	t.DeleteBan(kb.Kind, kb.Mask)
 	t.AppendAudit(kv.AuditEntry{Actor: id.Nick, Action: strings.ToLower(kind.String()) + ".remove", Target: removed.Mask, IP: c.ip.String()})
-	label := c.takeLabel()
-	c.park()
-	err = s.store.Commit(t, func(err error) {
-		s.onLoop(c, func() {
-			c.outLabel = append(c.outLabel[:0], label...)
-			finish(err)
-			c.outLabel = c.outLabel[:0]
-			c.opDone()
-		})
-	})
-	if err != nil {
-		c.unpark()
-		c.outLabel = append(c.outLabel[:0], label...)
-		finish(err)
-	}
+	o.commit(t, finish)
 }
 
 // statsBans lists K- or D-lines for STATS k / STATS d.

@@ -89,7 +89,7 @@ func (w *benchWorld) connectMany(n int, caps, after func(i int) []string) []*fak
 		w.onLoop(id, func() {
 			for _, i := range idx {
 				fc := conns[i]
-				fc.client = w.srv.Connect(fc, ip, time.Now())
+				fc.client = w.srv.Connect(fc, fc.loop, ip, time.Now())
 				fc.process()
 			}
 		})
@@ -125,7 +125,7 @@ func (w *benchWorld) quiesce(conns []*fakeConn) {
 				for _, fc := range conns {
 					c := fc.client
 					if fc.loop == id && c != nil && !fc.closed.Load() &&
-						(c.inflight > 0 || len(fc.input) > 0 || len(c.steps) > 0) {
+						(c.busy() || len(fc.input) > 0) {
 						busy = true
 					}
 				}

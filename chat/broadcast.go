@@ -21,6 +21,25 @@ func (cs *commonSet) add(c *Client) {
 	cs.mu.Unlock()
 }
 
+// last reports whether the calling shard is the last to contribute.
+func (cs *commonSet) last() bool { return cs.remaining.Add(-1) == 0 }
+
+// fanout sends line (tagged for account-tag recipients) to every member.
+func (cs *commonSet) fanout(b *batch, line, tagged []byte) {
+	off, end := b.appendLine(line)
+	toff, tend := off, end
+	if tagged != nil {
+		toff, tend = b.appendLine(tagged)
+	}
+	for m := range cs.members {
+		if m.Has(CapAccountTag) {
+			b.sendSpan(m, toff, tend)
+		} else {
+			b.sendSpan(m, off, end)
+		}
+	}
+}
+
 // channelsByShard groups casefolded channel names by owning shard.
 func (s *Server) channelsByShard(names []string) map[int][]string {
 	out := make(map[int][]string)
@@ -31,26 +50,26 @@ func (s *Server) channelsByShard(names []string) map[int][]string {
 	return out
 }
 
-// broadcastCommon sends line once to every client sharing a channel with c,
-// and to c itself when self is true (with label). When part is true, c
-// leaves all those channels on the way (QUIT). Runs on c's loop. Unless
-// part is set, c stays parked until the lines are delivered.
-func (s *Server) broadcastCommon(c *Client, line []byte, self bool, label []byte, part bool) {
-	s.broadcastCommonCap(c, line, self, label, part, noCap)
-}
-
 // noCap means "every recipient" for broadcastCommonCap.
 const noCap Cap = capCount
 
+// broadcastCommon sends line once to every client sharing a channel with
+// o's client, and to that client itself when self is true (as o's reply).
+// Runs on the client's loop; the op completes once the lines are queued.
+func (s *Server) broadcastCommon(o *op, line []byte, self bool) {
+	s.broadcastCommonCap(o, line, self, noCap)
+}
+
 // broadcastCommonCap is broadcastCommon limited to co-members that enabled
-// needCap (away-notify, setname, chghost, account-notify).
-func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []byte, part bool, needCap Cap) {
+// needCap (away-notify, setname, chghost, account-notify). extended-monitor
+// watchers of the client's nick that enabled needCap get the line too.
+func (s *Server) broadcastCommonCap(o *op, line []byte, self bool, needCap Cap) {
+	c := o.c
 	groups := s.channelsByShard(c.channelList())
 	tagged := accountTagged(c, line) // for account-tag recipients; nil without an account
-	// extended-monitor: watchers of c's nick that enabled it (and needCap)
-	// get the change too; they live on the nick's shard.
+	// extended-monitor: the watchers of c's nick live on the nick's shard.
 	nickShard := -1
-	if needCap != noCap && !part {
+	if needCap != noCap {
 		nickShard = s.shardOf(s.cm.Fold(c.Nick()))
 		if _, ok := groups[nickShard]; !ok {
 			groups[nickShard] = nil
@@ -58,20 +77,14 @@ func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []b
 	}
 	if len(groups) == 0 {
 		if self {
-			r := c.replies()
-			r.line(line)
-			c.outLabel = append(c.outLabel[:0], label...)
-			c.sendReplies(r)
+			o.write(line)
 		}
 		return
 	}
 	cs := &commonSet{members: make(map[*Client]struct{})}
 	cs.remaining.Store(int32(len(groups)))
-	if !part {
-		c.park()
-	}
 	for id, names := range groups {
-		s.post(id, func(sh *shard, b *batch) {
+		o.toShard(id, func(sh *shard, b *batch) {
 			if id == nickShard {
 				for w := range sh.watchers[s.cm.Fold(c.Nick())] {
 					if w != c && w.Has(CapExtendedMonitor) && w.Has(needCap) {
@@ -89,41 +102,21 @@ func (s *Server) broadcastCommonCap(c *Client, line []byte, self bool, label []b
 						cs.add(mb.c)
 					}
 				}
-				if part {
-					sh.removeMember(ch, c)
-				}
 			}
-			if cs.remaining.Add(-1) != 0 {
+			if !cs.last() {
 				return
 			}
-			off, end := b.appendLine(line)
-			toff, tend := off, end
-			if tagged != nil {
-				toff, tend = b.appendLine(tagged)
-			}
-			for m := range cs.members {
-				if m.Has(CapAccountTag) {
-					b.sendSpan(m, toff, tend)
-				} else {
-					b.sendSpan(m, off, end)
-				}
-			}
-			if part {
-				return
-			}
+			cs.fanout(b, line, tagged)
 			if self {
-				r := sh.replies(c)
-				r.line(line)
-				b.replies(c, r, label)
-				putReplies(r)
+				b.replyLine(o, line)
 			}
-			b.done(c)
 		})
 	}
 }
 
 // quitEverywhere removes a disconnected client from every channel, tells
-// the clients it shared them with, and frees its nick.
+// the clients it shared them with, and frees its nick. No op: the client
+// is gone.
 func (s *Server) quitEverywhere(c *Client, reason string, registered bool) {
 	id := c.Identity()
 	if id.Nick != "*" {
@@ -134,5 +127,27 @@ func (s *Server) quitEverywhere(c *Client, reason string, registered bool) {
 		}
 	}
 	line := appendCmd(nil, id.Prefix, "QUIT", true, reason)
-	s.broadcastCommon(c, line, false, nil, true)
+	tagged := accountTagged(c, line)
+	groups := s.channelsByShard(c.channelList())
+	cs := &commonSet{members: make(map[*Client]struct{})}
+	cs.remaining.Store(int32(len(groups)))
+	for id, names := range groups {
+		s.post(id, func(sh *shard, b *batch) {
+			for _, name := range names {
+				ch := sh.channels[name]
+				if ch == nil {
+					continue
+				}
+				for _, mb := range ch.members {
+					if mb.c != c {
+						cs.add(mb.c)
+					}
+				}
+				sh.removeMember(ch, c)
+			}
+			if cs.last() {
+				cs.fanout(b, line, tagged)
+			}
+		})
+	}
 }

@@ -6,7 +6,8 @@ import (
 	"laird/codec"
 )
 
-func handleCap(s *Server, c *Client, m *codec.Message) {
+func handleCap(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	sub := strings.ToUpper(string(m.Param(0)))
 	nick := c.Nick()
 	switch sub {
@@ -21,7 +22,7 @@ func handleCap(s *Server, c *Client, m *codec.Message) {
 				c.caps.Store(c.caps.Load() | 1<<CapCapNotify)
 			}
 		}
-		s.sendCapList(c, nick, "LS", s.offered(c.capVersion >= 302))
+		s.sendCapList(o, nick, "LS", s.offered(c.capVersion >= 302))
 	case "LIST":
 		var on []string
 		set := capSet(c.caps.Load())
@@ -30,7 +31,7 @@ func handleCap(s *Server, c *Client, m *codec.Message) {
 				on = append(on, cp.String())
 			}
 		}
-		s.sendCapList(c, nick, "LIST", on)
+		s.sendCapList(o, nick, "LIST", on)
 	case "REQ":
 		if !c.Registered() {
 			c.reg |= regCapPending
@@ -58,23 +59,24 @@ func handleCap(s *Server, c *Client, m *codec.Message) {
 		} else {
 			r.cmd(s.name, "CAP", true, nick, "NAK", req)
 		}
-		c.sendReplies(r)
+		o.reply(r)
 	case "END":
 		if !c.Registered() {
 			c.reg &^= regCapPending
-			s.tryRegister(c)
+			s.tryRegister(o)
 		}
 	default:
 		r := c.replies()
 		r.numeric(codec.ERR_INVALIDCAPCMD, string(m.Param(0)), "Invalid CAP command")
-		c.sendReplies(r)
+		o.reply(r)
 	}
 }
 
 // sendCapList writes a CAP LS/LIST reply, split over several lines (with
 // the "*" continuation marker for 302 clients) to stay under 512 bytes.
-func (s *Server) sendCapList(c *Client, nick, sub string, caps []string) {
-	r := c.replies()
+func (s *Server) sendCapList(o *op, nick, sub string, caps []string) {
+	c := o.c
+	r := o.replies()
 	const room = 400
 	var chunks []string
 	cur := ""
@@ -96,7 +98,7 @@ func (s *Server) sendCapList(c *Client, nick, sub string, caps []string) {
 			r.cmd(s.name, "CAP", true, nick, sub, ch)
 		}
 	}
-	c.sendReplies(r)
+	o.reply(r)
 }
 
 func atoiSmall(s string) (int, bool) {

@@ -123,22 +123,22 @@ func (m *Member) prefix(multi bool) string {
 }
 
 // memberChannel looks up a channel for a command that needs c to be a
-// member, and allowed(ch, member) to hold (e.g. being an operator). It
+// member (o's client), and allowed(ch, member) to hold (e.g. being an operator). It
 // answers 403, 442 or 482 itself and reports false when the command must
 // stop. Shard goroutine only.
-func (sh *shard) memberChannel(b *batch, c *Client, name, folded string, label []byte, allowed func(*Channel, *Member) bool) (*Channel, bool) {
+func (sh *shard) memberChannel(b *batch, o *op, name, folded string, allowed func(*Channel, *Member) bool) (*Channel, bool) {
 	ch := sh.channels[folded]
 	if ch == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return nil, false
 	}
-	mb := ch.member(c)
+	mb := ch.member(o.c)
 	if mb == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+		sh.numericTo(b, o, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
 		return nil, false
 	}
 	if !allowed(ch, mb) {
-		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+		sh.numericTo(b, o, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
 		return nil, false
 	}
 	return ch, true

@@ -28,42 +28,42 @@ func chanServCommands() map[string]serviceCommand {
 	}
 }
 
-// csCall is one ChanServ command in flight: the client is parked until
-// finish.
+// csCall is one ChanServ command in flight, on the channel's shard: the
+// command's op is held there (hold.go) until finish, which may come after
+// a commit.
 type csCall struct {
 	s      *Server
-	c      *Client
-	label  []byte
+	o      *op
 	name   string // channel as given
 	folded string
 	id     *Identity // the caller, as of the command
 }
 
 // chanServOp validates the channel name on the loop and runs fn on its
-// shard with c parked.
-func (s *Server) chanServOp(c *Client, name string, fn func(sh *shard, b *batch, op *csCall)) {
+// shard as part of o, held until the call finishes.
+func (s *Server) chanServOp(o *op, name string, fn func(sh *shard, b *batch, call *csCall)) {
 	if !codec.ValidChannel([]byte(name), s.cfg.ChannelLen) {
-		s.serviceNotice(c, chanServ, name+" is not a valid channel name")
+		s.serviceNotice(o, chanServ, name+" is not a valid channel name")
 		return
 	}
-	op := &csCall{s: s, c: c, name: name, folded: s.cm.Fold(name), id: c.Identity()}
-	op.label = c.takeLabel()
-	c.park()
-	s.post(s.shardOf(op.folded), func(sh *shard, b *batch) { fn(sh, b, op) })
+	call := &csCall{s: s, o: o, name: name, folded: s.cm.Fold(name), id: o.c.Identity()}
+	o.toShard(s.shardOf(call.folded), func(sh *shard, b *batch) {
+		sh.hold(b, o)
+		fn(sh, b, call)
+	})
 }
 
-// finish answers and resumes the client. Shard only.
-func (op *csCall) finish(sh *shard, b *batch, lines ...string) {
-	r := sh.replies(op.c)
-	op.s.appendServiceNotice(r, op.c, chanServ, lines...)
-	b.replies(op.c, r, op.label)
-	putReplies(r)
-	b.done(op.c)
+// finish answers and completes the call. Shard only.
+func (call *csCall) finish(sh *shard, b *batch, lines ...string) {
+	r := sh.replies(call.o.c)
+	call.s.appendServiceNotice(r, call.o.c, chanServ, lines...)
+	b.reply(call.o, r)
+	sh.release(b, call.o)
 }
 
 // commit commits t and runs then on the shard with the outcome.
-func (op *csCall) commit(sh *shard, b *batch, t *kv.Txn, then func(sh *shard, b *batch, err error)) {
-	s := op.s
+func (call *csCall) commit(sh *shard, b *batch, t *kv.Txn, then func(sh *shard, b *batch, err error)) {
+	s := call.s
 	id := sh.id
 	done := func(err error) { s.post(id, func(sh *shard, b *batch) { then(sh, b, err) }) }
 	if err := s.store.Commit(t, done); err != nil {
@@ -71,98 +71,100 @@ func (op *csCall) commit(sh *shard, b *batch, t *kv.Txn, then func(sh *shard, b 
 	}
 }
 
-func (op *csCall) account() string { return op.s.cm.Fold(op.id.Account) }
+func (call *csCall) account() string { return call.s.cm.Fold(call.id.Account) }
 
-func (op *csCall) isOper() bool { return op.id.Modes&UModeOper != 0 }
+func (call *csCall) isOper() bool { return call.id.Modes&UModeOper != 0 }
 
 // failText logs a failed write and explains it.
-func (op *csCall) failText(what string, err error) string {
-	op.s.log.Error(what+" not saved", "channel", op.folded, "nick", op.id.Nick, "err", err)
+func (call *csCall) failText(what string, err error) string {
+	call.s.log.Error(what+" not saved", "channel", call.folded, "nick", call.id.Nick, "err", err)
 	return what + " failed: " + storeFailText(err)
 }
 
-func csRegister(s *Server, c *Client, args []string) {
+func csRegister(o *op, args []string) {
+	s, c := o.s, o.c
 	if c.Identity().Account == "" {
-		s.serviceNotice(c, chanServ, "You must be logged in to register a channel")
+		s.serviceNotice(o, chanServ, "You must be logged in to register a channel")
 		return
 	}
-	s.chanServOp(c, args[0], func(sh *shard, b *batch, op *csCall) {
-		ch := sh.channels[op.folded]
+	s.chanServOp(o, args[0], func(sh *shard, b *batch, call *csCall) {
+		ch := sh.channels[call.folded]
 		var mb *Member
 		if ch != nil {
 			mb = ch.member(c)
 		}
 		switch {
-		case sh.regOf(op.folded) != nil:
-			op.finish(sh, b, op.name+" is already registered")
+		case sh.regOf(call.folded) != nil:
+			call.finish(sh, b, call.name+" is already registered")
 			return
 		case mb == nil:
-			op.finish(sh, b, "You must be in "+op.name+" to register it")
+			call.finish(sh, b, "You must be in "+call.name+" to register it")
 			return
 		case mb.modes&memberOp == 0:
-			op.finish(sh, b, "You must be a channel operator of "+op.name+" to register it")
+			call.finish(sh, b, "You must be a channel operator of "+call.name+" to register it")
 			return
 		}
-		founder := op.account()
+		founder := call.account()
 		now := time.Now()
-		rec := recordOf(ch, kv.Channel{Name: op.folded, DisplayName: ch.name, Founder: founder, Created: ch.created})
+		rec := recordOf(ch, kv.Channel{Name: call.folded, DisplayName: ch.name, Founder: founder, Created: ch.created})
 		t := s.store.NewTxn()
-		t.RequireNoChannel(op.folded)
+		t.RequireNoChannel(call.folded)
 		t.RequireAccount(founder)
 		t.PutChannel(rec)
-		t.PutAccess(kv.Access{Channel: op.folded, Account: founder, Level: kv.LevelFounder, SetBy: op.id.Nick, SetAt: now})
-		t.AppendAudit(audit(c, "channel.register", op.folded))
-		op.commit(sh, b, t, func(sh *shard, b *batch, err error) {
+		t.PutAccess(kv.Access{Channel: call.folded, Account: founder, Level: kv.LevelFounder, SetBy: call.id.Nick, SetAt: now})
+		t.AppendAudit(audit(c, "channel.register", call.folded))
+		call.commit(sh, b, t, func(sh *shard, b *batch, err error) {
 			switch {
 			case errors.Is(err, kv.ErrExists):
-				op.finish(sh, b, op.name+" is already registered")
+				call.finish(sh, b, call.name+" is already registered")
 				return
 			case errors.Is(err, kv.ErrNotFound):
-				op.finish(sh, b, "Your account no longer exists")
+				call.finish(sh, b, "Your account no longer exists")
 				return
 			case err != nil:
-				op.finish(sh, b, op.failText("Registration of "+op.name, err))
+				call.finish(sh, b, call.failText("Registration of "+call.name, err))
 				return
 			}
 			if sh.registered == nil {
 				sh.registered = make(map[string]*regChan)
 			}
 			rc := &regChan{rec: rec, access: map[string]kv.Level{founder: kv.LevelFounder}}
-			sh.registered[op.folded] = rc
-			s.log.Info("channel registered", "channel", op.folded, "founder", founder)
-			op.finish(sh, b, rec.DisplayName+" is now registered to "+op.id.Account)
+			sh.registered[call.folded] = rc
+			s.log.Info("channel registered", "channel", call.folded, "founder", founder)
+			call.finish(sh, b, rec.DisplayName+" is now registered to "+call.id.Account)
 			sh.regSaveLive(b, rc)
 		})
 	})
 }
 
-func csDrop(s *Server, c *Client, args []string) {
-	s.chanServOp(c, args[0], func(sh *shard, b *batch, op *csCall) {
-		sh.regWhenIdle(b, op.folded, func(sh *shard, b *batch) {
-			rc := sh.regOf(op.folded)
+func csDrop(o *op, args []string) {
+	s, c := o.s, o.c
+	s.chanServOp(o, args[0], func(sh *shard, b *batch, call *csCall) {
+		sh.regWhenIdle(b, call.folded, func(sh *shard, b *batch) {
+			rc := sh.regOf(call.folded)
 			switch {
 			case rc == nil:
-				op.finish(sh, b, op.name+" is not registered")
+				call.finish(sh, b, call.name+" is not registered")
 				return
-			case rc.access[op.account()] != kv.LevelFounder && !op.isOper():
-				op.finish(sh, b, "Only the founder of "+rc.rec.DisplayName+" can drop it")
+			case rc.access[call.account()] != kv.LevelFounder && !call.isOper():
+				call.finish(sh, b, "Only the founder of "+rc.rec.DisplayName+" can drop it")
 				return
 			}
 			rc.busy = true
 			t := s.store.NewTxn()
-			t.RequireChannel(op.folded)
-			t.DeleteChannel(op.folded)
-			t.AppendAudit(audit(c, "channel.drop", op.folded))
-			op.commit(sh, b, t, func(sh *shard, b *batch, err error) {
+			t.RequireChannel(call.folded)
+			t.DeleteChannel(call.folded)
+			t.AppendAudit(audit(c, "channel.drop", call.folded))
+			call.commit(sh, b, t, func(sh *shard, b *batch, err error) {
 				switch {
 				case err == nil || errors.Is(err, kv.ErrNotFound):
-					if sh.registered[op.folded] == rc {
-						delete(sh.registered, op.folded)
+					if sh.registered[call.folded] == rc {
+						delete(sh.registered, call.folded)
 					}
-					s.log.Info("channel dropped", "channel", op.folded, "by", op.id.Nick)
-					op.finish(sh, b, rc.rec.DisplayName+" is no longer registered")
+					s.log.Info("channel dropped", "channel", call.folded, "by", call.id.Nick)
+					call.finish(sh, b, rc.rec.DisplayName+" is no longer registered")
 				default:
-					op.finish(sh, b, op.failText("Dropping "+rc.rec.DisplayName, err))
+					call.finish(sh, b, call.failText("Dropping "+rc.rec.DisplayName, err))
 				}
 				sh.regIdle(b, rc)
 			})
@@ -170,11 +172,12 @@ func csDrop(s *Server, c *Client, args []string) {
 	})
 }
 
-func csInfo(s *Server, c *Client, args []string) {
-	s.chanServOp(c, args[0], func(sh *shard, b *batch, op *csCall) {
-		rc := sh.regOf(op.folded)
+func csInfo(o *op, args []string) {
+	s := o.s
+	s.chanServOp(o, args[0], func(sh *shard, b *batch, call *csCall) {
+		rc := sh.regOf(call.folded)
 		if rc == nil {
-			op.finish(sh, b, op.name+" is not registered")
+			call.finish(sh, b, call.name+" is not registered")
 			return
 		}
 		r := rc.rec
@@ -194,7 +197,7 @@ func csInfo(s *Server, c *Client, args []string) {
 		if r.Topic != "" {
 			lines = append(lines, "Topic: "+r.Topic)
 		}
-		op.finish(sh, b, lines...)
+		call.finish(sh, b, lines...)
 	})
 }
 
@@ -209,80 +212,81 @@ func parseLevel(s string) (kv.Level, bool) {
 	return 0, false
 }
 
-func csAccess(s *Server, c *Client, args []string) {
+func csAccess(o *op, args []string) {
+	s, c := o.s, o.c
 	sub := strings.ToUpper(args[1])
 	switch {
 	case sub == "LIST":
 	case sub == "ADD" && len(args) >= 4:
 		if _, ok := parseLevel(args[3]); !ok {
-			s.serviceNotice(c, chanServ, "Unknown level "+args[3]+"; use op or voice")
+			s.serviceNotice(o, chanServ, "Unknown level "+args[3]+"; use op or voice")
 			return
 		}
 	case sub == "DEL" && len(args) >= 3:
 	default:
-		s.serviceNotice(c, chanServ, "Syntax: ACCESS <#channel> ADD <account> <op|voice> | DEL <account> | LIST")
+		s.serviceNotice(o, chanServ, "Syntax: ACCESS <#channel> ADD <account> <op|voice> | DEL <account> | LIST")
 		return
 	}
-	s.chanServOp(c, args[0], func(sh *shard, b *batch, op *csCall) {
-		rc := sh.regOf(op.folded)
+	s.chanServOp(o, args[0], func(sh *shard, b *batch, call *csCall) {
+		rc := sh.regOf(call.folded)
 		if rc == nil {
-			op.finish(sh, b, op.name+" is not registered")
+			call.finish(sh, b, call.name+" is not registered")
 			return
 		}
-		mine := rc.access[op.account()]
+		mine := rc.access[call.account()]
 		if sub == "LIST" {
-			ch := sh.channels[op.folded]
+			ch := sh.channels[call.folded]
 			chanOp := false
 			if ch != nil {
 				mb := ch.member(c)
 				chanOp = mb != nil && mb.modes&memberOp != 0
 			}
-			if mine == 0 && !chanOp && !op.isOper() {
-				op.finish(sh, b, "You have no access to "+rc.rec.DisplayName)
+			if mine == 0 && !chanOp && !call.isOper() {
+				call.finish(sh, b, "You have no access to "+rc.rec.DisplayName)
 				return
 			}
-			op.finish(sh, b, accessList(rc)...)
+			call.finish(sh, b, accessList(rc)...)
 			return
 		}
-		if mine != kv.LevelFounder && !op.isOper() {
-			op.finish(sh, b, "Only the founder of "+rc.rec.DisplayName+" can change its access list")
+		if mine != kv.LevelFounder && !call.isOper() {
+			call.finish(sh, b, "Only the founder of "+rc.rec.DisplayName+" can change its access list")
 			return
 		}
 		target := s.cm.Fold(args[2])
 		if rc.access[target] == kv.LevelFounder {
-			op.finish(sh, b, "The founder's access cannot be changed")
+			call.finish(sh, b, "The founder's access cannot be changed")
 			return
 		}
 		t := s.store.NewTxn()
-		t.RequireChannel(op.folded)
+		t.RequireChannel(call.folded)
 		var level kv.Level
 		if sub == "ADD" {
 			level, _ = parseLevel(args[3])
 			t.RequireAccount(target)
-			t.PutAccess(kv.Access{Channel: op.folded, Account: target, Level: level, SetBy: op.id.Nick, SetAt: time.Now()})
-			t.AppendAudit(audit(c, "channel.access.add", op.folded+" "+target+" "+level.String()))
+			t.PutAccess(kv.Access{Channel: call.folded, Account: target, Level: level, SetBy: call.id.Nick, SetAt: time.Now()})
+			t.AppendAudit(audit(c, "channel.access.add", call.folded+" "+target+" "+level.String()))
 		} else {
 			if rc.access[target] == 0 {
-				op.finish(sh, b, args[2]+" is not on the access list of "+rc.rec.DisplayName)
+				call.finish(sh, b, args[2]+" is not on the access list of "+rc.rec.DisplayName)
 				return
 			}
-			t.DeleteAccess(op.folded, target)
-			t.AppendAudit(audit(c, "channel.access.del", op.folded+" "+target))
+			t.DeleteAccess(call.folded, target)
+			t.AppendAudit(audit(c, "channel.access.del", call.folded+" "+target))
 		}
-		op.commit(sh, b, t, func(sh *shard, b *batch, err error) {
+		call.commit(sh, b, t, func(sh *shard, b *batch, err error) {
 			var ce *kv.ConditionError
 			switch {
 			case errors.As(err, &ce) && ce.Kind == kv.KindAccount:
-				op.finish(sh, b, "No such account: "+args[2])
+				call.finish(sh, b, "No such account: "+args[2])
 				return
 			case errors.As(err, &ce):
-				op.finish(sh, b, op.name+" is not registered")
+				call.finish(sh, b, call.name+" is not registered")
 				return
 			case err != nil:
-				op.finish(sh, b, op.failText("Access change on "+rc.rec.DisplayName, err))
+				call.finish(sh, b, call.failText("Access change on "+rc.rec.DisplayName, err))
 				return
 			}
-			if cur := sh.regOf(op.folded); cur != nil {
+			if cur := sh.regOf(call.folded); cur != nil {
 				if sub == "ADD" {
 					cur.access[target] = level
 				} else {
@@ -290,9 +294,9 @@ func csAccess(s *Server, c *Client, args []string) {
 				}
 			}
 			if sub == "ADD" {
-				op.finish(sh, b, target+" now has "+level.String()+" access on "+rc.rec.DisplayName)
+				call.finish(sh, b, target+" now has "+level.String()+" access on "+rc.rec.DisplayName)
 			} else {
-				op.finish(sh, b, target+" no longer has access on "+rc.rec.DisplayName)
+				call.finish(sh, b, target+" no longer has access on "+rc.rec.DisplayName)
 			}
 		})
 	})

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 // TestOrderPerConnection: a client's replies come in the order of its
@@ -124,7 +125,11 @@ func TestNickChangeSeenOnce(t *testing.T) {
 	}
 }
 
-func TestShardOverloadAnswersTryAgain(t *testing.T) {
+// TestShardFullHoldsCommands: while the shard a command is routed to is
+// full, the loop holds the command (and everything after it) instead of
+// refusing it; once the shard drains, every command is answered, in
+// order.
+func TestShardFullHoldsCommands(t *testing.T) {
 	w := newTestWorld(t, 1, 1)
 	w.srv.cfg.ShardQueue = 1
 	a := w.connect("a", true)
@@ -137,10 +142,18 @@ func TestShardOverloadAnswersTryAgain(t *testing.T) {
 	w.srv.post(0, func(*shard, *batch) { close(running); <-release })
 	<-running
 	w.srv.post(0, func(*shard, *batch) {}) // fills the queue of 1
-	w.send(a, "JOIN #busy")
-	w.waitFor(a, " 263 a * :Server load is temporarily too heavy")
+	w.send(a, "JOIN #busy", "PING :after")
+	time.Sleep(50 * time.Millisecond)
+	if out := a.text(); strings.Contains(out, "#busy") || strings.Contains(out, "PONG") {
+		t.Fatalf("commands ran while the shard was full:\n%s", out)
+	}
 	unblock()
-	w.settle()
-	w.send(a, "JOIN #busy")
-	w.waitFor(a, "366 a #busy")
+	w.waitFor(a, "PONG laird.local :after")
+	out := a.text()
+	if j, p := strings.Index(out, "366 a #busy"), strings.Index(out, "PONG laird.local :after"); j < 0 || j > p {
+		t.Fatalf("JOIN not answered before PONG:\n%s", out)
+	}
+	if strings.Contains(out, " 263 ") {
+		t.Fatalf("a held command was refused:\n%s", out)
+	}
 }

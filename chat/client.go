@@ -55,6 +55,7 @@ type Client struct {
 	srv  *Server
 	conn Conn
 	ip   netip.Addr
+	loop int // the event loop owning the connection; immutable
 
 	// Read by any goroutine.
 	id   atomic.Pointer[Identity]
@@ -65,18 +66,24 @@ type Client struct {
 	// activeAt is the unix time of the last non-idle command (WHOIS idle).
 	activeAt atomic.Int64
 
+	// SendQ accounting of fan-out, shared by shards and the loop: queued
+	// is what shards put in mailboxes for the client and the loop has not
+	// taken yet; backlog is what the loop holds unsent (published after
+	// every flush); slow is set once the client was cut for passing its
+	// SendQ, after which shards skip it.
+	queued  atomic.Int64
+	backlog atomic.Int64
+	slow    atomic.Bool
+
 	// Loop-owned.
 	reg        regState
 	capVersion int
 	password   string // PASS value, checked at registration
-	inflight   int    // shard operations not yet completed
-	inflightTo int    // shard of those operations, or -1 for several
-	steps      []func()
-	// opsStarted counts shard operations and parks ever started, so that
-	// a command's latency can be recorded when its last one completes.
-	opsStarted int
-	inHandler  bool
-	pending    []pendingCmd
+	// ops are the commands in progress, oldest first (op.go). A command
+	// starts only when mayStart allows it, which keeps per-connection
+	// order.
+	ops        []*op
+	idle       []func()       // internal ops waiting for ops to drain (internalOp)
 	rec        *perf.Recorder // the client's loop's recorder, or nil
 	budget     guard.Budget   // flood control
 	lagPaid    bool           // the waiting command was charged already
@@ -85,7 +92,6 @@ type Client struct {
 	quitMsg    string
 	signon     time.Time
 	lastActive time.Time
-	outLabel   []byte            // label of the command being handled, if any
 	monitor    map[string]string // casefolded -> as given
 	acct       accountState      // SASL exchange, nick protection (nickprotect.go)
 
@@ -110,6 +116,11 @@ func (c *Client) Registered() bool { return c.reg&regDone != 0 }
 
 // Conn returns the client's connection. Loop-owned.
 func (c *Client) Conn() Conn { return c.conn }
+
+// SetBacklog publishes the bytes the loop holds unsent for the client
+// (its transport's buffer), which shards add to what they queue when they
+// enforce SendQ. Loop only.
+func (c *Client) SetBacklog(n int) { c.backlog.Store(int64(n)) }
 
 // IP returns the address the connection came from.
 func (c *Client) IP() netip.Addr { return c.ip }

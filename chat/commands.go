@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"sort"
 	"sync"
 	"time"
 
@@ -11,13 +12,14 @@ import (
 // registration, 461 for too few parameters, 481 for operator-only
 // commands) run once in Handle, before any handler.
 type command struct {
-	handle    func(s *Server, c *Client, m *codec.Message)
+	handle    func(o *op, m *codec.Message)
 	minParams int
 	preReg    bool // usable before registration
 	oper      bool // needs operator privileges
 	// route names the shard the command will be sent to, so that commands
 	// for the shard a client is already waiting on can be queued behind
-	// it. nil (or a negative result) means "not routable": the command
+	// it, and so that the loop holds the command back while that shard is
+	// full. nil (or a negative result) means "not routable": the command
 	// waits until the client has nothing in flight.
 	route func(s *Server, c *Client, m *codec.Message) int
 	// idle marks commands that do not reset the WHOIS idle time.
@@ -27,13 +29,37 @@ type command struct {
 	index int
 }
 
-var commands map[string]*command
+// commands is the command table by name, and commandOrder its names
+// sorted, which fixes each command's index (and so its metric id) the same
+// way in every Registry. Both are built by this one init (the table's
+// handlers refer back to it, which a variable initialiser may not), so
+// nothing depends on the order in which files' initialisers run.
+var (
+	commands     map[string]*command
+	commandOrder []string
+)
 
-func init() {
-	commands = make(map[string]*command)
-	for name, cmd := range commandTable() {
-		commands[name] = cmd
+func init() { commands, commandOrder = buildCommands() }
+
+func buildCommands() (map[string]*command, []string) {
+	table := commandTable()
+	order := make([]string, 0, len(table))
+	for name := range table {
+		order = append(order, name)
 	}
+	sort.Strings(order)
+	for i, name := range order {
+		table[name].index = i
+	}
+	return table, order
+}
+
+// commandIndex returns the metric index of a command name.
+func commandIndex(name string) int {
+	if cmd := commands[name]; cmd != nil {
+		return cmd.index
+	}
+	return -1
 }
 
 // lookupCommand finds the row for a command name in any case without
@@ -53,18 +79,17 @@ func lookupCommand(name []byte) *command {
 }
 
 // Handle processes one parsed line from c; it runs on c's loop. It returns
-// false when the command cannot run yet because the client is waiting for
-// earlier commands on another shard; the caller keeps the line and calls
+// false when the command cannot start yet (earlier commands are in flight
+// elsewhere, or its shard is full); the caller keeps the line and offers it
 // again after Conn.Resume.
 func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 	cmd := lookupCommand(m.Command)
-	if c.inflight > 0 {
-		if cmd == nil || cmd.route == nil || c.inflight >= s.cfg.PipelineMax {
-			return false
-		}
-		if id := cmd.route(s, c, m); id < 0 || id != c.inflightTo {
-			return false
-		}
+	route := -1
+	if cmd != nil && cmd.route != nil {
+		route = cmd.route(s, c, m)
+	}
+	if !c.mayStart(cmd, route) {
+		return false
 	}
 	if c.quitting {
 		return true
@@ -76,40 +101,25 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 		c.lastActive = now
 		c.activeAt.Store(now.Unix())
 	}
-	c.outLabel = c.outLabel[:0]
+	o := c.newOp(cmd, now)
 	if c.Has(CapLabeledResponse) {
 		if v, ok := m.Tag("label"); ok && len(v) > 0 && len(v) <= 64 {
-			c.outLabel = codec.UnescapeTag(c.outLabel, v)
+			o.setLabel(v)
 		}
 	}
 	switch {
 	case cmd == nil:
-		r := c.replies()
-		r.numeric(codec.ERR_UNKNOWNCOMMAND, string(m.Command), "Unknown command")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_UNKNOWNCOMMAND, string(m.Command), "Unknown command")
 	case !cmd.preReg && !c.Registered():
-		r := c.replies()
-		r.numeric(codec.ERR_NOTREGISTERED, "You have not registered")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_NOTREGISTERED, "You have not registered")
 	case m.NParams() < cmd.minParams:
-		r := c.replies()
-		r.numeric(codec.ERR_NEEDMOREPARAMS, upper(m.Command), "Not enough parameters")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_NEEDMOREPARAMS, upper(m.Command), "Not enough parameters")
 	case cmd.oper && c.Identity().Modes&UModeOper == 0:
-		r := c.replies()
-		r.numeric(codec.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_NOPRIVILEGES, "Permission Denied- You're not an IRC operator")
 	default:
-		opsBefore := c.opsStarted
-		c.inHandler = true
-		cmd.handle(s, c, m)
-		c.inHandler = false
-		s.recordCommand(c, cmd, now, opsBefore)
+		cmd.handle(o, m)
 	}
-	if len(c.outLabel) > 0 && c.inflight == 0 && !c.quitting {
-		// A labeled command that produced no reply gets an ACK.
-		c.sendReplies(c.replies())
-	}
+	o.advance()
 	return true
 }
 
@@ -140,28 +150,11 @@ func putReplies(r *replies) {
 	repliesPool.Put(r)
 }
 
-// takeLabel returns the label of the command being handled and clears it,
-// so that exactly one response carries it.
-func (c *Client) takeLabel() []byte {
-	if len(c.outLabel) == 0 {
-		return nil
-	}
-	l := append([]byte(nil), c.outLabel...)
-	c.outLabel = c.outLabel[:0]
-	return l
-}
-
-// sendReplies writes r to c (label rules applied) and recycles r. Loop only.
-func (c *Client) sendReplies(r *replies) {
-	label := c.outLabel
-	if len(label) == 0 {
-		if !r.empty() {
-			c.conn.Write(r.buf)
-		}
-	} else {
-		buf := r.appendTo(nil, label, c.Has(CapBatch))
-		c.outLabel = c.outLabel[:0]
-		c.conn.Write(buf)
+// send writes r to c outside any command (notices, errors about input
+// that is not a command) and recycles r. Loop only.
+func (c *Client) send(r *replies) {
+	if !r.empty() {
+		c.conn.Write(r.buf)
 	}
 	putReplies(r)
 }
@@ -177,6 +170,9 @@ func routeFirstTarget(s *Server, c *Client, m *codec.Message) int {
 		return -1
 	}
 	folded := s.cm.AppendFold(buf[:0], t)
+	if len(folded) == len("nickserv") && services[string(folded)] != nil {
+		return -1 // a service runs on the loop, not on the nick's shard
+	}
 	return s.shardOf(string(folded))
 }
 

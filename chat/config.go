@@ -28,9 +28,13 @@ type Config struct {
 	MaxMonitor  int // MONITOR list size; default 100
 
 	Shards       int // state partitions, each one goroutine; default GOMAXPROCS
-	ShardQueue   int // client operations queued per shard before TRYAGAIN; default 65536
+	ShardQueue   int // queued tasks per shard past which the loops hold client commands back; default 65536
 	PipelineMax  int // same-shard commands a client may have in flight; default 32
 	WhowasLength int // WHOWAS entries kept; default 1000
+	// SendQ is the most fan-out bytes queued for one client (in mailboxes
+	// and unsent at its loop) before shards cut it as a slow consumer; 0
+	// leaves the limit to the loop alone. cmd sets it to loop's SendQ.
+	SendQ int
 
 	Opers []Oper
 

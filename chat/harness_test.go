@@ -19,9 +19,11 @@ import (
 // fakeLoops runs each "event loop" as a goroutine draining a task queue,
 // like gnet's Execute, so the chat layer runs with its real concurrency.
 type fakeLoops struct {
-	queues []chan func()
-	wg     sync.WaitGroup
-	recs   []*perf.Recorder // set before the first Run, or nil
+	mu      sync.Mutex // guards stopped against Run after stop
+	stopped bool
+	queues  []chan func()
+	wg      sync.WaitGroup
+	recs    []*perf.Recorder // set before the first Run, or nil
 }
 
 func newFakeLoops(n int) *fakeLoops {
@@ -54,11 +56,32 @@ func (fl *fakeLoops) Recorder(id int) *perf.Recorder {
 }
 
 func (fl *fakeLoops) Run(id int, fn func()) error {
+	fl.mu.Lock()
+	defer fl.mu.Unlock()
+	if fl.stopped {
+		return fmt.Errorf("fake loop %d stopped", id)
+	}
 	fl.queues[id] <- fn
 	return nil
 }
 
+// Post delivers p on loop id like a pass: deliver, then release (the fake
+// connections write at once, so the "flush" is immediate). Mailboxes are
+// unbounded here.
+func (fl *fakeLoops) Post(_, id int, p Parcel) bool {
+	_ = fl.Run(id, func() {
+		p.Deliver()
+		p.Release()
+	})
+	return true
+}
+
+func (fl *fakeLoops) WaitRoom(_, _ int) {}
+
 func (fl *fakeLoops) stop() {
+	fl.mu.Lock()
+	fl.stopped = true
+	fl.mu.Unlock()
 	for _, q := range fl.queues {
 		close(q)
 	}
@@ -78,7 +101,13 @@ type fakeConn struct {
 	lines   atomic.Int64
 	closed  atomic.Bool
 	onWrite func(n int)
+	// processing is set while process runs (loop-owned).
+	processing bool
 }
+
+func (fc *fakeConn) WriteShared(b []byte) { fc.Write(b) }
+
+func (fc *fakeConn) Overflow() { fc.Close("SendQ exceeded") }
 
 func (fc *fakeConn) Write(b []byte) {
 	if fc.closed.Load() {
@@ -102,17 +131,24 @@ func (fc *fakeConn) Close(reason string) {
 	}
 }
 
-func (fc *fakeConn) Resume() { fc.process() }
+// Resume continues input; like the real loop it is a no-op while input is
+// being processed already.
+func (fc *fakeConn) Resume() {
+	if !fc.processing {
+		fc.process()
+	}
+}
 
 func (fc *fakeConn) Delay(until time.Time) {
 	time.AfterFunc(time.Until(until), func() {
 		_ = fc.srv.loops.Run(fc.loop, fc.process)
 	})
 }
-func (fc *fakeConn) Loop() int { return fc.loop }
 
-// process offers queued input lines until the client parks. Loop only.
+// process offers queued input lines until one must wait. Loop only.
 func (fc *fakeConn) process() {
+	fc.processing = true
+	defer func() { fc.processing = false }()
 	for len(fc.input) > 0 && !fc.closed.Load() {
 		if !fc.srv.HandleLine(fc.client, fc.input[0], time.Now()) {
 			return
@@ -194,7 +230,7 @@ func (w *testWorld) connect(nick string, keep bool) *fakeConn {
 	fc := &fakeConn{loop: w.next % w.loops.Count(), srv: w.srv, keep: true}
 	w.next++
 	w.onLoop(fc.loop, func() {
-		fc.client = w.srv.Connect(fc, netip.MustParseAddr("127.0.0.1"), time.Now())
+		fc.client = w.srv.Connect(fc, fc.loop, netip.MustParseAddr("127.0.0.1"), time.Now())
 	})
 	w.send(fc, "NICK "+nick, "USER "+nick+" 0 * :"+nick)
 	w.waitFor(fc, " 001 ")

@@ -7,10 +7,11 @@ import (
 	"laird/codec"
 )
 
-func handleHelp(s *Server, c *Client, m *codec.Message) {
+func handleHelp(o *op, m *codec.Message) {
+	c := o.c
 	topic := strings.ToUpper(string(m.Param(0)))
 	r := c.replies()
-	defer c.sendReplies(r)
+	defer o.reply(r)
 	if topic == "" || topic == "INDEX" {
 		names := make([]string, 0, len(commands))
 		for name := range commands {

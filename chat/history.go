@@ -49,13 +49,17 @@ func (s *Server) appendHistory(msg *outMsg, target string) {
 	}
 }
 
-// historyBarrier waits until every history append queued before it is
-// applied, so a CHATHISTORY reply includes every message delivered before
-// the request (the kv writer is FIFO). Off the event loops only.
-func (s *Server) historyBarrier() {
-	if err := s.store.CommitWait(s.store.NewTxn()); err != nil {
-		s.log.Debug("history barrier", "err", err)
-	}
+// readHistory runs read on the read pool once every history append queued
+// before it is applied, so that a CHATHISTORY reply includes every message
+// delivered before the request (the kv writer is FIFO), then then on the
+// loop, as part of o. Waiting for the writer holds no pool slot.
+func (s *Server) readHistory(o *op, read func(), then func()) {
+	o.waitFor(func(done func()) {
+		if err := s.store.Commit(s.store.NewTxn(), func(error) { done() }); err != nil {
+			s.log.Debug("history barrier", "err", err)
+			done()
+		}
+	}, func() { o.offload(readPool, read, then) })
 }
 
 // dmTarget is the history key of a private conversation.
@@ -63,13 +67,10 @@ func (s *Server) dmTarget(a, b string) string {
 	return kv.DMTarget(s.cm.Fold(a), s.cm.Fold(b))
 }
 
-func handleChathistory(s *Server, c *Client, m *codec.Message) {
+func handleChathistory(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	sub := strings.ToUpper(string(m.Param(0)))
-	fail := func(code, context, text string) {
-		r := c.replies()
-		r.fail("CHATHISTORY", code, context, text)
-		c.sendReplies(r)
-	}
+	fail := func(code, context, text string) { o.fail("CHATHISTORY", code, context, text) }
 	if s.store == nil {
 		fail("UNKNOWN_COMMAND", sub, "Message history is not available")
 		return
@@ -91,7 +92,7 @@ func handleChathistory(s *Server, c *Client, m *codec.Message) {
 	}
 	limit = min(limit, historyMax)
 	if sub == "TARGETS" {
-		historyTargets(s, c, m, limit)
+		historyTargets(o, m, limit)
 		return
 	}
 	target := string(m.Param(1))
@@ -114,8 +115,7 @@ func handleChathistory(s *Server, c *Client, m *codec.Message) {
 		}
 	}
 	var list []kv.HistoryMessage
-	s.offload(c, func() {
-		s.historyBarrier()
+	s.readHistory(o, func() {
 		switch sub {
 		case "LATEST":
 			list, err = s.store.HistoryLatest(key, ref1, limit)
@@ -133,7 +133,7 @@ func handleChathistory(s *Server, c *Client, m *codec.Message) {
 			fail("MESSAGE_ERROR", sub, "Messages could not be retrieved")
 			return
 		}
-		s.sendHistory(c, target, list)
+		s.sendHistory(o, target, list)
 	})
 }
 
@@ -171,8 +171,9 @@ func parseMsgRef(p string, starOK bool) (kv.HistoryRef, bool) {
 
 // sendHistory writes the messages in a chathistory batch (when the client
 // has batch), each with its original time, msgid and tags.
-func (s *Server) sendHistory(c *Client, target string, list []kv.HistoryMessage) {
-	r := c.replies()
+func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
+	c := o.c
+	r := o.replies()
 	id := ""
 	if c.Has(CapBatch) {
 		id = s.batchID()
@@ -183,28 +184,23 @@ func (s *Server) sendHistory(c *Client, target string, list []kv.HistoryMessage)
 			source: h.Source, command: h.Command, params: []string{h.To, h.Text},
 			at: h.Time, msgid: h.MsgID, account: h.Account, clientTags: []byte(h.Tags),
 		}
-		var label []byte
-		if id != "" {
-			label = batchRef(id)
-		}
 		r.begin()
-		r.buf = msg.appendVariant(r.buf, msg.variantOf(c), label)
+		r.buf = msg.appendVariantIn(r.buf, msg.variantOf(c), id)
 	}
 	if id != "" {
 		r.cmd(s.name, "BATCH", false, "-"+id)
 	}
-	c.sendReplies(r)
+	o.reply(r)
 }
 
 // historyTargets answers CHATHISTORY TARGETS for the channels the client
 // is in: those with a message between the two timestamps, newest last.
-func historyTargets(s *Server, c *Client, m *codec.Message, limit int) {
+func historyTargets(o *op, m *codec.Message, limit int) {
+	s, c := o.s, o.c
 	from, ok1 := parseMsgRef(string(m.Param(1)), false)
 	to, ok2 := parseMsgRef(string(m.Param(2)), false)
 	if !ok1 || !ok2 || from.Time.IsZero() || to.Time.IsZero() {
-		r := c.replies()
-		r.fail("CHATHISTORY", "INVALID_PARAMS", "TARGETS", "TARGETS takes two timestamps")
-		c.sendReplies(r)
+		o.fail("CHATHISTORY", "INVALID_PARAMS", "TARGETS", "TARGETS takes two timestamps")
 		return
 	}
 	lo, hi := from.Time, to.Time
@@ -217,8 +213,7 @@ func historyTargets(s *Server, c *Client, m *codec.Message, limit int) {
 		at   time.Time
 	}
 	var hits []hit
-	s.offload(c, func() {
-		s.historyBarrier()
+	s.readHistory(o, func() {
 		for _, folded := range chans {
 			list, err := s.store.HistoryLatest(folded, kv.HistoryRef{}, 1)
 			if err != nil || len(list) == 0 {
@@ -229,7 +224,7 @@ func historyTargets(s *Server, c *Client, m *codec.Message, limit int) {
 			}
 		}
 	}, func() {
-		r := c.replies()
+		r := o.replies()
 		id := s.batchID()
 		if c.Has(CapBatch) {
 			r.cmd(s.name, "BATCH", false, "+"+id, "draft/chathistory-targets")
@@ -247,6 +242,6 @@ func historyTargets(s *Server, c *Client, m *codec.Message, limit int) {
 		if c.Has(CapBatch) {
 			r.cmd(s.name, "BATCH", false, "-"+id)
 		}
-		c.sendReplies(r)
+		o.reply(r)
 	})
 }

@@ -1,12 +1,12 @@
 package chat
 
-// Holding a client on a shard. A command whose output must wait for
-// something the shard does not own (a kv commit of a registered channel's
-// state) ends its shard task without answering. The client then stays
-// parked on its loop, and the tasks it had already pipelined to this shard
-// behind that command must not overtake it: while a client is held, the
-// shard sets its tasks aside and runs them, in order, once the hold is
-// released. Holds nest (a released task may hold again). Shard only.
+// Holding a client on a shard. A part whose output must wait for something
+// the shard does not own (a kv commit of a registered channel's state)
+// ends its task without completing: hold keeps the part open, and the
+// tasks the client had already pipelined to this shard behind it must not
+// overtake it, so while a client is held the shard sets its tasks aside and
+// runs them, in order, once the hold is released. Holds nest (a released
+// task may hold again). Shard only.
 
 // heldClient is one held client's state on a shard.
 type heldClient struct {
@@ -14,25 +14,32 @@ type heldClient struct {
 	tasks []task // the client's tasks that arrived meanwhile, in order
 }
 
-// hold keeps c parked past the end of the current task: its loop gets a
-// park (before the task's own done) that release balances.
-func (sh *shard) hold(b *batch, c *Client) {
+// hold keeps a part of o open past the end of the running task; release
+// completes it. The first hold in o's own task keeps that task's part;
+// any other (a held command rerun later, holding again) opens one more
+// part, announced to the loop ahead of the release that completes it.
+func (sh *shard) hold(b *batch, o *op) {
+	if sh.cur != nil && sh.cur.o == o && !sh.kept {
+		sh.kept = true
+	} else {
+		b.openPart(o)
+	}
 	if sh.held == nil {
 		sh.held = make(map[*Client]*heldClient)
 	}
-	h := sh.held[c]
+	h := sh.held[o.c]
 	if h == nil {
 		h = &heldClient{}
-		sh.held[c] = h
+		sh.held[o.c] = h
 	}
 	h.n++
-	b.call(c, (*Client).park)
 }
 
-// release ends one hold of c: c's loop gets the matching done, and when no
-// hold remains the tasks set aside run.
-func (sh *shard) release(b *batch, c *Client) {
-	b.done(c)
+// release ends one hold of o: the part completes, and when no hold of its
+// client remains the tasks set aside run.
+func (sh *shard) release(b *batch, o *op) {
+	b.done(o)
+	c := o.c
 	h := sh.held[c]
 	if h == nil {
 		return
@@ -45,15 +52,22 @@ func (sh *shard) release(b *batch, c *Client) {
 	if !c.registeredShared() {
 		// c disconnected meanwhile, and its QUIT already ran here: what it
 		// had sent after must not run after that (a JOIN would leave a
-		// ghost member).
+		// ghost member). Their parts still complete.
+		for i := range h.tasks {
+			if t := &h.tasks[i]; t.o != nil {
+				b.done(t.o)
+			}
+		}
 		return
 	}
+	cur, kept := sh.cur, sh.kept
 	for i := range h.tasks {
 		sh.runTask(b, &h.tasks[i])
 	}
+	sh.cur, sh.kept = cur, kept
 }
 
-// setAside takes t if its client is held; drain calls it for every task.
+// setAside takes t if its client is held; runTask calls it for every task.
 func (sh *shard) setAside(t *task) bool {
 	if len(sh.held) == 0 || t.c == nil {
 		return false
@@ -64,15 +78,4 @@ func (sh *shard) setAside(t *task) bool {
 	}
 	h.tasks = append(h.tasks, *t)
 	return true
-}
-
-// runTask runs one task as drain does, unless its client is held.
-func (sh *shard) runTask(b *batch, t *task) {
-	if sh.setAside(t) {
-		return
-	}
-	t.run(sh, b)
-	if t.c != nil && t.done {
-		b.done(t.c)
-	}
 }

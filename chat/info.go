@@ -38,34 +38,38 @@ func (s *Server) motd(r *replies) {
 
 // serverTarget reports whether an optional server parameter names us (or
 // is absent); otherwise it replies 402.
-func (s *Server) serverTarget(c *Client, m *codec.Message, i int) bool {
+func (s *Server) serverTarget(o *op, m *codec.Message, i int) bool {
+	c := o.c
 	p := m.Param(i)
 	if len(p) == 0 || s.cm.Equal(string(p), s.name) {
 		return true
 	}
 	r := c.replies()
 	r.numeric(codec.ERR_NOSUCHSERVER, string(p), "No such server")
-	c.sendReplies(r)
+	o.reply(r)
 	return false
 }
 
-func handleMOTD(s *Server, c *Client, m *codec.Message) {
-	if !s.serverTarget(c, m, 0) {
+func handleMOTD(o *op, m *codec.Message) {
+	s, c := o.s, o.c
+	if !s.serverTarget(o, m, 0) {
 		return
 	}
 	r := c.replies()
 	s.motd(r)
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleLUSERS(s *Server, c *Client, m *codec.Message) {
+func handleLUSERS(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	r := c.replies()
 	s.lusers(r)
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleVersion(s *Server, c *Client, m *codec.Message) {
-	if !s.serverTarget(c, m, 0) {
+func handleVersion(o *op, m *codec.Message) {
+	s, c := o.s, o.c
+	if !s.serverTarget(o, m, 0) {
 		return
 	}
 	r := c.replies()
@@ -73,20 +77,22 @@ func handleVersion(s *Server, c *Client, m *codec.Message) {
 	for _, line := range s.isupport {
 		r.numeric(codec.RPL_ISUPPORT, line, "are supported by this server")
 	}
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleTime(s *Server, c *Client, m *codec.Message) {
-	if !s.serverTarget(c, m, 0) {
+func handleTime(o *op, m *codec.Message) {
+	s, c := o.s, o.c
+	if !s.serverTarget(o, m, 0) {
 		return
 	}
 	r := c.replies()
 	r.numeric(codec.RPL_TIME, s.name, time.Now().Format(time.RFC1123))
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleAdmin(s *Server, c *Client, m *codec.Message) {
-	if !s.serverTarget(c, m, 0) {
+func handleAdmin(o *op, m *codec.Message) {
+	s, c := o.s, o.c
+	if !s.serverTarget(o, m, 0) {
 		return
 	}
 	r := c.replies()
@@ -94,28 +100,31 @@ func handleAdmin(s *Server, c *Client, m *codec.Message) {
 	r.numeric(codec.RPL_ADMINLOC1, "laird server "+s.name)
 	r.numeric(codec.RPL_ADMINLOC2, "network "+s.cfg.Network)
 	r.numeric(codec.RPL_ADMINEMAIL, "root@localhost")
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleInfo(s *Server, c *Client, m *codec.Message) {
+func handleInfo(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	r := c.replies()
 	r.numeric(codec.RPL_INFO, "laird "+s.cfg.Version+": a sharded IRC server on gnet and Pebble")
 	r.numeric(codec.RPL_ENDOFINFO, "End of INFO list")
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handlePing(s *Server, c *Client, m *codec.Message) {
+func handlePing(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	r := c.replies()
 	r.cmd(s.name, "PONG", true, s.name, string(m.Param(0)))
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handlePong(s *Server, c *Client, m *codec.Message) {
+func handlePong(o *op, m *codec.Message) {
 	// Any input counts as liveness for the loop's ping timer; PONG only
 	// needs to be accepted silently.
 }
 
-func handleQuit(s *Server, c *Client, m *codec.Message) {
+func handleQuit(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	reason := "Client Quit"
 	if m.NParams() > 0 && len(m.Param(0)) > 0 {
 		reason = "Quit: " + truncate(string(m.Param(0)), s.reasonLen())
@@ -142,9 +151,10 @@ func timeSince(t time.Time) string {
 	return strconv.Itoa(days) + " days, " + fmt.Sprintf("%02d:%02d:%02d", h, m, sec)
 }
 
-func handleLinks(s *Server, c *Client, m *codec.Message) {
+func handleLinks(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	r := c.replies()
 	r.numeric(codec.RPL_LINKS, s.name, s.name, "0 "+s.cfg.Description)
 	r.numeric(codec.RPL_ENDOFLINKS, "*", "End of /LINKS list")
-	c.sendReplies(r)
+	o.reply(r)
 }

@@ -8,17 +8,16 @@ import (
 	"laird/codec"
 )
 
-func handleJoin(s *Server, c *Client, m *codec.Message) {
+func handleJoin(o *op, m *codec.Message) {
+	s := o.s
 	if string(m.Param(0)) == "0" {
-		partAll(s, c)
+		partAll(o)
 		return
 	}
 	if len(m.Param(0)) == 0 {
 		// "JOIN :" is a JOIN without a channel: irssi sends it at connect
 		// and waits for this numeric.
-		r := c.replies()
-		r.numeric(codec.ERR_NEEDMOREPARAMS, "JOIN", "Not enough parameters")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_NEEDMOREPARAMS, "JOIN", "Not enough parameters")
 		return
 	}
 	names := bytes.Split(m.Param(0), []byte{','})
@@ -26,8 +25,14 @@ func handleJoin(s *Server, c *Client, m *codec.Message) {
 	if m.NParams() > 1 {
 		keys = bytes.Split(m.Param(1), []byte{','})
 	}
-	label := c.takeLabel()
-	steps := make([]func([]byte), 0, len(names))
+	if len(names) == 1 {
+		key := ""
+		if len(keys) > 0 {
+			key = string(keys[0])
+		}
+		s.joinOne(o, string(names[0]), key)
+		return
+	}
 	for i, raw := range names {
 		if len(raw) == 0 {
 			continue
@@ -37,40 +42,32 @@ func handleJoin(s *Server, c *Client, m *codec.Message) {
 		if i < len(keys) {
 			key = string(keys[i])
 		}
-		steps = append(steps, func(l []byte) { s.joinOne(c, name, key, l) })
+		o.sequence(func() { s.joinOne(o, name, key) })
 	}
-	c.labeledSequence(label, steps)
 }
 
 // joinOne validates one channel of a JOIN on the loop and sends it to the
 // channel's shard.
-func (s *Server) joinOne(c *Client, name, key string, label []byte) {
+func (s *Server) joinOne(o *op, name, key string) {
+	c := o.c
 	if !codec.ValidChannel([]byte(name), s.cfg.ChannelLen) {
-		r := c.replies()
-		r.numeric(codec.ERR_NOSUCHCHANNEL, name, "No such channel")
-		c.outLabel = append(c.outLabel[:0], label...)
-		c.sendReplies(r)
+		o.numeric(codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
 	folded := s.cm.Fold(name)
-	if c.channelCount() >= s.cfg.MaxChannels {
-		if !c.inChannel(folded) {
-			r := c.replies()
-			r.numeric(codec.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
-			c.outLabel = append(c.outLabel[:0], label...)
-			c.sendReplies(r)
-			return
-		}
+	if c.channelCount() >= s.cfg.MaxChannels && !c.inChannel(folded) {
+		o.numeric(codec.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
+		return
 	}
 	now := time.Now()
-	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-		sh.join(b, c, name, folded, key, label, now)
+	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+		sh.join(b, o, name, folded, key, now)
 	})
 }
 
-// join runs on the channel's shard.
-func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byte, now time.Time) {
-	s := sh.srv
+// join runs on the channel's shard, as part of o.
+func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) {
+	s, c := sh.srv, o.c
 	ch := sh.channels[folded]
 	id := c.Identity()
 	if ch == nil { // an empty registered channel comes back from its record
@@ -80,14 +77,10 @@ func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byt
 	}
 	if ch != nil {
 		if ch.member(c) != nil {
-			ack(b, s, c, label)
 			return
 		}
 		if errNum, text := ch.joinDenied(s, c, id, key); errNum != "" && !sh.regExempt(ch, id) {
-			r := sh.replies(c)
-			r.numeric(errNum, ch.name, text)
-			b.replies(c, r, label)
-			putReplies(r)
+			sh.numericTo(b, o, errNum, ch.name, text)
 			return
 		}
 	} else {
@@ -131,13 +124,12 @@ func (sh *shard) join(b *batch, c *Client, name, folded, key string, label []byt
 	// The joiner gets JOIN, the topic and NAMES, labeled as one response.
 	r := sh.replies(c)
 	r.begin()
-	r.buf = msg.appendVariant(r.buf, msg.variantOf(c), nil)
+	r.buf = msg.appendVariant(r.buf, msg.variantOf(c))
 	if ch.topic != "" {
 		ch.topicReplies(r)
 	}
 	ch.namesReplies(r, c)
-	b.replies(c, r, label)
-	putReplies(r)
+	b.reply(o, r)
 	sh.regAnnounce(b, ch, c, modes, now)
 }
 
@@ -206,39 +198,35 @@ func (ch *Channel) namesReplies(r *replies, c *Client) {
 	r.numeric(codec.RPL_ENDOFNAMES, ch.name, "End of /NAMES list")
 }
 
-func handlePart(s *Server, c *Client, m *codec.Message) {
+func handlePart(o *op, m *codec.Message) {
+	s := o.s
 	reason := ""
 	if m.NParams() > 1 {
 		reason = truncate(string(m.Param(1)), s.reasonLen())
 	}
-	label := c.takeLabel()
-	var steps []func([]byte)
 	for _, raw := range bytes.Split(m.Param(0), []byte{','}) {
 		if len(raw) == 0 {
 			continue
 		}
 		name := string(raw)
-		steps = append(steps, func(l []byte) {
+		o.sequence(func() {
 			folded := s.cm.Fold(name)
-			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-				sh.part(b, c, name, folded, reason, l)
+			o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+				sh.part(b, o, name, folded, reason)
 			})
 		})
 	}
-	c.labeledSequence(label, steps)
 }
 
-func (sh *shard) part(b *batch, c *Client, name, folded, reason string, label []byte) {
+func (sh *shard) part(b *batch, o *op, name, folded, reason string) {
+	c := o.c
 	ch := sh.channels[folded]
 	if ch == nil || ch.member(c) == nil {
-		r := sh.replies(c)
 		if ch == nil {
-			r.numeric(codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+			sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		} else {
-			r.numeric(codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+			sh.numericTo(b, o, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
 		}
-		b.replies(c, r, label)
-		putReplies(r)
 		return
 	}
 	id := c.Identity()
@@ -252,20 +240,18 @@ func (sh *shard) part(b *batch, c *Client, name, folded, reason string, label []
 			msg.deliver(b, mb.c)
 		}
 	}
-	msg.echo(b, c, label)
+	msg.echo(b, o)
 	sh.removeMember(ch, c)
 }
 
 // partAll implements JOIN 0.
-func partAll(s *Server, c *Client) {
-	label := c.takeLabel()
-	var steps []func([]byte)
-	for _, folded := range c.channelList() {
-		steps = append(steps, func(l []byte) {
-			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-				sh.part(b, c, folded, folded, "", l)
+func partAll(o *op) {
+	s := o.s
+	for _, folded := range o.c.channelList() {
+		o.sequence(func() {
+			o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+				sh.part(b, o, folded, folded, "")
 			})
 		})
 	}
-	c.labeledSequence(label, steps)
 }

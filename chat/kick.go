@@ -6,14 +6,15 @@ import (
 	"laird/codec"
 )
 
-func handleKick(s *Server, c *Client, m *codec.Message) {
+func handleKick(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	chans := splitList(m.Param(0))
 	nicks := splitList(m.Param(1))
 	// KICK #a,#b x,y pairs channels with nicks (RFC 2812); one channel
 	// takes every nick.
 	if len(chans) > 1 {
 		if len(chans) != len(nicks) {
-			needMore(c, "KICK")
+			needMore(o, "KICK")
 			return
 		}
 		same := true
@@ -21,12 +22,12 @@ func handleKick(s *Server, c *Client, m *codec.Message) {
 			same = same && s.cm.Equal(ch, chans[0])
 		}
 		if !same {
-			kickPairs(s, c, m, chans, nicks)
+			kickPairs(o, m, chans, nicks)
 			return
 		}
 	}
 	if len(chans) == 0 {
-		needMore(c, "KICK")
+		needMore(o, "KICK")
 		return
 	}
 	name := chans[0]
@@ -40,26 +41,21 @@ func handleKick(s *Server, c *Client, m *codec.Message) {
 	if len(nicks) > s.cfg.MaxTargets {
 		r := c.replies()
 		r.numeric(codec.ERR_TOOMANYTARGETS, string(m.Param(1)), "Too many targets")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	folded := s.cm.Fold(name)
-	label := c.takeLabel()
 	now := time.Now()
-	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-		for i, nick := range nicks {
-			l := label
-			if i > 0 {
-				l = nil
-			}
-			sh.kick(b, c, name, folded, nick, reason, l, now)
+	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+		for _, nick := range nicks {
+			sh.kick(b, o, name, folded, nick, reason, now)
 		}
 	})
 }
 
-func (sh *shard) kick(b *batch, c *Client, name, folded, nick, reason string, label []byte, now time.Time) {
-	s := sh.srv
-	ch, ok := sh.memberChannel(b, c, name, folded, label, func(_ *Channel, mb *Member) bool {
+func (sh *shard) kick(b *batch, o *op, name, folded, nick, reason string, now time.Time) {
+	s, c := sh.srv, o.c
+	ch, ok := sh.memberChannel(b, o, name, folded, func(_ *Channel, mb *Member) bool {
 		return mb.modes&memberOp != 0
 	})
 	if !ok {
@@ -67,7 +63,7 @@ func (sh *shard) kick(b *batch, c *Client, name, folded, nick, reason string, la
 	}
 	victim := ch.memberByNick(s, nick)
 	if victim == nil {
-		sh.numericTo(b, c, label, codec.ERR_USERNOTINCHANNEL, nick, ch.name, "They aren't on that channel")
+		sh.numericTo(b, o, codec.ERR_USERNOTINCHANNEL, nick, ch.name, "They aren't on that channel")
 		return
 	}
 	id := c.Identity()
@@ -77,7 +73,7 @@ func (sh *shard) kick(b *batch, c *Client, name, folded, nick, reason string, la
 			msg.deliver(b, m.c)
 		}
 	}
-	msg.echo(b, c, label)
+	msg.echo(b, o)
 	sh.removeMember(ch, victim.c)
 }
 
@@ -93,21 +89,20 @@ func (ch *Channel) memberByNick(s *Server, nick string) *Member {
 }
 
 // kickPairs runs KICK #a,#b x,y as one kick per pair, in order.
-func kickPairs(s *Server, c *Client, m *codec.Message, chans, nicks []string) {
+func kickPairs(o *op, m *codec.Message, chans, nicks []string) {
+	s, c := o.s, o.c
 	reason := c.Nick()
 	if m.NParams() > 2 && len(m.Param(2)) > 0 {
 		reason = truncate(string(m.Param(2)), s.cfg.KickLen)
 	}
 	now := time.Now()
-	steps := make([]func([]byte), len(chans))
 	for i := range chans {
 		name, nick := chans[i], nicks[i]
-		steps[i] = func(l []byte) {
+		o.sequence(func() {
 			folded := s.cm.Fold(name)
-			s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-				sh.kick(b, c, name, folded, nick, reason, l, now)
+			o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+				sh.kick(b, o, name, folded, nick, reason, now)
 			})
-		}
+		})
 	}
-	c.labeledSequence(c.takeLabel(), steps)
 }

@@ -10,12 +10,13 @@ import (
 
 // HandleLine parses and handles one input line (terminator removed) from
 // c. It runs on c's loop and returns false when the line must wait because
-// c is parked; the caller keeps it and offers it again after Conn.Resume.
+// c's earlier commands are in flight; the caller keeps it and offers it
+// again after Conn.Resume.
 // The line is not retained after HandleLine returns.
 func (s *Server) HandleLine(c *Client, line []byte, now time.Time) bool {
 	var m codec.Message
 	err := m.Parse(line)
-	if err != nil && c.inflight > 0 {
+	if err != nil && c.busy() {
 		return false // its error reply must follow earlier replies
 	}
 	switch {
@@ -28,20 +29,20 @@ func (s *Server) HandleLine(c *Client, line []byte, now time.Time) bool {
 	default:
 		r := c.replies()
 		r.fail("*", "INVALID_MESSAGE", "", "Malformed line: "+err.Error())
-		c.sendReplies(r)
+		c.send(r)
 		return true
 	}
 	if !utf8.Valid(line) {
-		if c.inflight > 0 {
+		if c.busy() {
 			return false
 		}
 		r := c.replies()
 		r.fail(upper(m.Command), "INVALID_UTF8", "", "Message rejected, your message contained invalid UTF-8")
-		c.sendReplies(r)
+		c.send(r)
 		return true
 	}
 	if len(m.Tags) > codec.MaxClientTagsLen {
-		if c.inflight > 0 {
+		if c.busy() {
 			return false
 		}
 		s.InputTooLong(c)
@@ -55,5 +56,5 @@ func (s *Server) HandleLine(c *Client, line []byte, now time.Time) bool {
 func (s *Server) InputTooLong(c *Client) {
 	r := c.replies()
 	r.numeric(codec.ERR_INPUTTOOLONG, "Input line was too long")
-	c.sendReplies(r)
+	c.send(r)
 }

@@ -100,11 +100,11 @@ func (f *listFilter) match(s *Server, folded string, ch *Channel, now time.Time)
 	return true
 }
 
-func handleList(s *Server, c *Client, m *codec.Message) {
+func handleList(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	f := parseListFilter(s, m.Params())
 	now := time.Now()
-	label := c.takeLabel()
-	gatherShards(s, c, func(sh *shard) []listEntryOut {
+	gatherAll(o, func(sh *shard) []listEntryOut {
 		var mine []listEntryOut
 		for folded, ch := range sh.channels {
 			if !f.match(s, folded, ch, now) {
@@ -116,14 +116,13 @@ func handleList(s *Server, c *Client, m *codec.Message) {
 			mine = append(mine, listEntryOut{ch.name, ch.topic, len(ch.members)})
 		}
 		return mine
-	}, func(sh *shard, b *batch, entries []listEntryOut) {
-		r := sh.replies(c)
+	}, func(entries []listEntryOut) {
+		r := o.replies()
 		r.numeric(codec.RPL_LISTSTART, "Channel", "Users  Name")
 		for _, e := range entries {
 			r.numeric(codec.RPL_LIST, e.name, strconv.Itoa(e.users), e.topic)
 		}
 		r.numeric(codec.RPL_LISTEND, "End of /LIST")
-		b.replies(c, r, label)
-		putReplies(r)
+		o.reply(r)
 	})
 }

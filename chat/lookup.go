@@ -1,15 +1,15 @@
 package chat
 
-import (
-	"sync"
-	"sync/atomic"
-)
+import "sync"
+
+// Gathers: an op asks several shards for their part of an answer at once
+// (each ask is a part of the op) and continues on its loop with all the
+// parts together.
 
 // lookupNicks resolves casefolded nicks to registered clients across the
-// nick shards, then runs then(found) on c's loop with the requester's
-// label restored. c stays parked meanwhile. Missing nicks are absent from
-// found.
-func (s *Server) lookupNicks(c *Client, folded []string, then func(found map[string]*Client)) {
+// nick shards, then runs then(found) on the loop as part of o. Missing
+// nicks are absent from found.
+func (s *Server) lookupNicks(o *op, folded []string, then func(found map[string]*Client)) {
 	groups := make(map[int][]string)
 	for _, n := range folded {
 		id := s.shardOf(n)
@@ -19,7 +19,7 @@ func (s *Server) lookupNicks(c *Client, folded []string, then func(found map[str
 		folded string
 		c      *Client
 	}
-	gatherGroups(s, c, groups, func(sh *shard, names []string) []hit {
+	gatherGroups(o, groups, func(sh *shard, names []string) []hit {
 		var mine []hit
 		for _, n := range names {
 			if t := sh.nicks[n]; t != nil && t.registeredShared() {
@@ -45,10 +45,11 @@ type channelView struct {
 }
 
 // gatherChannels collects target's channels from their shards and runs
-// then(views) on requester's loop; requester stays parked meanwhile.
-func (s *Server) gatherChannels(requester, target *Client, then func(views []channelView)) {
+// then(views) on the loop as part of o.
+func (s *Server) gatherChannels(o *op, target *Client, then func(views []channelView)) {
+	requester := o.c
 	multi := requester.Has(CapMultiPrefix)
-	gatherGroups(s, requester, s.channelsByShard(target.channelList()), func(sh *shard, names []string) []channelView {
+	gatherGroups(o, s.channelsByShard(target.channelList()), func(sh *shard, names []string) []channelView {
 		var mine []channelView
 		for _, n := range names {
 			ch := sh.channels[n]
@@ -69,62 +70,30 @@ func (s *Server) gatherChannels(requester, target *Client, then func(views []cha
 }
 
 // gatherGroups asks each shard in groups for its part of the names
-// (collect, on that shard), then runs then(all) on c's loop with c's label
-// restored; c stays parked meanwhile. With no groups, then runs at once.
-func gatherGroups[T any](s *Server, c *Client, groups map[int][]string, collect func(sh *shard, names []string) []T, then func(all []T)) {
-	label := c.takeLabel()
+// (collect, on that shard), then runs then(all) on the loop as part of o.
+// With no groups, then runs once the op's current work is done.
+func gatherGroups[T any](o *op, groups map[int][]string, collect func(sh *shard, names []string) []T, then func(all []T)) {
 	var (
-		mu   sync.Mutex
-		all  []T
-		left atomic.Int32
+		mu  sync.Mutex
+		all []T
 	)
-	finish := func(c *Client) {
-		c.outLabel = append(c.outLabel[:0], label...)
-		then(all)
-		c.outLabel = c.outLabel[:0]
-	}
-	if len(groups) == 0 {
-		finish(c)
-		return
-	}
-	left.Store(int32(len(groups)))
-	c.park()
 	for id, names := range groups {
-		s.post(id, func(sh *shard, b *batch) {
+		o.toShard(id, func(sh *shard, b *batch) {
 			mine := collect(sh, names)
 			mu.Lock()
 			all = append(all, mine...)
 			mu.Unlock()
-			if left.Add(-1) == 0 {
-				b.call(c, finish)
-				b.done(c)
-			}
 		})
 	}
+	o.then(func() { then(all) })
 }
 
-// gatherShards asks every shard for its part (collect, on that shard) and
-// runs finish once, on the shard that answers last, with all the parts.
-// c is parked meanwhile; finish's output goes out with c's completion.
-func gatherShards[T any](s *Server, c *Client, collect func(sh *shard) []T, finish func(sh *shard, b *batch, all []T)) {
-	var (
-		mu   sync.Mutex
-		all  []T
-		left atomic.Int32
-	)
-	left.Store(int32(len(s.shards)))
-	c.park()
-	for id := range s.shards {
-		s.post(id, func(sh *shard, b *batch) {
-			mine := collect(sh)
-			mu.Lock()
-			all = append(all, mine...)
-			mu.Unlock()
-			if left.Add(-1) != 0 {
-				return
-			}
-			finish(sh, b, all)
-			b.done(c)
-		})
+// gatherAll asks every shard for its part (collect, on that shard) and
+// runs then(all) on the loop as part of o.
+func gatherAll[T any](o *op, collect func(sh *shard) []T, then func(all []T)) {
+	groups := make(map[int][]string, len(o.s.shards))
+	for id := range o.s.shards {
+		groups[id] = nil
 	}
+	gatherGroups(o, groups, func(sh *shard, _ []string) []T { return collect(sh) }, then)
 }

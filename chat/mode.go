@@ -8,10 +8,11 @@ import (
 	"laird/codec"
 )
 
-func handleMode(s *Server, c *Client, m *codec.Message) {
+func handleMode(o *op, m *codec.Message) {
+	s := o.s
 	target := string(m.Param(0))
 	if !codec.IsChannelName(m.Param(0)) {
-		userMode(s, c, target, m)
+		userMode(o, target, m)
 		return
 	}
 	var args []string
@@ -22,9 +23,8 @@ func handleMode(s *Server, c *Client, m *codec.Message) {
 	folded := s.cm.Fold(target)
 	now := time.Now()
 	if !strings.ContainsAny(modestr, "ov") || len(args) == 0 {
-		label := c.takeLabel()
-		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-			sh.channelMode(b, c, target, folded, modestr, args, nil, label, now)
+		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+			sh.channelMode(b, o, target, folded, modestr, args, nil, now)
 		})
 		return
 	}
@@ -34,10 +34,9 @@ func handleMode(s *Server, c *Client, m *codec.Message) {
 	for _, a := range args {
 		nicks = append(nicks, s.cm.Fold(a))
 	}
-	s.lookupNicks(c, nicks, func(found map[string]*Client) {
-		label := c.takeLabel()
-		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-			sh.channelMode(b, c, target, folded, modestr, args, found, label, now)
+	s.lookupNicks(o, nicks, func(found map[string]*Client) {
+		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+			sh.channelMode(b, o, target, folded, modestr, args, found, now)
 		})
 	})
 }
@@ -51,27 +50,26 @@ type modeChange struct {
 
 // channelMode applies a MODE change on the channel's shard. existing, when
 // not nil, holds the +o/+v arguments known to be online (folded).
-func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, args []string, existing map[string]*Client, label []byte, now time.Time) {
-	s := sh.srv
+func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args []string, existing map[string]*Client, now time.Time) {
+	s, c := sh.srv, o.c
 	ch := sh.channels[folded]
 	if ch == nil && len(args) == 0 && strings.Trim(modestr, "+beI") == "" {
 		ch = sh.regView(name, folded) // a query on an empty registered channel
 	}
 	if ch == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
-	if sh.regWait(b, c, folded, func(sh *shard, b *batch) { // a registered channel's change is being saved
-		sh.channelMode(b, c, name, folded, modestr, args, existing, label, now)
+	if sh.regWait(b, o, folded, func(sh *shard, b *batch) { // a registered channel's change is being saved
+		sh.channelMode(b, o, name, folded, modestr, args, existing, now)
 	}) {
 		return
 	}
 	r := sh.replies(c)
-	defer putReplies(r)
 	if modestr == "" {
 		r.numeric(codec.RPL_CHANNELMODEIS, ch.modeParams(ch.member(c) != nil)...)
 		r.numeric(codec.RPL_CREATIONTIME, ch.name, strconv.FormatInt(ch.created.Unix(), 10))
-		b.replies(c, r, label)
+		b.reply(o, r)
 		return
 	}
 	mb := ch.member(c)
@@ -210,7 +208,7 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 			r.numeric(codec.ERR_UNKNOWNMODE, string(mc), "is an unknown mode char to me")
 		}
 	}
-	if len(changes) > 0 && sh.regModes(b, c, ch, changes, r, label, now) {
+	if len(changes) > 0 && sh.regModes(b, o, ch, changes, r, now) {
 		return // a registered channel: answered once saved
 	}
 	if len(changes) > 0 {
@@ -222,11 +220,10 @@ func (sh *shard) channelMode(b *batch, c *Client, name, folded, modestr string, 
 			}
 		}
 		// The sender's MODE echo and any errors form one labeled response.
-		var echo []byte
-		echo = msg.appendVariant(echo, msg.variantOf(c), nil)
-		r.line(echo)
+		r.begin()
+		r.buf = msg.appendVariant(r.buf, msg.variantOf(c))
 	}
-	b.replies(c, r, label)
+	b.reply(o, r)
 }
 
 func flagMode(mc byte) chanModes {
@@ -340,9 +337,10 @@ func (ch *Channel) editList(s *Server, r *replies, mc byte, add bool, mask, setB
 }
 
 // userMode handles MODE <nick> on the client's own loop.
-func userMode(s *Server, c *Client, target string, m *codec.Message) {
-	r := c.replies()
-	defer c.sendReplies(r)
+func userMode(o *op, target string, m *codec.Message) {
+	s, c := o.s, o.c
+	r := o.replies()
+	defer o.reply(r)
 	id := c.Identity()
 	if !s.cm.Equal(target, id.Nick) {
 		r.numeric(codec.ERR_USERSDONTMATCH, "Cant change mode for other users")

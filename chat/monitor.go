@@ -12,17 +12,18 @@ import (
 // nick, which is also where the nick comes and goes, so notifications need
 // no further coordination.
 
-func handleMonitor(s *Server, c *Client, m *codec.Message) {
+func handleMonitor(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	switch strings.ToUpper(string(m.Param(0))) {
 	case "+":
 		if m.NParams() < 2 {
-			needMore(c, "MONITOR")
+			needMore(o, "MONITOR")
 			return
 		}
-		monitorAdd(s, c, splitList(m.Param(1)))
+		monitorAdd(o, splitList(m.Param(1)))
 	case "-":
 		if m.NParams() < 2 {
-			needMore(c, "MONITOR")
+			needMore(o, "MONITOR")
 			return
 		}
 		for _, n := range splitList(m.Param(1)) {
@@ -45,31 +46,28 @@ func handleMonitor(s *Server, c *Client, m *codec.Message) {
 			r.numeric(codec.RPL_MONLIST, chunk)
 		}
 		r.numeric(codec.RPL_ENDOFMONLIST, "End of MONITOR list")
-		c.sendReplies(r)
+		o.reply(r)
 	case "S":
 		var folded []string
 		for f := range c.monitor {
 			folded = append(folded, f)
 		}
-		s.lookupNicks(c, folded, func(found map[string]*Client) {
-			r := c.replies()
+		s.lookupNicks(o, folded, func(found map[string]*Client) {
+			r := o.replies()
 			monitorStatus(r, c, folded, found)
-			c.sendReplies(r)
+			o.reply(r)
 		})
 	default:
-		r := c.replies()
-		r.numeric(codec.ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_UNKNOWNCOMMAND, "MONITOR", "Unknown MONITOR subcommand")
 	}
 }
 
-func needMore(c *Client, cmd string) {
-	r := c.replies()
-	r.numeric(codec.ERR_NEEDMOREPARAMS, cmd, "Not enough parameters")
-	c.sendReplies(r)
+func needMore(o *op, cmd string) {
+	o.numeric(codec.ERR_NEEDMOREPARAMS, cmd, "Not enough parameters")
 }
 
-func monitorAdd(s *Server, c *Client, nicks []string) {
+func monitorAdd(o *op, nicks []string) {
+	s, c := o.s, o.c
 	if c.monitor == nil {
 		c.monitor = make(map[string]string)
 	}
@@ -94,14 +92,12 @@ func monitorAdd(s *Server, c *Client, nicks []string) {
 		s.post(s.shardOf(folded), func(sh *shard, _ *batch) { sh.watch(folded, c) })
 	}
 	if len(full) > 0 {
-		r := c.replies()
-		r.numeric(codec.ERR_MONLISTFULL, strconv.Itoa(s.cfg.MaxMonitor), strings.Join(full, ","), "Monitor list is full.")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_MONLISTFULL, strconv.Itoa(s.cfg.MaxMonitor), strings.Join(full, ","), "Monitor list is full.")
 	}
-	s.lookupNicks(c, added, func(found map[string]*Client) {
-		r := c.replies()
+	s.lookupNicks(o, added, func(found map[string]*Client) {
+		r := o.replies()
 		monitorStatus(r, c, added, found)
-		c.sendReplies(r)
+		o.reply(r)
 	})
 }
 

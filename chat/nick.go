@@ -7,18 +7,15 @@ import (
 // reservedNicks cannot be claimed by clients: they name laird's services.
 var reservedNicks = map[string]bool{"nickserv": true, "chanserv": true, "operserv": true, "hostserv": true}
 
-func handleNick(s *Server, c *Client, m *codec.Message) {
+func handleNick(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	nick := m.Param(0)
 	if len(nick) == 0 {
-		r := c.replies()
-		r.numeric(codec.ERR_NONICKNAMEGIVEN, "No nickname given")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_NONICKNAMEGIVEN, "No nickname given")
 		return
 	}
 	if !codec.ValidNick(nick, s.cfg.NickLen) || reservedNicks[s.cm.FoldBytes(nick)] {
-		r := c.replies()
-		r.numeric(codec.ERR_ERRONEUSNICKNAME, string(nick), "Erroneous nickname")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_ERRONEUSNICKNAME, string(nick), "Erroneous nickname")
 		return
 	}
 	newNick := string(nick)
@@ -31,19 +28,16 @@ func handleNick(s *Server, c *Client, m *codec.Message) {
 	if c.reg&regNick != 0 {
 		oldFolded = s.cm.Fold(old.Nick)
 	}
-	label := c.takeLabel()
-	s.submit(c, s.shardOf(newFolded), func(sh *shard, b *batch) {
-		sh.claimNick(b, c, newNick, newFolded, oldFolded, label)
+	o.toShard(s.shardOf(newFolded), func(sh *shard, b *batch) {
+		sh.claimNick(b, o, newNick, newFolded, oldFolded)
 	})
 }
 
-// claimNick runs on the shard owning newFolded.
-func (sh *shard) claimNick(b *batch, c *Client, newNick, newFolded, oldFolded string, label []byte) {
+// claimNick runs on the shard owning newFolded, as part of o.
+func (sh *shard) claimNick(b *batch, o *op, newNick, newFolded, oldFolded string) {
+	c := o.c
 	if owner := sh.nicks[newFolded]; owner != nil && owner != c {
-		r := sh.replies(c)
-		r.numeric(codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
-		b.replies(c, r, label)
-		putReplies(r)
+		sh.numericTo(b, o, codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
 		return
 	}
 	sh.nicks[newFolded] = c
@@ -52,7 +46,7 @@ func (sh *shard) claimNick(b *batch, c *Client, newNick, newFolded, oldFolded st
 	}
 	old := c.Identity()
 	c.update(func(id *Identity) { id.Nick = newNick })
-	b.call(c, func(c *Client) { c.srv.nickChanged(c, old, label) })
+	b.call(c, func(c *Client) { c.srv.nickChanged(o, old) })
 }
 
 // releaseNick frees folded if c still owns it. It runs on shard from, and
@@ -71,11 +65,13 @@ func (s *Server) releaseNick(from *shard, folded string, c *Client) {
 	s.post(id, release)
 }
 
-// nickChanged runs on c's loop after a successful claim.
-func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
+// nickChanged runs on the client's loop after a successful claim, as part
+// of o.
+func (s *Server) nickChanged(o *op, old *Identity) {
+	c := o.c
 	if !c.Registered() {
 		c.reg |= regNick
-		s.tryRegister(c)
+		s.tryRegister(o)
 		return
 	}
 	line := appendCmd(nil, old.Prefix, "NICK", false, c.Nick())
@@ -85,7 +81,7 @@ func (s *Server) nickChanged(c *Client, old *Identity, label []byte) {
 		s.monitorNotify(newFolded, c.Identity(), true)
 		s.nickProtect(c)
 	}
-	s.broadcastCommon(c, line, true, label, false)
+	s.broadcastCommon(o, line, true)
 }
 
 func (sh *shard) replies(c *Client) *replies {

@@ -72,7 +72,7 @@ func (s *Server) nickOwned(c *Client, gen uint64, folded, owner string, err erro
 		return
 	}
 	grace := s.cfg.Accounts.NickGrace
-	s.ns(c, fmt.Sprintf("This nickname is registered. Please identify with /msg NickServ IDENTIFY %s <password> within %s or choose another nick, or you will be renamed.",
+	s.serviceNoticeTo(c, nickServ, fmt.Sprintf("This nickname is registered. Please identify with /msg NickServ IDENTIFY %s <password> within %s or choose another nick, or you will be renamed.",
 		owner, grace.Round(time.Second)))
 	c.acct.protectTimer = time.AfterFunc(grace, func() {
 		s.onLoop(c, func() {
@@ -92,16 +92,16 @@ func (s *Server) renameGuest(c *Client) {
 	if len(guest) > s.cfg.NickLen {
 		guest = guest[:s.cfg.NickLen]
 	}
-	c.sequence([]func(){func() {
+	c.internalOp(func(o *op) {
 		if c.quitting {
 			return
 		}
 		old := s.cm.Fold(c.Nick())
-		s.ns(c, "You did not identify in time; your nick is now "+guest)
+		s.ns(o, "You did not identify in time; your nick is now "+guest)
 		s.log.Info("nick protection rename", "from", old, "to", guest, "ip", c.ip.String())
 		newFolded := s.cm.Fold(guest)
-		s.submit(c, s.shardOf(newFolded), func(sh *shard, b *batch) {
-			sh.claimNick(b, c, guest, newFolded, old, nil)
+		o.toShard(s.shardOf(newFolded), func(sh *shard, b *batch) {
+			sh.claimNick(b, o, guest, newFolded, old)
 		})
-	}})
+	})
 }

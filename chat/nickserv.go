@@ -30,24 +30,25 @@ func nickServCommands() map[string]serviceCommand {
 
 const nickServ = "NickServ"
 
-func (s *Server) ns(c *Client, lines ...string) { s.serviceNotice(c, nickServ, lines...) }
+func (s *Server) ns(o *op, lines ...string) { s.serviceNotice(o, nickServ, lines...) }
 
-func nsRegister(s *Server, c *Client, args []string) {
+func nsRegister(o *op, args []string) {
+	s, c := o.s, o.c
 	password, email := args[0], "*"
 	if len(args) > 1 {
 		email = args[1]
 	}
 	nick := c.Nick()
-	s.registerAccount(c, nick, email, password, func(o regOutcome) {
-		r := c.replies()
-		defer c.sendReplies(r)
+	s.registerAccount(o, nick, email, password, func(out regOutcome) {
+		r := o.replies()
+		defer o.reply(r)
 		switch {
-		case o.code == "ACCOUNT_EXISTS":
+		case out.code == "ACCOUNT_EXISTS":
 			s.appendServiceNotice(r, c, nickServ, "Nick "+nick+" is already registered")
-		case o.code != "":
-			s.appendServiceNotice(r, c, nickServ, "Registration failed: "+o.text)
-		case o.verify:
-			s.appendServiceNotice(r, c, nickServ, "Account "+nick+" registered. "+o.text+
+		case out.code != "":
+			s.appendServiceNotice(r, c, nickServ, "Registration failed: "+out.text)
+		case out.verify:
+			s.appendServiceNotice(r, c, nickServ, "Account "+nick+" registered. "+out.text+
 				"; send VERIFY "+nick+" <code> to activate it")
 		default:
 			s.appendServiceNotice(r, c, nickServ, "Account "+nick+" registered; you are now logged in")
@@ -56,50 +57,54 @@ func nsRegister(s *Server, c *Client, args []string) {
 	})
 }
 
-func nsIdentify(s *Server, c *Client, args []string) {
+func nsIdentify(o *op, args []string) {
+	s, c := o.s, o.c
 	name, password := c.Nick(), args[0]
 	if len(args) > 1 {
 		name, password = args[0], args[1]
 	}
 	if cur := c.Identity().Account; cur != "" && s.cm.Equal(cur, name) {
-		s.ns(c, "You are already logged in as "+cur)
+		s.ns(o, "You are already logged in as "+cur)
 		return
 	}
-	s.checkPassword(c, name, password, func(acct kv.Account, res authResult) {
+	s.checkPassword(o, name, password, func(acct kv.Account, res authResult) {
 		if res != authOK {
-			s.ns(c, res.text(name))
+			s.ns(o, res.text(name))
 			return
 		}
-		r := c.replies()
+		r := o.replies()
 		s.appendServiceNotice(r, c, nickServ, "You are now identified as "+acct.DisplayName)
 		loggedIn(r, c, acct.DisplayName)
-		c.sendReplies(r)
+		o.reply(r)
 		s.log.Info("login", "account", acct.Name, "via", "NickServ", "ip", c.ip.String())
-		s.setAccount(c, acct.DisplayName)
+		s.setAccount(o, acct.DisplayName)
 	})
 }
 
-func nsLogout(s *Server, c *Client, args []string) {
+func nsLogout(o *op, args []string) {
+	s, c := o.s, o.c
 	if c.Identity().Account == "" {
-		s.ns(c, "You are not logged in")
+		s.ns(o, "You are not logged in")
 		return
 	}
-	s.logout(c, "You are now logged out")
+	s.logout(o, "You are now logged out")
 }
 
 // logout sends the NickServ notice and 901, then logs c out.
-func (s *Server) logout(c *Client, text string) {
-	r := c.replies()
+func (s *Server) logout(o *op, text string) {
+	c := o.c
+	r := o.replies()
 	s.appendServiceNotice(r, c, nickServ, text)
 	r.numeric(codec.RPL_LOGGEDOUT, c.Identity().Prefix, "You are now logged out")
-	c.sendReplies(r)
-	s.setAccount(c, "")
+	o.reply(r)
+	s.setAccount(o, "")
 }
 
-func nsDrop(s *Server, c *Client, args []string) {
+func nsDrop(o *op, args []string) {
+	s, c := o.s, o.c
 	account := c.Identity().Account
 	if account == "" {
-		s.ns(c, "You must be logged in to the account you want to drop")
+		s.ns(o, "You must be logged in to the account you want to drop")
 		return
 	}
 	folded := s.cm.Fold(account)
@@ -108,7 +113,7 @@ func nsDrop(s *Server, c *Client, args []string) {
 		founded []string
 		readErr error
 	)
-	s.offload(c, func() {
+	o.offload(hashPool, func() {
 		if res, _ = s.checkPasswordSync(folded, args[0]); res != authOK {
 			return
 		}
@@ -123,35 +128,36 @@ func nsDrop(s *Server, c *Client, args []string) {
 		switch {
 		case res == authBad:
 			s.authFailed(c, folded)
-			s.ns(c, "Invalid password")
+			s.ns(o, "Invalid password")
 			return
 		case res != authOK:
-			s.ns(c, res.text(account))
+			s.ns(o, res.text(account))
 			return
 		case readErr != nil:
-			s.ns(c, s.storeError("account drop", c, readErr))
+			s.ns(o, s.storeError("account drop", c, readErr))
 			return
 		case len(founded) > 0:
-			s.ns(c, "Account "+account+" founded "+strings.Join(founded, ", ")+"; drop those channels first (ChanServ DROP)")
+			s.ns(o, "Account "+account+" founded "+strings.Join(founded, ", ")+"; drop those channels first (ChanServ DROP)")
 			return
 		}
 		t := s.store.NewTxn()
 		t.RequireAccount(folded)
 		t.DeleteAccount(folded)
 		t.AppendAudit(audit(c, "account.drop", folded))
-		s.commitFor(c, t, func(err error) {
+		o.commit(t, func(err error) {
 			if err != nil {
-				s.ns(c, "Account not dropped: "+s.storeError("account drop", c, err))
+				s.ns(o, "Account not dropped: "+s.storeError("account drop", c, err))
 				return
 			}
 			s.log.Info("account dropped", "account", folded, "ip", c.ip.String())
 			s.forgetAccountAccess(folded)
-			s.logout(c, "Account "+account+" has been dropped")
+			s.logout(o, "Account "+account+" has been dropped")
 		})
 	})
 }
 
-func nsInfo(s *Server, c *Client, args []string) {
+func nsInfo(o *op, args []string) {
+	s, c := o.s, o.c
 	me := c.Identity()
 	name := me.Account
 	if len(args) > 0 {
@@ -165,17 +171,17 @@ func nsInfo(s *Server, c *Client, args []string) {
 		nicks []string
 		err   error
 	)
-	s.offload(c, func() {
+	o.offload(readPool, func() {
 		if acct, err = s.store.Account(folded); err == nil {
 			nicks, err = s.store.AccountNicks(folded)
 		}
 	}, func() {
 		switch {
 		case errors.Is(err, kv.ErrNotFound):
-			s.ns(c, "Account "+name+" is not registered")
+			s.ns(o, "Account "+name+" is not registered")
 			return
 		case err != nil:
-			s.ns(c, s.storeError("account info", c, err))
+			s.ns(o, s.storeError("account info", c, err))
 			return
 		}
 		lines := []string{
@@ -193,47 +199,49 @@ func nsInfo(s *Server, c *Client, args []string) {
 		if acct.Suspended {
 			lines = append(lines, "Status: suspended")
 		}
-		s.ns(c, lines...)
+		s.ns(o, lines...)
 	})
 }
 
-func nsSet(s *Server, c *Client, args []string) {
+func nsSet(o *op, args []string) {
+	s, c := o.s, o.c
 	if strings.ToUpper(args[0]) != "PASSWORD" {
-		s.ns(c, "Unknown setting "+args[0]+"; SET PASSWORD <new password>")
+		s.ns(o, "Unknown setting "+args[0]+"; SET PASSWORD <new password>")
 		return
 	}
 	account := c.Identity().Account
 	if account == "" {
-		s.ns(c, "You must be logged in to change your password")
+		s.ns(o, "You must be logged in to change your password")
 		return
 	}
 	password := args[1]
 	if code, text := s.passwordProblem(password); code != "" {
-		s.ns(c, text)
+		s.ns(o, text)
 		return
 	}
-	s.setPassword(c, s.cm.Fold(account), password, func(err error) {
+	s.setPassword(o, s.cm.Fold(account), password, func(err error) {
 		if err != nil {
-			s.ns(c, "Password not changed: "+s.storeError("password change", c, err))
+			s.ns(o, "Password not changed: "+s.storeError("password change", c, err))
 			return
 		}
-		s.ns(c, "Password changed")
+		s.ns(o, "Password changed")
 	})
 }
 
-func nsGhost(s *Server, c *Client, args []string) {
+func nsGhost(o *op, args []string) {
+	s, c := o.s, o.c
 	nick := args[0]
 	folded := s.cm.Fold(nick)
 	me := c.Identity()
 	if s.cm.Equal(nick, me.Nick) {
-		s.ns(c, "You cannot ghost yourself")
+		s.ns(o, "You cannot ghost yourself")
 		return
 	}
 	password := ""
 	if len(args) > 1 {
 		password = args[1]
 	} else if me.Account == "" {
-		s.ns(c, "Log in first, or give the password of the account that reserves "+nick)
+		s.ns(o, "Log in first, or give the password of the account that reserves "+nick)
 		return
 	}
 	mine := s.cm.Fold(me.Account)
@@ -242,7 +250,7 @@ func nsGhost(s *Server, c *Client, args []string) {
 		err   error
 		res   = authOK
 	)
-	s.offload(c, func() {
+	o.offload(hashPool, func() {
 		if owner, err = s.store.NickOwner(folded); err != nil || password == "" {
 			return
 		}
@@ -250,32 +258,32 @@ func nsGhost(s *Server, c *Client, args []string) {
 	}, func() {
 		switch {
 		case errors.Is(err, kv.ErrNotFound):
-			s.ns(c, "Nick "+nick+" is not registered")
+			s.ns(o, "Nick "+nick+" is not registered")
 			return
 		case err != nil:
-			s.ns(c, s.storeError("ghost", c, err))
+			s.ns(o, s.storeError("ghost", c, err))
 			return
 		case password == "" && owner != mine:
-			s.ns(c, "Nick "+nick+" is not reserved by your account")
+			s.ns(o, "Nick "+nick+" is not reserved by your account")
 			return
 		case res == authBad:
 			s.authFailed(c, owner)
-			s.ns(c, "Invalid password")
+			s.ns(o, "Invalid password")
 			return
 		case res != authOK:
-			s.ns(c, res.text(owner))
+			s.ns(o, res.text(owner))
 			return
 		}
-		s.lookupNicks(c, []string{folded}, func(found map[string]*Client) {
+		s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
 			t := found[folded]
 			if t == nil {
-				s.ns(c, "Nobody is using "+nick)
+				s.ns(o, "Nobody is using "+nick)
 				return
 			}
 			reason := "Ghosted by " + me.Nick
 			s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
 			s.disconnect(t, reason)
-			s.ns(c, nick+" has been disconnected")
+			s.ns(o, nick+" has been disconnected")
 		})
 	})
 }

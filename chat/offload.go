@@ -2,39 +2,44 @@ package chat
 
 import "runtime"
 
-// hashSlots bounds concurrent password hashing so a login storm queues
-// instead of starving the event loops of CPU.
-var hashSlots = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)))
+// workPool runs blocking work (password hashing, store reads) off the event
+// loops and shards, at most size jobs at a time; the rest queue. Separate
+// pools keep one kind of work from starving another: a login storm's bcrypt
+// must not delay CHATHISTORY, nor a burst of history reads the logins.
+type workPool struct {
+	slots chan struct{}
+}
 
-// offload runs work on its own goroutine (password hashing must never run
-// on an event loop), then then() on c's loop; c stays parked meanwhile and
-// its label is restored for then.
-func (s *Server) offload(c *Client, work func(), then func()) {
-	label := c.takeLabel()
-	c.park()
-	loopID := c.conn.Loop()
+func newWorkPool(size int) *workPool {
+	return &workPool{slots: make(chan struct{}, max(1, size))}
+}
+
+// run starts fn on its own goroutine once a slot is free.
+func (p *workPool) run(fn func()) {
 	go func() {
-		hashSlots <- struct{}{}
-		work()
-		<-hashSlots
-		err := s.loops.Run(loopID, func() {
-			c.outLabel = append(c.outLabel[:0], label...)
-			then()
-			c.outLabel = c.outLabel[:0]
-			c.opDone()
-		})
-		if err != nil {
-			s.log.Debug("offload: loop gone", "err", err)
-		}
+		p.slots <- struct{}{}
+		defer func() { <-p.slots }()
+		fn()
 	}()
 }
 
-// onLoop runs fn on c's loop from any goroutine.
-func (s *Server) onLoop(c *Client, fn func()) {
-	if err := s.loops.Run(c.conn.Loop(), fn); err != nil {
+// The pools. Hashing is CPU-bound: one job per core at most, so the loops
+// always keep CPU. Store reads mostly wait on the disk or the page cache.
+var (
+	hashPool  = newWorkPool(runtime.GOMAXPROCS(0))
+	readPool  = newWorkPool(4 * runtime.GOMAXPROCS(0))
+	auditPool = newWorkPool(1)
+)
+
+// onLoopID runs fn on event loop id from any goroutine.
+func (s *Server) onLoopID(id int, fn func()) {
+	if err := s.loops.Run(id, fn); err != nil {
 		s.log.Debug("onLoop: loop gone", "err", err)
 	}
 }
+
+// onLoop runs fn on c's loop from any goroutine.
+func (s *Server) onLoop(c *Client, fn func()) { s.onLoopID(c.loop, fn) }
 
 // disconnect ends t's connection from any goroutine: on t's loop it is
 // marked quitting with reason (what its channels see in the QUIT) and gets

@@ -9,7 +9,8 @@ import (
 	"laird/codec"
 )
 
-func handleOper(s *Server, c *Client, m *codec.Message) {
+func handleOper(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	name, pass := string(m.Param(0)), string(m.Param(1))
 	var block *Oper
 	for i, o := range s.liveConfig().Opers {
@@ -22,7 +23,7 @@ func handleOper(s *Server, c *Client, m *codec.Message) {
 	if block == nil || !block.hostAllowed(s, id) {
 		r := c.replies()
 		r.numeric(codec.ERR_NOOPERHOST, "No O-lines for your host")
-		c.sendReplies(r)
+		o.reply(r)
 		s.log.Warn("failed OPER", "name", name, "from", id.Prefix, "reason", "no matching oper block")
 		s.audit(id.Nick, "oper.fail", name, "no matching oper block", c.ip.String())
 		s.authFailure(c, "", time.Now())
@@ -30,11 +31,11 @@ func handleOper(s *Server, c *Client, m *codec.Message) {
 	}
 	hash := block.PasswordHash
 	var ok bool
-	s.offload(c, func() {
+	o.offload(hashPool, func() {
 		ok = bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)) == nil
 	}, func() {
-		r := c.replies()
-		defer c.sendReplies(r)
+		r := o.replies()
+		defer o.reply(r)
 		if !ok {
 			r.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
 			s.log.Warn("failed OPER", "name", name, "from", id.Prefix, "reason", "bad password")
@@ -67,7 +68,8 @@ func (o *Oper) hostAllowed(s *Server, id *Identity) bool {
 	return false
 }
 
-func handleKill(s *Server, c *Client, m *codec.Message) {
+func handleKill(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	nick := string(m.Param(0))
 	reason := "No reason"
 	if m.NParams() > 1 && len(m.Param(1)) > 0 {
@@ -75,24 +77,20 @@ func handleKill(s *Server, c *Client, m *codec.Message) {
 	}
 	killer := c.Identity()
 	folded := s.cm.Fold(nick)
-	s.lookupNicks(c, []string{folded}, func(found map[string]*Client) {
+	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
 		t := found[folded]
 		if t == nil {
-			r := c.replies()
-			r.numeric(codec.ERR_NOSUCHNICK, nick, "No such nick/channel")
-			c.sendReplies(r)
+			o.numeric(codec.ERR_NOSUCHNICK, nick, "No such nick/channel")
 			return
 		}
 		msg := "Killed (" + killer.Nick + " (" + reason + "))"
 		s.audit(killer.Nick, "kill", t.Identity().Prefix, reason, c.ip.String())
 		s.disconnect(t, msg)
-		if len(c.outLabel) > 0 {
-			c.sendReplies(c.replies())
-		}
 	})
 }
 
-func handleWallops(s *Server, c *Client, m *codec.Message) {
+func handleWallops(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	id := c.Identity()
 	line := appendCmd(nil, id.Prefix, "WALLOPS", true, string(m.Param(0)))
 	for i := range s.shards {
@@ -104,9 +102,6 @@ func handleWallops(s *Server, c *Client, m *codec.Message) {
 				}
 			}
 		})
-	}
-	if len(c.outLabel) > 0 {
-		c.sendReplies(c.replies())
 	}
 }
 
@@ -129,20 +124,19 @@ func (s *Server) serverNotice(text string) {
 // ServerNotice is serverNotice for other packages (alerts, guard actions).
 func (s *Server) ServerNotice(text string) { s.serverNotice(text) }
 
-func handleRehash(s *Server, c *Client, m *codec.Message) {
-	r := c.replies()
+func handleRehash(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	if s.rehash == nil {
-		r.fail("REHASH", "CANNOT_REHASH", "", "This server was started without a configuration file")
-		c.sendReplies(r)
+		o.fail("REHASH", "CANNOT_REHASH", "", "This server was started without a configuration file")
 		return
 	}
 	var err error
 	var updated *Reloadable
-	s.offload(c, func() {
+	o.offload(readPool, func() {
 		updated, err = s.rehash()
 	}, func() {
-		r := c.replies()
-		defer c.sendReplies(r)
+		r := o.replies()
+		defer o.reply(r)
 		if err != nil {
 			r.fail("REHASH", "CANNOT_REHASH", "", "Rehash failed: "+strings.ReplaceAll(err.Error(), "\n", " "))
 			s.log.Error("REHASH failed", "err", err)
@@ -153,5 +147,4 @@ func handleRehash(s *Server, c *Client, m *codec.Message) {
 		s.serverNotice(c.Nick() + " is rehashing the server configuration")
 		s.log.Info("REHASH", "oper", c.Identity().Prefix, "at", time.Now())
 	})
-	putReplies(r)
 }

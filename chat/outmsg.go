@@ -63,7 +63,7 @@ func (o *outMsg) variantOf(c *Client) int {
 
 // deliver queues the message for c in b, encoding its variant if needed.
 // It reports false when c must not receive it (TAGMSG without
-// message-tags).
+// message-tags) or is over its SendQ.
 func (o *outMsg) deliver(b *batch, c *Client) bool {
 	if o.onlyTags && !c.Has(CapMessageTags) {
 		return false
@@ -71,30 +71,35 @@ func (o *outMsg) deliver(b *batch, c *Client) bool {
 	v := o.variantOf(c)
 	if o.have&(1<<v) == 0 {
 		off := int32(len(b.buf))
-		b.buf = o.appendVariant(b.buf, v, nil)
+		b.buf = o.appendVariant(b.buf, v)
 		o.cache[v].off, o.cache[v].end = off, int32(len(b.buf))
 		o.have |= 1 << v
 	}
-	l := c.conn.Loop()
-	b.perLoop[l] = append(b.perLoop[l], delivery{c: c, off: o.cache[v].off, end: o.cache[v].end, at: o.atNano})
+	span := o.cache[v]
+	if !b.admit(c, span.end-span.off) {
+		return false
+	}
+	b.perLoop[c.loop] = append(b.perLoop[c.loop], delivery{c: c, off: span.off, end: span.end, at: o.atNano})
 	return true
 }
 
-// appendVariant encodes the message for variant v; label, when set, is
-// added as a tag (for the sender's echo).
-func (o *outMsg) appendVariant(dst []byte, v int, label []byte) []byte {
+// appendVariant encodes the message for variant v.
+func (o *outMsg) appendVariant(dst []byte, v int) []byte {
+	return o.appendVariantIn(dst, v, "")
+}
+
+// appendVariantIn encodes the message for variant v as part of batch
+// batchID ("" for none).
+func (o *outMsg) appendVariantIn(dst []byte, v int, batchID string) []byte {
 	sep := byte('@')
 	tag := func(key string) {
 		dst = append(dst, sep)
 		dst = append(dst, key...)
 		sep = ';'
 	}
-	if isBatchRef(label) {
+	if batchID != "" {
 		tag("batch=")
-		dst = append(dst, label[1:]...)
-	} else if len(label) > 0 {
-		tag("label=")
-		dst = codec.AppendEscapedTag(dst, label)
+		dst = append(dst, batchID...)
 	}
 	if v&variantAccount != 0 {
 		tag("account=")
@@ -126,23 +131,12 @@ func (o *outMsg) appendVariant(dst []byte, v int, label []byte) []byte {
 	return appendCmd(dst, o.source, o.command, !o.plainLast, params...)
 }
 
-// echo queues the sender's own copy, carrying label when there is one.
-func (o *outMsg) echo(b *batch, c *Client, label []byte) {
-	if o.onlyTags && !c.Has(CapMessageTags) {
+// echo queues the sender's own copy (echo-message) as output of its op.
+func (o *outMsg) echo(b *batch, op *op) {
+	if o.onlyTags && !op.c.Has(CapMessageTags) {
 		return
 	}
 	off := int32(len(b.buf))
-	b.buf = o.appendVariant(b.buf, o.variantOf(c), label)
-	b.sendSpan(c, off, int32(len(b.buf)))
-}
-
-// ack queues an ACK for a labeled command that produced no other reply.
-func ack(b *batch, s *Server, c *Client, label []byte) {
-	if len(label) == 0 || isBatchRef(label) {
-		return
-	}
-	r := repliesPool.Get().(*replies)
-	r.reset(s, c.Nick())
-	b.replies(c, r, label)
-	putReplies(r)
+	b.buf = o.appendVariant(b.buf, o.variantOf(op.c))
+	b.replySpan(op, off, int32(len(b.buf)))
 }

@@ -12,18 +12,17 @@ import (
 	"laird/codec"
 )
 
-func handlePrivmsg(s *Server, c *Client, m *codec.Message) { s.message(c, m, "PRIVMSG") }
-func handleNotice(s *Server, c *Client, m *codec.Message)  { s.message(c, m, "NOTICE") }
-func handleTagmsg(s *Server, c *Client, m *codec.Message)  { s.message(c, m, "TAGMSG") }
+func handlePrivmsg(o *op, m *codec.Message) { o.s.message(o, m, "PRIVMSG") }
+func handleNotice(o *op, m *codec.Message)  { o.s.message(o, m, "NOTICE") }
+func handleTagmsg(o *op, m *codec.Message)  { o.s.message(o, m, "TAGMSG") }
 
 // message implements PRIVMSG, NOTICE and TAGMSG.
-func (s *Server) message(c *Client, m *codec.Message, command string) {
+func (s *Server) message(o *op, m *codec.Message, command string) {
+	c := o.c
 	quiet := command == "NOTICE" // NOTICE never triggers error replies
 	if m.NParams() == 0 || len(m.Param(0)) == 0 {
 		if !quiet {
-			r := c.replies()
-			r.numeric(codec.ERR_NORECIPIENT, "No recipient given ("+command+")")
-			c.sendReplies(r)
+			o.numeric(codec.ERR_NORECIPIENT, "No recipient given ("+command+")")
 		}
 		return
 	}
@@ -31,9 +30,7 @@ func (s *Server) message(c *Client, m *codec.Message, command string) {
 	if command != "TAGMSG" {
 		if m.NParams() < 2 || len(m.Param(1)) == 0 {
 			if !quiet {
-				r := c.replies()
-				r.numeric(codec.ERR_NOTEXTTOSEND, "No text to send")
-				c.sendReplies(r)
+				o.numeric(codec.ERR_NOTEXTTOSEND, "No text to send")
 			}
 			return
 		}
@@ -48,39 +45,28 @@ func (s *Server) message(c *Client, m *codec.Message, command string) {
 	}
 	if !containsComma(m.Param(0)) {
 		// One target, the common case: no split, no steps.
-		s.messageOne(c, command, string(m.Param(0)), text, clientTags, c.takeLabel(), time.Now())
+		s.messageOne(o, command, string(m.Param(0)), text, clientTags, o.start)
 		return
 	}
 	targets := bytes.Split(m.Param(0), []byte{','})
 	if len(targets) > s.cfg.MaxTargets {
 		if !quiet {
-			r := c.replies()
-			r.numeric(codec.ERR_TOOMANYTARGETS, string(m.Param(0)), "Too many targets")
-			c.sendReplies(r)
+			o.numeric(codec.ERR_TOOMANYTARGETS, string(m.Param(0)), "Too many targets")
 		}
 		return
 	}
-	label := c.takeLabel()
-	now := time.Now()
-	steps := make([]func([]byte), 0, len(targets))
+	now := o.start
 	for _, raw := range targets {
 		if len(raw) == 0 {
 			continue
 		}
 		target := string(raw)
-		steps = append(steps, func(l []byte) {
-			s.messageOne(c, command, target, text, clientTags, l, now)
-		})
+		o.sequence(func() { s.messageOne(o, command, target, text, clientTags, now) })
 	}
-	if len(steps) == 1 {
-		steps[0](label)
-		return
-	}
-	c.labeledSequence(label, steps)
 }
 
-func (s *Server) messageOne(c *Client, command, target, text string, clientTags, label []byte, now time.Time) {
-	if s.serviceMessage(c, command, target, text, label) {
+func (s *Server) messageOne(o *op, command, target, text string, clientTags []byte, now time.Time) {
+	if s.serviceMessage(o, command, target, text) {
 		return
 	}
 	name := target
@@ -101,36 +87,32 @@ func (s *Server) messageOne(c *Client, command, target, text string, clientTags,
 	msg.msgid = newMsgID()
 	msg.atNano = now.UnixNano()
 	if codec.IsChannelName([]byte(name)) {
-		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-			sh.channelMessage(b, c, msg, folded, status, label)
+		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+			sh.channelMessage(b, o, msg, folded, status)
 		})
 		return
 	}
-	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-		sh.privateMessage(b, c, msg, folded, label)
+	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+		sh.privateMessage(b, o, msg, folded)
 	})
 }
 
 // channelMessage runs on the channel's shard.
-func (sh *shard) channelMessage(b *batch, c *Client, msg *outMsg, folded string, status memberModes, label []byte) {
-	s := sh.srv
+func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, status memberModes) {
+	s, c := sh.srv, o.c
 	ch := sh.channels[folded]
 	quiet := msg.command == "NOTICE"
 	target := msg.params[0]
 	if ch == nil {
 		if !quiet {
-			sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, target, "No such channel")
-		} else {
-			ack(b, s, c, label)
+			sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, target, "No such channel")
 		}
 		return
 	}
 	id := c.Identity()
 	if !ch.canSpeak(s, c, id) || (ch.modes&cmodeNoCTCP != 0 && isCTCP(msg) && ch.member(c).opOrNil() == 0) {
 		if !quiet {
-			sh.numericTo(b, c, label, codec.ERR_CANNOTSENDTOCHAN, ch.name, "Cannot send to channel")
-		} else {
-			ack(b, s, c, label)
+			sh.numericTo(b, o, codec.ERR_CANNOTSENDTOCHAN, ch.name, "Cannot send to channel")
 		}
 		return
 	}
@@ -150,9 +132,7 @@ func (sh *shard) channelMessage(b *batch, c *Client, msg *outMsg, folded string,
 		msg.deliver(b, mb.c)
 	}
 	if c.Has(CapEchoMessage) {
-		msg.echo(b, c, label)
-	} else {
-		ack(b, s, c, label)
+		msg.echo(b, o)
 	}
 }
 
@@ -173,14 +153,12 @@ func (ch *Channel) canSpeak(s *Server, c *Client, id *Identity) bool {
 }
 
 // privateMessage runs on the target nick's shard.
-func (sh *shard) privateMessage(b *batch, c *Client, msg *outMsg, folded string, label []byte) {
-	s := sh.srv
+func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
+	s, c := sh.srv, o.c
 	to := sh.nicks[folded]
 	if to == nil || !to.registeredShared() {
 		if msg.command != "NOTICE" {
-			sh.numericTo(b, c, label, codec.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
-		} else {
-			ack(b, s, c, label)
+			sh.numericTo(b, o, codec.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
 		}
 		return
 	}
@@ -192,33 +170,19 @@ func (sh *shard) privateMessage(b *batch, c *Client, msg *outMsg, folded string,
 	msg.params[0] = tid.Nick
 	s.appendHistory(msg, s.dmTarget(id.Nick, tid.Nick))
 	msg.deliver(b, to)
-	echoed := false
 	if c.Has(CapEchoMessage) {
-		msg.echo(b, c, label)
-		echoed = true
+		msg.echo(b, o)
 	}
 	if msg.command == "PRIVMSG" && tid.Away != "" {
-		r := sh.replies(c)
-		r.numeric(codec.RPL_AWAY, tid.Nick, tid.Away)
-		if echoed {
-			b.replies(c, r, nil)
-		} else {
-			b.replies(c, r, label)
-			label = nil
-		}
-		putReplies(r)
-	}
-	if !echoed && len(label) > 0 {
-		ack(b, s, c, label)
+		sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away)
 	}
 }
 
-// numericTo sends one numeric to c from a shard.
-func (sh *shard) numericTo(b *batch, c *Client, label []byte, num string, params ...string) {
-	r := sh.replies(c)
+// numericTo sends one numeric to o's client from a shard, as o's output.
+func (sh *shard) numericTo(b *batch, o *op, num string, params ...string) {
+	r := sh.replies(o.c)
 	r.numeric(num, params...)
-	b.replies(c, r, label)
-	putReplies(r)
+	b.reply(o, r)
 }
 
 // copyClientTags returns the client-only tags of a raw tag section, copied

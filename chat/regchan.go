@@ -238,17 +238,17 @@ func (sh *shard) regAnnounce(b *batch, ch *Channel, c *Client, modes memberModes
 // regWait defers a client's MODE or TOPIC on a registered channel while a
 // change of it is being committed; fn reruns the command. It reports
 // whether it deferred.
-func (sh *shard) regWait(b *batch, c *Client, folded string, fn func(sh *shard, b *batch)) bool {
+func (sh *shard) regWait(b *batch, o *op, folded string, fn func(sh *shard, b *batch)) bool {
 	rc := sh.regOf(folded)
 	if rc == nil || !rc.busy {
 		return false
 	}
-	sh.hold(b, c)
+	sh.hold(b, o)
 	rc.waiting = append(rc.waiting, func(sh *shard, b *batch) {
-		if c.registeredShared() { // not if c quit meanwhile (see release)
+		if o.c.registeredShared() { // not if the client quit meanwhile (see release)
 			fn(sh, b)
 		}
-		sh.release(b, c)
+		sh.release(b, o)
 	})
 	return true
 }
@@ -277,28 +277,28 @@ func (sh *shard) regIdle(b *batch, rc *regChan) {
 
 // regCommit makes rec the channel's durable state. The live channel is
 // already back at the old record (the invariant); on success rec is
-// applied to it and emit runs, on failure fail runs. c, when set, is held
+// applied to it and emit runs, on failure fail runs. o, when set, is held
 // until then.
-func (sh *shard) regCommit(b *batch, c *Client, folded string, rec kv.Channel,
+func (sh *shard) regCommit(b *batch, o *op, folded string, rec kv.Channel,
 	emit func(b *batch, ch *Channel), fail func(b *batch, err error)) {
 	s := sh.srv
 	rc := sh.regOf(folded)
 	rc.busy = true
-	if c != nil {
-		sh.hold(b, c)
+	if o != nil {
+		sh.hold(b, o)
 	}
 	t := s.store.NewTxn()
 	t.RequireChannel(folded)
 	t.PutChannel(rec)
 	committed := func(err error) {
-		s.post(sh.id, func(sh *shard, b *batch) { sh.regCommitted(b, c, rc, rec, err, emit, fail) })
+		s.post(sh.id, func(sh *shard, b *batch) { sh.regCommitted(b, o, rc, rec, err, emit, fail) })
 	}
 	if err := s.store.Commit(t, committed); err != nil {
-		sh.regCommitted(b, c, rc, rec, err, emit, fail)
+		sh.regCommitted(b, o, rc, rec, err, emit, fail)
 	}
 }
 
-func (sh *shard) regCommitted(b *batch, c *Client, rc *regChan, rec kv.Channel, err error,
+func (sh *shard) regCommitted(b *batch, o *op, rc *regChan, rec kv.Channel, err error,
 	emit func(b *batch, ch *Channel), fail func(b *batch, err error)) {
 	ch := sh.channels[rec.Name]
 	if err == nil {
@@ -315,8 +315,8 @@ func (sh *shard) regCommitted(b *batch, c *Client, rc *regChan, rec kv.Channel, 
 			fail(b, err)
 		}
 	}
-	if c != nil {
-		sh.release(b, c)
+	if o != nil {
+		sh.release(b, o)
 	}
 	sh.regIdle(b, rc)
 }
@@ -351,7 +351,8 @@ func storeFailText(err error) string {
 // state it changed (already applied to ch, errors in r): it commits first
 // and answers after. It reports false when there is nothing to persist
 // (member modes only, or the channel is not registered).
-func (sh *shard) regModes(b *batch, c *Client, ch *Channel, changes []modeChange, r *replies, label []byte, now time.Time) bool {
+func (sh *shard) regModes(b *batch, o *op, ch *Channel, changes []modeChange, r *replies, now time.Time) bool {
+	c := o.c
 	rc := sh.regOf(ch.folded)
 	if rc == nil {
 		return false
@@ -365,7 +366,6 @@ func (sh *shard) regModes(b *batch, c *Client, ch *Channel, changes []modeChange
 	id := c.Identity()
 	send := func(b *batch, ch *Channel, changes []modeChange, failText string) {
 		out := sh.replies(c)
-		defer putReplies(out)
 		saved.into(out)
 		if ch != nil && len(changes) > 0 {
 			msg := &outMsg{source: id.Prefix, command: "MODE", params: modeLine(ch.name, changes), plainLast: true, at: now, account: id.Account}
@@ -374,14 +374,15 @@ func (sh *shard) regModes(b *batch, c *Client, ch *Channel, changes []modeChange
 					msg.deliver(b, m.c)
 				}
 			}
-			out.line(msg.appendVariant(nil, msg.variantOf(c), nil))
+			out.begin()
+			out.buf = msg.appendVariant(out.buf, msg.variantOf(c))
 		}
 		if failText != "" {
 			out.fail("MODE", "TEMPORARILY_UNAVAILABLE", rc.rec.DisplayName, failText)
 		}
-		b.replies(c, out, label)
+		b.reply(o, out)
 	}
-	sh.regCommit(b, c, ch.folded, rec, func(b *batch, ch *Channel) {
+	sh.regCommit(b, o, ch.folded, rec, func(b *batch, ch *Channel) {
 		send(b, ch, changes, "")
 	}, func(b *batch, err error) {
 		// Member modes took effect; only they are announced.
@@ -399,7 +400,8 @@ func (sh *shard) regModes(b *batch, c *Client, ch *Channel, changes []modeChange
 // regTopic takes over a TOPIC change on a registered channel: commit
 // first, then announce. It reports false for a channel that is not
 // registered.
-func (sh *shard) regTopic(b *batch, c *Client, ch *Channel, topic string, label []byte, now time.Time) bool {
+func (sh *shard) regTopic(b *batch, o *op, ch *Channel, topic string, now time.Time) bool {
+	c := o.c
 	rc := sh.regOf(ch.folded)
 	if rc == nil {
 		return false
@@ -407,9 +409,8 @@ func (sh *shard) regTopic(b *batch, c *Client, ch *Channel, topic string, label 
 	id := c.Identity()
 	rec := rc.rec
 	rec.Topic, rec.TopicSetBy, rec.TopicSetAt = topic, id.Prefix, now
-	sh.regCommit(b, c, ch.folded, rec, func(b *batch, ch *Channel) {
+	sh.regCommit(b, o, ch.folded, rec, func(b *batch, ch *Channel) {
 		if ch == nil {
-			ack(b, sh.srv, c, label)
 			return
 		}
 		msg := &outMsg{source: id.Prefix, command: "TOPIC", params: []string{ch.name, topic}, at: now, account: id.Account}
@@ -418,12 +419,11 @@ func (sh *shard) regTopic(b *batch, c *Client, ch *Channel, topic string, label 
 				msg.deliver(b, m.c)
 			}
 		}
-		msg.echo(b, c, label)
+		msg.echo(b, o)
 	}, func(b *batch, err error) {
 		r := sh.replies(c)
 		r.fail("TOPIC", "TEMPORARILY_UNAVAILABLE", rc.rec.DisplayName, "Topic not saved: "+storeFailText(err))
-		b.replies(c, r, label)
-		putReplies(r)
+		b.reply(o, r)
 	})
 	return true
 }

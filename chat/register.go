@@ -9,21 +9,23 @@ import (
 	"laird/codec"
 )
 
-func handlePass(s *Server, c *Client, m *codec.Message) {
+func handlePass(o *op, m *codec.Message) {
+	c := o.c
 	if c.Registered() {
 		r := c.replies()
 		r.numeric(codec.ERR_ALREADYREGISTERED, "You may not reregister")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	c.password = string(m.Param(0))
 }
 
-func handleUser(s *Server, c *Client, m *codec.Message) {
+func handleUser(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	if c.Registered() || c.reg&regUser != 0 {
 		r := c.replies()
 		r.numeric(codec.ERR_ALREADYREGISTERED, "You may not reregister")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	user := m.Param(0)
@@ -33,42 +35,39 @@ func handleUser(s *Server, c *Client, m *codec.Message) {
 	if !codec.ValidUser(user, codec.DefaultUserLen) {
 		r := c.replies()
 		r.numeric("468", "Your username is not valid")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	if len(m.Param(3)) == 0 {
 		r := c.replies()
 		r.numeric(codec.ERR_NEEDMOREPARAMS, "USER", "Not enough parameters")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	realname := truncate(string(m.Param(3)), s.realnameLen())
 	u := string(user)
 	c.update(func(id *Identity) { id.User, id.Realname = u, realname })
 	c.reg |= regUser
-	s.tryRegister(c)
+	s.tryRegister(o)
 }
 
 // tryRegister sends the welcome burst once NICK, USER and CAP negotiation
 // are complete. Loop only.
-func (s *Server) tryRegister(c *Client) {
+func (s *Server) tryRegister(o *op) {
+	c := o.c
 	if c.reg&(regNick|regUser) != regNick|regUser || c.reg&(regCapPending|regDone) != 0 {
 		return
 	}
 	if pw := s.liveConfig().Password; pw != "" && c.password != pw {
-		r := c.replies()
-		r.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
-		c.sendReplies(r)
+		o.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
 		c.conn.Close("Bad password")
 		c.quitting = true
 		return
 	}
-	s.saslAbortOnRegister(c)
+	s.saslAbortOnRegister(o)
 	c.password = ""
 	if reason, banned := s.kLined(c, time.Now()); banned {
-		r := c.replies()
-		r.numeric(codec.ERR_YOUREBANNEDCREEP, "You are banned from this server: "+reason)
-		c.sendReplies(r)
+		o.numeric(codec.ERR_YOUREBANNEDCREEP, "You are banned from this server: "+reason)
 		c.quitting = true
 		c.quitMsg = reason
 		c.conn.Close("Closing Link: " + c.Identity().Host + " (" + reason + ")")
@@ -89,7 +88,7 @@ func (s *Server) tryRegister(c *Client) {
 	}
 	id := c.Identity()
 	s.monitorNotify(s.cm.Fold(id.Nick), id, true)
-	r := c.replies()
+	r := o.replies()
 	r.numeric(codec.RPL_WELCOME, "Welcome to the "+s.cfg.Network+" IRC Network "+id.Prefix)
 	r.numeric(codec.RPL_YOURHOST, "Your host is "+s.name+", running version "+s.cfg.Version)
 	r.numeric(codec.RPL_CREATED, "This server was created "+s.cfg.Created.UTC().Format("Mon Jan 2 2006 at 15:04:05 MST"))
@@ -101,7 +100,7 @@ func (s *Server) tryRegister(c *Client) {
 	}
 	s.lusers(r)
 	s.motd(r)
-	c.sendReplies(r)
+	o.reply(r)
 	s.nickProtect(c)
 }
 

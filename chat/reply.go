@@ -7,10 +7,10 @@ import (
 	"laird/codec"
 )
 
-// replies collects the lines that answer one command so that
-// labeled-response can tag or wrap them as a whole (IRCv3 labeled-response:
-// no line -> ACK, one line -> tagged, several -> a labeled-response BATCH).
-// A replies value is used by one goroutine at a time.
+// replies collects lines addressed to one client, encoded once into buf;
+// an op's output (op.reply, batch.reply) and labeled-response framing
+// (frameLabeled) take it from there. A replies value is used by one
+// goroutine at a time.
 type replies struct {
 	srv    *Server
 	nick   string
@@ -70,67 +70,6 @@ func (r *replies) standard(kind, command, code, context, description string) {
 }
 
 func (r *replies) empty() bool { return len(r.starts) == 0 }
-
-// batchRef makes a "label" that refers to an open labeled-response batch:
-// lines carrying it are tagged batch=<id> instead of label=, and no ACK is
-// due for them. Multi-step commands (JOIN #a,#b) use it so that all their
-// replies, from several shards, form one labeled response.
-func batchRef(id string) []byte { return append([]byte{0}, id...) }
-
-func isBatchRef(label []byte) bool { return len(label) > 0 && label[0] == 0 }
-
-// appendTo appends the collected lines to dst, applying label rules when
-// label is non-empty. batchOK says whether the client has the batch cap.
-func (r *replies) appendTo(dst, label []byte, batchOK bool) []byte {
-	if len(label) == 0 {
-		return append(dst, r.buf...)
-	}
-	if isBatchRef(label) {
-		for i, start := range r.starts {
-			end := len(r.buf)
-			if i+1 < len(r.starts) {
-				end = r.starts[i+1]
-			}
-			dst = appendWithTag(dst, r.buf[start:end], "batch", label[1:])
-		}
-		return dst
-	}
-	switch len(r.starts) {
-	case 0:
-		dst = append(dst, "@label="...)
-		dst = codec.AppendEscapedTag(dst, label)
-		dst = append(dst, " :"...)
-		dst = append(dst, r.srv.name...)
-		return append(dst, " ACK\r\n"...)
-	case 1:
-		return appendWithTag(dst, r.buf, "label", label)
-	}
-	if !batchOK {
-		// labeled-response requires batch for multi-line responses; a
-		// client without it gets the lines untagged, as the spec allows.
-		return append(dst, r.buf...)
-	}
-	id := r.srv.batchID()
-	dst = append(dst, "@label="...)
-	dst = codec.AppendEscapedTag(dst, label)
-	dst = append(dst, " :"...)
-	dst = append(dst, r.srv.name...)
-	dst = append(dst, " BATCH +"...)
-	dst = append(dst, id...)
-	dst = append(dst, " labeled-response\r\n"...)
-	for i, start := range r.starts {
-		end := len(r.buf)
-		if i+1 < len(r.starts) {
-			end = r.starts[i+1]
-		}
-		dst = appendWithTag(dst, r.buf[start:end], "batch", []byte(id))
-	}
-	dst = append(dst, ':')
-	dst = append(dst, r.srv.name...)
-	dst = append(dst, " BATCH -"...)
-	dst = append(dst, id...)
-	return append(dst, '\r', '\n')
-}
 
 // appendWithTag appends line with one more tag key=value.
 func appendWithTag(dst, line []byte, key string, value []byte) []byte {

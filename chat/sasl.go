@@ -11,8 +11,8 @@ import (
 
 // SASL (IRCv3 sasl 3.1/3.2) with PLAIN and SCRAM-SHA-256. The exchange
 // state lives on the client (loop-owned). A step that needs the disk or
-// bcrypt goes through offload, which parks the client: lines it sends
-// meanwhile (CAP END included) wait, so registration never overtakes an
+// bcrypt is offloaded as part of its op: lines the client sends meanwhile
+// (CAP END included) wait, so registration never overtakes an
 // authentication in progress. A client that ends registration in the middle
 // of an exchange (between AUTHENTICATE lines) has it aborted with 906.
 // Re-authenticating after a successful login is allowed.
@@ -34,21 +34,22 @@ type saslSession struct {
 	acct  kv.Account // SCRAM: the account being authenticated
 }
 
-func handleAuthenticate(s *Server, c *Client, m *codec.Message) {
+func handleAuthenticate(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	arg := string(m.Param(0))
 	sess := c.acct.sasl
 	if sess == nil {
-		s.saslStart(c, arg)
+		s.saslStart(o, arg)
 		return
 	}
 	if arg == "*" {
 		c.acct.sasl = nil
-		s.saslReply(c, codec.ERR_SASLABORTED, "SASL authentication aborted")
+		s.saslReply(o, codec.ERR_SASLABORTED, "SASL authentication aborted")
 		return
 	}
 	if len(arg) > saslChunk || len(sess.buf)+len(arg) > saslMaxPayload {
 		c.acct.sasl = nil
-		s.saslReply(c, codec.ERR_SASLTOOLONG, "SASL message too long")
+		s.saslReply(o, codec.ERR_SASLTOOLONG, "SASL message too long")
 		return
 	}
 	if arg != "+" {
@@ -60,43 +61,44 @@ func handleAuthenticate(s *Server, c *Client, m *codec.Message) {
 	payload, err := base64.StdEncoding.DecodeString(string(sess.buf))
 	sess.buf = sess.buf[:0]
 	if err != nil || arg == "" {
-		s.saslFail(c, "Invalid SASL message encoding")
+		s.saslFail(o, "Invalid SASL message encoding")
 		return
 	}
 	switch sess.mech {
 	case "PLAIN":
-		s.saslPlain(c, payload)
+		s.saslPlain(o, payload)
 	case "SCRAM-SHA-256":
-		s.saslScram(c, sess, payload)
+		s.saslScram(o, sess, payload)
 	}
 }
 
-func (s *Server) saslStart(c *Client, mech string) {
+func (s *Server) saslStart(o *op, mech string) {
+	c := o.c
 	if s.store == nil {
-		s.saslReply(c, codec.ERR_SASLFAIL, "SASL authentication is not available")
+		s.saslReply(o, codec.ERR_SASLFAIL, "SASL authentication is not available")
 		return
 	}
 	if mech == "*" {
-		s.saslReply(c, codec.ERR_SASLABORTED, "SASL authentication aborted")
+		s.saslReply(o, codec.ERR_SASLABORTED, "SASL authentication aborted")
 		return
 	}
 	mech = strings.ToUpper(mech)
 	switch mech {
 	case "PLAIN", "SCRAM-SHA-256":
 	default:
-		r := c.replies()
+		r := o.replies()
 		r.numeric(codec.RPL_SASLMECHS, strings.Join(s.saslMechs, ","), "are available SASL mechanisms")
 		r.numeric(codec.ERR_SASLFAIL, "SASL authentication failed")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	c.acct.sasl = &saslSession{mech: mech}
-	s.sendAuthenticate(c, nil)
+	s.sendAuthenticate(o, nil)
 }
 
 // sendAuthenticate sends a server challenge, split into 400-byte chunks.
-func (s *Server) sendAuthenticate(c *Client, payload []byte) {
-	r := c.replies()
+func (s *Server) sendAuthenticate(o *op, payload []byte) {
+	r := o.replies()
 	enc := base64.StdEncoding.EncodeToString(payload)
 	for len(enc) >= saslChunk {
 		r.cmd("", "AUTHENTICATE", false, enc[:saslChunk])
@@ -106,61 +108,60 @@ func (s *Server) sendAuthenticate(c *Client, payload []byte) {
 		enc = "+"
 	}
 	r.cmd("", "AUTHENTICATE", false, enc)
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func (s *Server) saslReply(c *Client, num, text string) {
-	r := c.replies()
-	r.numeric(num, text)
-	c.sendReplies(r)
-}
+func (s *Server) saslReply(o *op, num, text string) { o.numeric(num, text) }
 
-func (s *Server) saslFail(c *Client, text string) {
-	c.acct.sasl = nil
-	s.saslReply(c, codec.ERR_SASLFAIL, "SASL authentication failed: "+text)
+func (s *Server) saslFail(o *op, text string) {
+	o.c.acct.sasl = nil
+	s.saslReply(o, codec.ERR_SASLFAIL, "SASL authentication failed: "+text)
 }
 
 // saslSucceed logs c in: 900, 903, then account-notify.
-func (s *Server) saslSucceed(c *Client, account string) {
+func (s *Server) saslSucceed(o *op, account string) {
+	c := o.c
 	c.acct.sasl = nil
-	r := c.replies()
+	r := o.replies()
 	loggedIn(r, c, account)
 	r.numeric(codec.RPL_SASLSUCCESS, "SASL authentication successful")
-	c.sendReplies(r)
+	o.reply(r)
 	s.log.Info("login", "account", account, "via", "SASL", "ip", c.ip.String())
-	s.setAccount(c, account)
+	s.setAccount(o, account)
 }
 
-func (s *Server) saslPlain(c *Client, payload []byte) {
+func (s *Server) saslPlain(o *op, payload []byte) {
+	c := o.c
 	authzid, authcid, password, err := splitPlain(payload)
 	if err != nil {
-		s.saslFail(c, "Malformed PLAIN message")
+		s.saslFail(o, "Malformed PLAIN message")
 		return
 	}
 	if authzid != "" && !s.cm.Equal(authzid, authcid) {
-		s.saslFail(c, "Authorization identity must match the account")
+		s.saslFail(o, "Authorization identity must match the account")
 		return
 	}
 	c.acct.sasl.busy = true
-	s.checkPassword(c, authcid, password, func(acct kv.Account, res authResult) {
+	s.checkPassword(o, authcid, password, func(acct kv.Account, res authResult) {
 		if res != authOK {
-			s.saslFail(c, res.text(authcid))
+			s.saslFail(o, res.text(authcid))
 			return
 		}
-		s.saslSucceed(c, acct.DisplayName)
+		s.saslSucceed(o, acct.DisplayName)
 	})
 }
 
-func (s *Server) saslScram(c *Client, sess *saslSession, payload []byte) {
+func (s *Server) saslScram(o *op, sess *saslSession, payload []byte) {
+	c := o.c
 	switch sess.step {
 	case 0:
 		first, err := parseClientFirst(payload)
 		if err != nil {
-			s.saslFail(c, "Malformed SCRAM message")
+			s.saslFail(o, "Malformed SCRAM message")
 			return
 		}
 		if first.authzid != "" && !s.cm.Equal(first.authzid, first.user) {
-			s.saslFail(c, "Authorization identity must match the account")
+			s.saslFail(o, "Authorization identity must match the account")
 			return
 		}
 		folded := s.cm.Fold(first.user)
@@ -170,7 +171,7 @@ func (s *Server) saslScram(c *Client, sess *saslSession, payload []byte) {
 			locked bool
 		)
 		sess.busy = true
-		s.offload(c, func() {
+		o.offload(readPool, func() {
 			if locked = s.accountLocked(folded); !locked {
 				acct, err2 = s.store.Account(folded)
 			}
@@ -181,11 +182,11 @@ func (s *Server) saslScram(c *Client, sess *saslSession, payload []byte) {
 			}
 			switch {
 			case locked:
-				s.saslFail(c, authLocked.text(first.user))
+				s.saslFail(o, authLocked.text(first.user))
 				return
 			case err2 != nil && !errors.Is(err2, kv.ErrNotFound):
 				s.log.Error("account lookup failed", "account", folded, "err", err2)
-				s.saslFail(c, authUnavailable.text(first.user))
+				s.saslFail(o, authUnavailable.text(first.user))
 				return
 			}
 			v, verr := parseScramVerifier(acct.Scram)
@@ -196,7 +197,7 @@ func (s *Server) saslScram(c *Client, sess *saslSession, payload []byte) {
 			sess.acct = acct
 			sess.scram = newScramExchange(first, v, known, decoySalt(folded))
 			sess.step = 1
-			s.sendAuthenticate(c, []byte(sess.scram.serverFirst))
+			s.sendAuthenticate(o, []byte(sess.scram.serverFirst))
 		})
 	case 1:
 		final, err := sess.scram.finish(payload)
@@ -204,33 +205,34 @@ func (s *Server) saslScram(c *Client, sess *saslSession, payload []byte) {
 			if errors.Is(err, errBadCredentials) {
 				s.authFailed(c, s.cm.Fold(sess.scram.first.user))
 			}
-			s.saslFail(c, authBad.text(""))
+			s.saslFail(o, authBad.text(""))
 			return
 		}
 		switch {
 		case sess.acct.Suspended:
-			s.saslFail(c, authSuspended.text(sess.acct.DisplayName))
+			s.saslFail(o, authSuspended.text(sess.acct.DisplayName))
 			return
 		case !sess.acct.Verified:
-			s.saslFail(c, authUnverified.text(sess.acct.DisplayName))
+			s.saslFail(o, authUnverified.text(sess.acct.DisplayName))
 			return
 		}
 		sess.step = 2
-		s.sendAuthenticate(c, []byte(final))
+		s.sendAuthenticate(o, []byte(final))
 	case 2:
 		if len(payload) != 0 {
-			s.saslFail(c, "Unexpected SCRAM message")
+			s.saslFail(o, "Unexpected SCRAM message")
 			return
 		}
-		s.saslSucceed(c, sess.acct.DisplayName)
+		s.saslSucceed(o, sess.acct.DisplayName)
 	}
 }
 
 // saslAbortOnRegister runs when c completes connection registration: an
 // exchange still open is aborted (906) and c registers without it.
-func (s *Server) saslAbortOnRegister(c *Client) {
+func (s *Server) saslAbortOnRegister(o *op) {
+	c := o.c
 	if c.acct.sasl != nil && !c.acct.sasl.busy {
 		c.acct.sasl = nil
-		s.saslReply(c, codec.ERR_SASLABORTED, "SASL authentication aborted")
+		s.saslReply(o, codec.ERR_SASLABORTED, "SASL authentication aborted")
 	}
 }

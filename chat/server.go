@@ -36,6 +36,7 @@ type Server struct {
 	std       *perf.Std
 	live      atomic.Pointer[Reloadable]
 	rehash    func() (*Reloadable, error)
+	perLoop   []loopState // by loop id; each owned by its loop
 
 	// Counters for LUSERS; updated atomically from any goroutine.
 	users    atomic.Int64 // registered clients
@@ -44,6 +45,13 @@ type Server struct {
 	channels atomic.Int64
 	maxUsers atomic.Int64
 	monitors atomic.Int64 // MONITOR entries of all clients
+
+	// shuttingDown is set when the server stops: connections are closing
+	// all at once, and nobody remains to hear of each other's QUIT.
+	shuttingDown atomic.Bool
+
+	decoyOnce sync.Once // decoyHash
+	decoy     string
 }
 
 // ErrConfig wraps configuration errors returned by New.
@@ -74,6 +82,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 		whowas: newWhowasLog(cfg.WhowasLength),
 	}
 	s.isupport = s.buildISupport()
+	s.perLoop = make([]loopState, loops.Count())
 	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password})
 	for i := 0; i < cfg.Shards; i++ {
 		s.shards = append(s.shards, newShard(s, i))
@@ -126,11 +135,19 @@ func (s *Server) Stats() Stats {
 	return st
 }
 
-// Connect creates the Client for a new connection; called on its loop.
-func (s *Server) Connect(conn Conn, ip netip.Addr, now time.Time) *Client {
-	c := &Client{srv: s, conn: conn, ip: ip, signon: now, lastActive: now, inflightTo: -1}
+// loopState is chat's state per event loop, touched only by that loop.
+type loopState struct {
+	waiting []*Client // clients holding a command back for a full shard
+}
+
+func (s *Server) loopState(id int) *loopState { return &s.perLoop[id] }
+
+// Connect creates the Client for a new connection on event loop loopID;
+// called on that loop.
+func (s *Server) Connect(conn Conn, loopID int, ip netip.Addr, now time.Time) *Client {
+	c := &Client{srv: s, conn: conn, loop: loopID, ip: ip, signon: now, lastActive: now}
 	if s.perf != nil {
-		c.rec = s.loops.Recorder(conn.Loop())
+		c.rec = s.loops.Recorder(loopID)
 	}
 	if s.guard != nil {
 		c.budget = guard.NewBudget(s.guard.Flood.For(ip, false))
@@ -145,9 +162,24 @@ func (s *Server) Connect(conn Conn, ip netip.Addr, now time.Time) *Client {
 	return c
 }
 
+// BeginShutdown tells chat that every connection is about to close:
+// disconnects then skip telling the others (QUIT, MONITOR, WHOWAS), which
+// would be work for nobody. Any goroutine.
+func (s *Server) BeginShutdown() { s.shuttingDown.Store(true) }
+
 // Disconnect tears the client down after its connection closed; called on
 // its loop. reason is shown to the channels it shared.
 func (s *Server) Disconnect(c *Client, reason string) {
+	if s.shuttingDown.Load() {
+		if c.Registered() {
+			s.users.Add(-1)
+		} else {
+			s.unknown.Add(-1)
+		}
+		c.reg = 0
+		c.live.Store(false)
+		return
+	}
 	if c.quitting {
 		reason = c.quitReason()
 	}

@@ -19,7 +19,7 @@ type service struct {
 
 // serviceCommand is one service command; args are the words after it.
 type serviceCommand struct {
-	handle  func(s *Server, c *Client, args []string)
+	handle  func(o *op, args []string)
 	minArgs int
 	usage   string
 	help    string
@@ -34,11 +34,12 @@ func init() {
 	}
 }
 
-// serviceMessage handles a PRIVMSG or NOTICE addressed to a service; it
-// reports false when target is not one. NOTICEs are dropped (never
-// answered automatically). label is the one the message step answers
-// with.
-func (s *Server) serviceMessage(c *Client, command, target, text string, label []byte) bool {
+// serviceMessage handles a PRIVMSG or NOTICE addressed to a service as
+// part of o; it reports false when target is not one. NOTICEs are dropped
+// (never answered automatically). The op is recorded under the service's
+// own command (NICKSERV, CHANSERV), so that a slow IDENTIFY does not show
+// as a slow PRIVMSG.
+func (s *Server) serviceMessage(o *op, command, target, text string) bool {
 	if len(target) != len("nickserv") { // both services' names are this long
 		return false
 	}
@@ -46,30 +47,19 @@ func (s *Server) serviceMessage(c *Client, command, target, text string, label [
 	if svc == nil {
 		return false
 	}
-	if c.inflight > 0 {
-		// Pipelined behind commands on the service nick's shard: answer
-		// after them, and let nothing else overtake meanwhile.
-		c.inflightTo = -1
-		c.sequence([]func(){func() { s.serviceMessage(c, command, target, text, label) }})
-		return true
-	}
-	c.outLabel = append(c.outLabel[:0], label...)
+	o.metric = commandIndex(strings.ToUpper(svc.name))
 	if command == "PRIVMSG" {
-		s.runService(c, svc, text)
+		s.runService(o, svc, text)
 	}
-	if len(c.outLabel) > 0 && c.inflight == 0 {
-		c.sendReplies(c.replies()) // ACK
-	}
-	c.outLabel = c.outLabel[:0]
 	return true
 }
 
-func handleNickServ(s *Server, c *Client, m *codec.Message) {
-	s.runService(c, services["nickserv"], joinParams(m))
+func handleNickServ(o *op, m *codec.Message) {
+	o.s.runService(o, services["nickserv"], joinParams(m))
 }
 
-func handleChanServ(s *Server, c *Client, m *codec.Message) {
-	s.runService(c, services["chanserv"], joinParams(m))
+func handleChanServ(o *op, m *codec.Message) {
+	o.s.runService(o, services["chanserv"], joinParams(m))
 }
 
 func joinParams(m *codec.Message) string {
@@ -81,38 +71,38 @@ func joinParams(m *codec.Message) string {
 }
 
 // runService parses "<command> <args...>" and runs it.
-func (s *Server) runService(c *Client, svc *service, text string) {
+func (s *Server) runService(o *op, svc *service, text string) {
 	words := strings.Fields(text)
 	if len(words) == 0 {
-		s.serviceNotice(c, svc.name, "Send HELP for a list of commands")
+		s.serviceNotice(o, svc.name, "Send HELP for a list of commands")
 		return
 	}
 	name := strings.ToUpper(words[0])
 	args := words[1:]
 	if name == "HELP" {
-		s.serviceHelp(c, svc, args)
+		s.serviceHelp(o, svc, args)
 		return
 	}
 	cmd, ok := svc.commands[name]
 	if !ok {
-		s.serviceNotice(c, svc.name, "Unknown command "+name+"; send HELP for a list of commands")
+		s.serviceNotice(o, svc.name, "Unknown command "+name+"; send HELP for a list of commands")
 		return
 	}
 	if len(args) < cmd.minArgs {
-		s.serviceNotice(c, svc.name, "Not enough parameters. Syntax: "+name+" "+cmd.usage)
+		s.serviceNotice(o, svc.name, "Not enough parameters. Syntax: "+name+" "+cmd.usage)
 		return
 	}
 	if s.store == nil {
-		s.serviceNotice(c, svc.name, "Accounts and registrations are not available on this server")
+		s.serviceNotice(o, svc.name, "Accounts and registrations are not available on this server")
 		return
 	}
-	cmd.handle(s, c, args)
+	cmd.handle(o, args)
 }
 
-func (s *Server) serviceHelp(c *Client, svc *service, args []string) {
+func (s *Server) serviceHelp(o *op, svc *service, args []string) {
 	if len(args) > 0 {
 		if cmd, ok := svc.commands[strings.ToUpper(args[0])]; ok {
-			s.serviceNotice(c, svc.name, "Syntax: "+strings.ToUpper(args[0])+" "+cmd.usage, cmd.help)
+			s.serviceNotice(o, svc.name, "Syntax: "+strings.ToUpper(args[0])+" "+cmd.usage, cmd.help)
 			return
 		}
 	}
@@ -125,18 +115,26 @@ func (s *Server) serviceHelp(c *Client, svc *service, args []string) {
 	for _, name := range names {
 		lines = append(lines, "  "+name+" "+svc.commands[name].usage)
 	}
-	s.serviceNotice(c, svc.name, lines...)
+	s.serviceNotice(o, svc.name, lines...)
 }
 
 // serviceSource is the prefix of a service's NOTICEs.
 func (s *Server) serviceSource(name string) string { return name + "!" + name + "@" + s.name }
 
-// serviceNotice sends lines as NOTICEs from a service to c, as one reply.
-// Loop only.
-func (s *Server) serviceNotice(c *Client, svcName string, lines ...string) {
+// serviceNotice sends lines as NOTICEs from a service to o's client, as
+// one reply. Loop only.
+func (s *Server) serviceNotice(o *op, svcName string, lines ...string) {
+	r := o.replies()
+	s.appendServiceNotice(r, o.c, svcName, lines...)
+	o.reply(r)
+}
+
+// serviceNoticeTo sends lines as NOTICEs from a service to c outside any
+// command (nick protection's warning). Loop only.
+func (s *Server) serviceNoticeTo(c *Client, svcName string, lines ...string) {
 	r := c.replies()
 	s.appendServiceNotice(r, c, svcName, lines...)
-	c.sendReplies(r)
+	c.send(r)
 }
 
 func (s *Server) appendServiceNotice(r *replies, c *Client, svcName string, lines ...string) {

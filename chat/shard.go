@@ -3,20 +3,21 @@ package chat
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"laird/perf"
 )
 
 // task is one unit of work for a shard: run executes on the shard goroutine
-// and writes its output into the drain's batch. When c is set and done is
-// true, c's loop is told that the operation completed once its output is
-// delivered.
+// and writes its output into the drain's batch. A task of an op is one
+// part of it: the drain delivers the part's completion after run, unless
+// run held the client (hold.go), which moves the completion to release.
 type task struct {
-	c    *Client
-	run  func(sh *shard, b *batch)
-	done bool
-	enq  time.Time // when it was queued, for the queue-wait histogram
+	o   *op     // the op this is a part of; nil for internal work
+	c   *Client // o.c, or the client internal work is about (may be nil)
+	run func(sh *shard, b *batch)
+	enq time.Time // when it was queued, for the queue-wait histogram
 }
 
 // shard owns one partition of the shared state. Only its goroutine reads or
@@ -36,11 +37,18 @@ type shard struct {
 	spare  []task
 	stop   chan struct{}
 	closed bool
+	// waiting[l] is set while loop l holds a client's command back because
+	// this queue was full (backpressure); the shard wakes that loop once the
+	// queue has room again. anyWaiting spares the scan.
+	waiting    []atomic.Bool
+	anyWaiting atomic.Bool
 
 	rec *perf.Recorder // owned by the shard goroutine; nil without monitoring
 
 	registered map[string]*regChan     // registered channels, by casefolded name (regchan.go)
 	held       map[*Client]*heldClient // clients whose tasks wait (hold.go)
+	cur        *task                   // the task running, for hold
+	kept       bool                    // cur was held: its completion moves to release
 }
 
 func newShard(srv *Server, id int) *shard {
@@ -52,21 +60,24 @@ func newShard(srv *Server, id int) *shard {
 		watchers: make(map[string]map[*Client]struct{}),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
+		waiting:  make([]atomic.Bool, srv.loops.Count()),
 	}
 }
 
-// push queues t. External (client-originated) pushes are refused when the
-// queue is over its limit; internal pushes from other shards always
-// succeed, since refusing them could lose half of a multi-shard operation
-// (their number is bounded by the operations clients may have in flight).
-func (sh *shard) push(t task, external bool) bool {
+// push queues t; it never blocks and never refuses. What bounds the queue
+// is upstream: a loop starts a client's command only while the shard it
+// is routed to has room (Client.mayStart), a client has at most
+// PipelineMax commands in flight, and every internal task belongs to an
+// op or to a connection event. So the queue is bounded by configuration
+// (connections, pipeline depth), not by what clients send.
+func (sh *shard) push(t task) {
 	if sh.rec != nil {
 		t.enq = time.Now()
 	}
 	sh.mu.Lock()
-	if sh.closed || (external && len(sh.queue) >= sh.srv.cfg.ShardQueue) {
+	if sh.closed {
 		sh.mu.Unlock()
-		return false
+		return
 	}
 	sh.queue = append(sh.queue, t)
 	first := len(sh.queue) == 1
@@ -77,15 +88,17 @@ func (sh *shard) push(t task, external bool) bool {
 		default:
 		}
 	}
-	return true
 }
 
-// queueLen returns the current queue depth (for metrics).
+// queueLen returns the current queue depth.
 func (sh *shard) queueLen() int {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return len(sh.queue)
 }
+
+// hasRoom reports whether client commands may be queued here.
+func (sh *shard) hasRoom() bool { return sh.queueLen() < sh.srv.cfg.ShardQueue }
 
 func (sh *shard) run(wg *sync.WaitGroup) {
 	defer wg.Done()
@@ -93,6 +106,10 @@ func (sh *shard) run(wg *sync.WaitGroup) {
 		select {
 		case <-sh.wake:
 		case <-sh.stop:
+			// Stop comes after the loops stopped: run what was queued so
+			// that no op is left half done, then exit.
+			for sh.drain() {
+			}
 			return
 		}
 		for sh.drain() {
@@ -118,18 +135,12 @@ func (sh *shard) drain() bool {
 			sh.rec.Record(perf.ShardWait, start.Sub(tasks[i].enq))
 		}
 	}
-	b := sh.srv.newBatch()
+	b := sh.srv.newBatch(sh.id)
 	for i := range tasks {
-		t := &tasks[i]
-		if sh.setAside(t) {
-			continue
-		}
-		t.run(sh, b)
-		if t.c != nil && t.done {
-			b.done(t.c)
-		}
+		sh.runTask(b, &tasks[i])
 	}
-	b.flush()
+	full := b.flush()
+	sh.wakeWaiting()
 	if sh.rec != nil {
 		sh.rec.AddBusy(time.Since(start))
 		sh.rec.SetGauge(perf.QueueDepth, int64(len(tasks)))
@@ -137,7 +148,42 @@ func (sh *shard) drain() bool {
 	}
 	clear(tasks)
 	sh.spare = tasks[:0]
+	// Backpressure: a loop whose mailbox from this shard is over its bound
+	// is not keeping up; take no more work until it has drained, so memory
+	// stays bounded. Clients of this shard then wait in their loops (the
+	// queue fills and mayStart holds their next command).
+	for _, l := range full {
+		sh.srv.loops.WaitRoom(sh.id, l)
+	}
 	return true
+}
+
+// runTask runs one task, unless its client is held (its turn comes at
+// release), and delivers the part's completion unless run held it.
+func (sh *shard) runTask(b *batch, t *task) {
+	if sh.setAside(t) {
+		return
+	}
+	sh.cur, sh.kept = t, false
+	t.run(sh, b)
+	if t.o != nil && !sh.kept {
+		b.done(t.o)
+	}
+	sh.cur = nil
+}
+
+// wakeWaiting tells loops that held client commands back for lack of room
+// that there is room again.
+func (sh *shard) wakeWaiting() {
+	if !sh.anyWaiting.Load() || !sh.hasRoom() {
+		return
+	}
+	sh.anyWaiting.Store(false)
+	for l := range sh.waiting {
+		if sh.waiting[l].Swap(false) {
+			sh.srv.onLoopID(l, func() { sh.srv.resumeWaiting(l) })
+		}
+	}
 }
 
 var shardSeed = maphash.MakeSeed()
@@ -150,115 +196,7 @@ func (s *Server) shardOf(folded string) int {
 	return int(maphash.String(shardSeed, folded) % uint64(len(s.shards)))
 }
 
-// submit sends a client operation to shard id and parks the client until
-// it completes. It reports false (after telling the client) when the shard
-// is overloaded.
-func (s *Server) submit(c *Client, id int, run func(sh *shard, b *batch)) bool {
-	if !s.shards[id].push(task{c: c, run: run, done: true}, true) {
-		r := c.replies()
-		r.numeric("263", "*", "Server load is temporarily too heavy. Please wait a while and try again.")
-		c.sendReplies(r)
-		return false
-	}
-	if c.inflight == 0 {
-		c.inflightTo = id
-	} else if c.inflightTo != id {
-		c.inflightTo = -1
-	}
-	c.inflight++
-	c.opsStarted++
-	return true
-}
-
-// post queues internal work on shard id without parking anyone.
+// post queues internal work on shard id: no op waits for it.
 func (s *Server) post(id int, run func(sh *shard, b *batch)) {
-	s.shards[id].push(task{run: run}, false)
-}
-
-// opDone runs on c's loop when one of its shard operations completed.
-func (c *Client) opDone() {
-	c.inflight--
-	c.opFinished()
-	if c.inflight == 0 && !c.advance() {
-		c.conn.Resume()
-	}
-}
-
-// sequence runs steps one after another, each after the shard work of the
-// previous one completed (JOIN #a,#b touches two shards but answers in
-// order). It runs on c's loop inside a handler.
-func (c *Client) sequence(steps []func()) {
-	c.steps = append(c.steps, steps...)
-	c.advance()
-}
-
-// labeledSequence runs steps like sequence, giving each the label to
-// answer with. With one step, or without a label, the first step answers
-// the label. With several steps and a label, the steps' replies are
-// wrapped in one labeled-response BATCH, as the spec requires of a command
-// whose replies come from several places.
-func (c *Client) labeledSequence(label []byte, steps []func(label []byte)) {
-	if len(steps) == 0 {
-		if len(label) > 0 {
-			c.outLabel = append(c.outLabel[:0], label...)
-			c.sendReplies(c.replies())
-		}
-		return
-	}
-	if len(label) == 0 || len(steps) == 1 || !c.Has(CapBatch) {
-		seq := make([]func(), len(steps))
-		for i, step := range steps {
-			l := label
-			if i > 0 {
-				l = nil
-			}
-			seq[i] = func() { step(l) }
-		}
-		c.sequence(seq)
-		return
-	}
-	s := c.srv
-	id := s.batchID()
-	start := appendWithTag(nil, appendCmd(nil, s.name, "BATCH", false, "+"+id, "labeled-response"), "label", label)
-	c.conn.Write(start)
-	ref := batchRef(id)
-	seq := make([]func(), 0, len(steps)+1)
-	for _, step := range steps {
-		seq = append(seq, func() { step(ref) })
-	}
-	seq = append(seq, func() { c.conn.Write(appendCmd(nil, s.name, "BATCH", false, "-"+id)) })
-	c.sequence(seq)
-}
-
-// advance runs queued steps until one parks the client; it reports whether
-// the client is parked.
-func (c *Client) advance() bool {
-	before := c.opsStarted
-	for c.inflight == 0 && len(c.steps) > 0 {
-		step := c.steps[0]
-		c.steps[0] = nil
-		c.steps = c.steps[1:]
-		step()
-	}
-	// Steps run outside their handler belong to the command that queued
-	// them: the newest pending one, since the client was parked since.
-	if !c.inHandler && len(c.pending) > 0 {
-		c.pending[len(c.pending)-1].ops += c.opsStarted - before
-	}
-	return c.inflight > 0
-}
-
-// unpark undoes a park whose operation never started (inside the handler
-// that parked; it does not resume input, the caller is still handling).
-func (c *Client) unpark() {
-	c.inflight--
-	c.opsStarted--
-}
-
-// park marks c as waiting for a multi-shard operation that will end with
-// a done delivery.
-func (c *Client) park() {
-	c.inflight++
-	c.inflightTo = -1
-	c.opsStarted++
+	s.shards[id].push(task{run: run})
 }

@@ -15,10 +15,11 @@ const rplStatsDebug = "249"
 // handleStats implements STATS. STATS L is laird's latency table (the
 // same numbers as /debug/status): p50/p99/p99.9 per command, for
 // operators; STATS u is uptime for everyone.
-func handleStats(s *Server, c *Client, m *codec.Message) {
+func handleStats(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	letter := string(m.Param(0))
 	r := c.replies()
-	defer c.sendReplies(r)
+	defer o.reply(r)
 	switch letter {
 	case "L", "l":
 		if c.Identity().Modes&UModeOper == 0 {

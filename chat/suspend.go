@@ -13,30 +13,31 @@ import (
 // suspension survives restarts; suspending also ends the account's
 // current sessions.
 
-func handleSuspend(s *Server, c *Client, m *codec.Message) {
+func handleSuspend(o *op, m *codec.Message) {
 	reason := "No reason given"
 	if m.NParams() > 1 && len(m.Param(1)) > 0 {
 		reason = string(m.Param(1))
 	}
-	setSuspended(s, c, "SUSPEND", string(m.Param(0)), true, reason)
+	setSuspended(o, "SUSPEND", string(m.Param(0)), true, reason)
 }
 
-func handleUnsuspend(s *Server, c *Client, m *codec.Message) {
-	setSuspended(s, c, "UNSUSPEND", string(m.Param(0)), false, "")
+func handleUnsuspend(o *op, m *codec.Message) {
+	setSuspended(o, "UNSUSPEND", string(m.Param(0)), false, "")
 }
 
-func setSuspended(s *Server, c *Client, cmd, name string, suspend bool, reason string) {
+func setSuspended(o *op, cmd, name string, suspend bool, reason string) {
+	s, c := o.s, o.c
 	if s.store == nil {
 		r := c.replies()
 		r.fail(cmd, "DISABLED", "", "Accounts are not enabled")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	folded := s.cm.Fold(name)
 	actor := c.Identity().Nick
 	ip := c.ip.String()
 	var err error
-	s.offload(c, func() {
+	o.offload(readPool, func() {
 		var acct kv.Account
 		if acct, err = s.store.Account(folded); err != nil {
 			return
@@ -54,8 +55,8 @@ func setSuspended(s *Server, c *Client, cmd, name string, suspend bool, reason s
 		t.AppendAudit(kv.AuditEntry{Actor: actor, Action: action, Target: folded, Reason: reason, IP: ip})
 		err = s.store.CommitWait(t)
 	}, func() {
-		r := c.replies()
-		defer c.sendReplies(r)
+		r := o.replies()
+		defer o.reply(r)
 		switch {
 		case errors.Is(err, kv.ErrNotFound):
 			r.fail(cmd, "ACCOUNT_DOES_NOT_EXIST", name, "No such account")

@@ -6,7 +6,8 @@ import (
 	"laird/codec"
 )
 
-func handleTopic(s *Server, c *Client, m *codec.Message) {
+func handleTopic(o *op, m *codec.Message) {
+	s := o.s
 	name := string(m.Param(0))
 	folded := s.cm.Fold(name)
 	set := m.NParams() > 1
@@ -14,31 +15,31 @@ func handleTopic(s *Server, c *Client, m *codec.Message) {
 	if len(topic) > s.cfg.TopicLen {
 		topic = topic[:s.cfg.TopicLen]
 	}
-	label := c.takeLabel()
 	now := time.Now()
-	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
-		sh.topic(b, c, name, folded, set, topic, label, now)
+	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+		sh.topic(b, o, name, folded, set, topic, now)
 	})
 }
 
-func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic string, label []byte, now time.Time) {
+func (sh *shard) topic(b *batch, o *op, name, folded string, set bool, topic string, now time.Time) {
+	c := o.c
 	ch := sh.channels[folded]
 	if ch == nil && !set {
 		ch = sh.regView(name, folded) // a query on an empty registered channel
 	}
 	if ch == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
+		sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
-	if sh.regWait(b, c, folded, func(sh *shard, b *batch) { // a registered channel's change is being saved
-		sh.topic(b, c, name, folded, set, topic, label, now)
+	if sh.regWait(b, o, folded, func(sh *shard, b *batch) { // a registered channel's change is being saved
+		sh.topic(b, o, name, folded, set, topic, now)
 	}) {
 		return
 	}
 	mb := ch.member(c)
 	if !set {
 		if mb == nil && ch.modes&cmodeSecret != 0 {
-			sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+			sh.numericTo(b, o, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
 			return
 		}
 		r := sh.replies(c)
@@ -47,19 +48,18 @@ func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic
 		} else {
 			ch.topicReplies(r)
 		}
-		b.replies(c, r, label)
-		putReplies(r)
+		b.reply(o, r)
 		return
 	}
 	if mb == nil {
-		sh.numericTo(b, c, label, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
+		sh.numericTo(b, o, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
 		return
 	}
 	if ch.modes&cmodeTopicLock != 0 && mb.modes&memberOp == 0 {
-		sh.numericTo(b, c, label, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
+		sh.numericTo(b, o, codec.ERR_CHANOPRIVSNEEDED, ch.name, "You're not channel operator")
 		return
 	}
-	if sh.regTopic(b, c, ch, topic, label, now) {
+	if sh.regTopic(b, o, ch, topic, now) {
 		return // a registered channel: announced once saved
 	}
 	id := c.Identity()
@@ -70,14 +70,15 @@ func (sh *shard) topic(b *batch, c *Client, name, folded string, set bool, topic
 			msg.deliver(b, m.c)
 		}
 	}
-	msg.echo(b, c, label)
+	msg.echo(b, o)
 }
 
-func handleNames(s *Server, c *Client, m *codec.Message) {
+func handleNames(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	if m.NParams() == 0 || len(m.Param(0)) == 0 {
 		r := c.replies()
 		r.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	// TARGMAX NAMES:1 — one channel per command, as ISUPPORT says.
@@ -85,13 +86,12 @@ func handleNames(s *Server, c *Client, m *codec.Message) {
 	if len(names) == 0 {
 		r := c.replies()
 		r.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	name := names[0]
-	label := c.takeLabel()
 	folded := s.cm.Fold(name)
-	s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
 		r := sh.replies(c)
 		ch := sh.channels[folded]
 		if ch == nil || (ch.modes&cmodeSecret != 0 && ch.member(c) == nil) {
@@ -99,8 +99,7 @@ func handleNames(s *Server, c *Client, m *codec.Message) {
 		} else {
 			ch.namesReplies(r, c)
 		}
-		b.replies(c, r, label)
-		putReplies(r)
+		b.reply(o, r)
 	})
 }
 

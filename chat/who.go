@@ -28,12 +28,12 @@ func parseWho(m *codec.Message) whoQuery {
 	return q
 }
 
-func handleWho(s *Server, c *Client, m *codec.Message) {
+func handleWho(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	q := parseWho(m)
 	if codec.IsChannelName([]byte(q.mask)) {
 		folded := s.cm.Fold(q.mask)
-		label := c.takeLabel()
-		s.submit(c, s.shardOf(folded), func(sh *shard, b *batch) {
+		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
 			r := sh.replies(c)
 			if ch := sh.channels[folded]; ch != nil {
 				member := ch.member(c) != nil
@@ -48,34 +48,33 @@ func handleWho(s *Server, c *Client, m *codec.Message) {
 				}
 			}
 			r.numeric(codec.RPL_ENDOFWHO, q.mask, "End of WHO list")
-			b.replies(c, r, label)
-			putReplies(r)
+			b.reply(o, r)
 		})
 		return
 	}
 	if !strings.ContainsAny(q.mask, "*?!@") {
-		s.lookupNicks(c, []string{s.cm.Fold(q.mask)}, func(found map[string]*Client) {
-			r := c.replies()
+		s.lookupNicks(o, []string{s.cm.Fold(q.mask)}, func(found map[string]*Client) {
+			r := o.replies()
 			for _, t := range found {
 				s.whoReply(r, q, "*", t, t.Identity(), "")
 			}
 			r.numeric(codec.RPL_ENDOFWHO, q.mask, "End of WHO list")
-			c.sendReplies(r)
+			o.reply(r)
 		})
 		return
 	}
-	s.whoScan(c, q)
+	s.whoScan(o, q)
 }
 
 // whoScan answers a wildcard WHO by asking every nick shard.
-func (s *Server) whoScan(c *Client, q whoQuery) {
-	label := c.takeLabel()
+func (s *Server) whoScan(o *op, q whoQuery) {
+	c := o.c
 	oper := c.Identity().Modes&UModeOper != 0
 	mask := q.mask
 	if mask == "0" {
 		mask = "*"
 	}
-	gatherShards(s, c, func(sh *shard) []*Client {
+	gatherAll(o, func(sh *shard) []*Client {
 		var mine []*Client
 		for _, t := range sh.nicks {
 			if !t.registeredShared() {
@@ -90,8 +89,8 @@ func (s *Server) whoScan(c *Client, q whoQuery) {
 			}
 		}
 		return mine
-	}, func(sh *shard, b *batch, found []*Client) {
-		r := sh.replies(c)
+	}, func(found []*Client) {
+		r := o.replies()
 		for i, t := range found {
 			if i >= 500 {
 				break // bound the reply; a WHO * on a big network is abuse
@@ -99,8 +98,7 @@ func (s *Server) whoScan(c *Client, q whoQuery) {
 			s.whoReply(r, q, "*", t, t.Identity(), "")
 		}
 		r.numeric(codec.RPL_ENDOFWHO, q.mask, "End of WHO list")
-		b.replies(c, r, label)
-		putReplies(r)
+		o.reply(r)
 	})
 }
 
@@ -186,34 +184,36 @@ func orZero(s string) string {
 	return s
 }
 
-func handleWhois(s *Server, c *Client, m *codec.Message) {
+func handleWhois(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	nick := string(m.Param(m.NParams() - 1))
 	if nick == "" {
 		r := c.replies()
 		r.numeric(codec.ERR_NONICKNAMEGIVEN, "No nickname given")
-		c.sendReplies(r)
+		o.reply(r)
 		return
 	}
 	if i := strings.IndexByte(nick, ','); i >= 0 {
 		nick = nick[:i] // TARGMAX WHOIS:1
 	}
 	folded := s.cm.Fold(nick)
-	s.lookupNicks(c, []string{folded}, func(found map[string]*Client) {
+	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
 		t := found[folded]
 		if t == nil {
-			r := c.replies()
+			r := o.replies()
 			r.numeric(codec.ERR_NOSUCHNICK, nick, "No such nick/channel")
 			r.numeric(codec.RPL_ENDOFWHOIS, nick, "End of /WHOIS list")
-			c.sendReplies(r)
+			o.reply(r)
 			return
 		}
-		s.gatherChannels(c, t, func(views []channelView) {
-			s.whoisReplies(c, t, views)
+		s.gatherChannels(o, t, func(views []channelView) {
+			s.whoisReplies(o, t, views)
 		})
 	})
 }
 
-func (s *Server) whoisReplies(c, t *Client, views []channelView) {
+func (s *Server) whoisReplies(o *op, t *Client, views []channelView) {
+	c := o.c
 	id := t.Identity()
 	me := c.Identity()
 	r := c.replies()
@@ -247,10 +247,11 @@ func (s *Server) whoisReplies(c, t *Client, views []channelView) {
 	idle := time.Now().Unix() - t.activeAt.Load()
 	r.numeric(codec.RPL_WHOISIDLE, id.Nick, strconv.FormatInt(max(idle, 0), 10), strconv.FormatInt(t.signon.Unix(), 10), "seconds idle, signon time")
 	r.numeric(codec.RPL_ENDOFWHOIS, id.Nick, "End of /WHOIS list")
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleWhowas(s *Server, c *Client, m *codec.Message) {
+func handleWhowas(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	nick := string(m.Param(0))
 	count := 0
 	if m.NParams() > 1 {
@@ -266,17 +267,18 @@ func handleWhowas(s *Server, c *Client, m *codec.Message) {
 		r.numeric(codec.RPL_WHOISSERVER, e.nick, e.server, e.when.UTC().Format(time.RFC1123))
 	}
 	r.numeric(codec.RPL_ENDOFWHOWAS, nick, "End of WHOWAS")
-	c.sendReplies(r)
+	o.reply(r)
 }
 
-func handleIson(s *Server, c *Client, m *codec.Message) {
+func handleIson(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	var folded []string
 	for _, p := range m.Params() {
 		for _, n := range strings.Fields(string(p)) {
 			folded = append(folded, s.cm.Fold(n))
 		}
 	}
-	s.lookupNicks(c, folded, func(found map[string]*Client) {
+	s.lookupNicks(o, folded, func(found map[string]*Client) {
 		var on []string
 		for _, f := range folded {
 			if t := found[f]; t != nil {
@@ -285,11 +287,12 @@ func handleIson(s *Server, c *Client, m *codec.Message) {
 		}
 		r := c.replies()
 		r.numeric(codec.RPL_ISON, strings.Join(on, " "))
-		c.sendReplies(r)
+		o.reply(r)
 	})
 }
 
-func handleUserhost(s *Server, c *Client, m *codec.Message) {
+func handleUserhost(o *op, m *codec.Message) {
+	s, c := o.s, o.c
 	var folded []string
 	for i, p := range m.Params() {
 		if i >= 5 {
@@ -297,7 +300,7 @@ func handleUserhost(s *Server, c *Client, m *codec.Message) {
 		}
 		folded = append(folded, s.cm.Fold(string(p)))
 	}
-	s.lookupNicks(c, folded, func(found map[string]*Client) {
+	s.lookupNicks(o, folded, func(found map[string]*Client) {
 		var out []string
 		for _, f := range folded {
 			t := found[f]
@@ -318,7 +321,7 @@ func handleUserhost(s *Server, c *Client, m *codec.Message) {
 		}
 		r := c.replies()
 		r.numeric(codec.RPL_USERHOST, strings.Join(out, " "))
-		c.sendReplies(r)
+		o.reply(r)
 	})
 }
 

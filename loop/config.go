@@ -17,6 +17,9 @@ type Config struct {
 	// SendQ is the most output bytes queued for one client before it is
 	// disconnected as a slow consumer; default 1 MiB.
 	SendQ int
+	// MailboxBytes bounds each (shard, loop) mailbox: past it the shard
+	// waits for the loop before taking more work; default 8 MiB.
+	MailboxBytes int
 	// RecvQ is the most unprocessed input bytes held for one client before
 	// it is disconnected for flooding; default 64 KiB.
 	RecvQ int
@@ -44,6 +47,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.SendQ <= 0 {
 		c.SendQ = 1 << 20
+	}
+	if c.MailboxBytes <= 0 {
+		c.MailboxBytes = 8 << 20
 	}
 	if c.RecvQ <= 0 {
 		c.RecvQ = 64 << 10

@@ -1,12 +1,9 @@
 package loop
 
 import (
-	"bytes"
 	"net/netip"
 	"time"
-
-	"github.com/panjf2000/gnet/v2"
-	"github.com/valyala/bytebufferpool"
+	"unsafe"
 
 	"laird/chat"
 	"laird/codec"
@@ -16,17 +13,24 @@ import (
 // conn is one client connection; see the package invariants.
 type conn struct {
 	srv    *Server
-	gc     gnet.Conn
 	el     *eventLoop
+	sink   Sink
+	tcp    tcpSink // the Sink of a plain TCP connection, in place
 	client *chat.Client
 
-	out    *bytebufferpool.ByteBuffer // output gathered since the last flush; nil when none
-	dirty  bool                       // queued on el.dirty
-	closed bool                       // OnClose has run
+	// Output gathered since the last flush: views into the loop's arena
+	// (copies of replies) and into parcels (fan-out, shared with every
+	// recipient), written in order with one writev at the pass's flush.
+	segs    [][]byte
+	pending int  // bytes in segs
+	dirty   bool // queued on el.dirty
+
+	closed bool // OnClose has run
 	// closing is set once the server decided to close; input is ignored.
 	closing     bool
 	closeReason string
 	discarding  bool // dropping the rest of an overlong line
+	processing  bool // inside process: Resume is a no-op
 
 	ip           netip.Addr
 	delayed      bool // on el.delayed, waiting for resumeAt
@@ -37,51 +41,104 @@ type conn struct {
 	awaitingPong bool
 }
 
-// Write implements chat.Conn.
+// Write implements chat.Conn: the lines are copied into the loop's arena.
 func (c *conn) Write(lines []byte) {
-	if c.closed || c.closing {
+	if c.closed || c.closing || len(lines) == 0 {
 		return
 	}
-	if c.pending()+len(lines)+c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
-		c.srv.slowConsumer()
-		c.release()
-		c.Close("SendQ exceeded")
+	if !c.admit(len(lines)) {
 		return
 	}
-	b := c.buffer()
-	b.B = append(b.B, lines...)
-	if !c.dirty {
-		c.dirty = true
-		c.el.dirty = append(c.el.dirty, c)
+	c.append(c.el.arena.copy(lines))
+}
+
+// WriteShared implements chat.Conn: the lines stay where they are until
+// the pass's flush.
+func (c *conn) WriteShared(lines []byte) {
+	if c.closed || c.closing || len(lines) == 0 {
+		return
+	}
+	if !c.admit(len(lines)) {
+		return
+	}
+	c.append(lines)
+}
+
+// admit enforces SendQ on what is about to be queued.
+func (c *conn) admit(n int) bool {
+	if c.pending+n+c.sink.Pending() > c.srv.cfg.SendQ {
+		c.Overflow()
+		return false
+	}
+	return true
+}
+
+func (c *conn) append(seg []byte) {
+	c.el.markDirty(c)
+	c.pending += len(seg)
+	if n := len(c.segs); n > 0 {
+		if joined, ok := joinAdjacent(c.segs[n-1], seg); ok {
+			c.segs[n-1] = joined
+			return
+		}
+	}
+	c.segs = append(c.segs, seg)
+}
+
+// joinAdjacent returns a and b as one slice when b starts where a ends in
+// memory (consecutive copies into one arena chunk, consecutive lines of one
+// parcel), so that a burst to one client is one segment.
+func joinAdjacent(a, b []byte) ([]byte, bool) {
+	if len(a) == 0 || len(b) == 0 {
+		return nil, false
+	}
+	end := unsafe.Add(unsafe.Pointer(unsafe.SliceData(a)), len(a))
+	if end != unsafe.Pointer(unsafe.SliceData(b)) {
+		return nil, false
+	}
+	return unsafe.Slice(unsafe.SliceData(a), len(a)+len(b)), true
+}
+
+// flush hands gathered output to the transport, which writes what the
+// socket takes and keeps the rest; its buffer counts against SendQ.
+func (c *conn) flush() {
+	c.dirty = false
+	segs := c.segs
+	n := c.pending
+	c.segs, c.pending = nil, 0
+	defer c.el.recycleSegs(segs)
+	if c.closed || n == 0 {
+		return
+	}
+	st := &c.el.stats
+	st.bytesOut.Add(uint64(n))
+	if rec := c.el.rec; rec != nil {
+		rec.Add(perf.BytesOut, uint64(n))
+		rec.Add(perf.MessagesOut, countLines(segs))
+	}
+	if err := c.sink.Write(segs); err != nil {
+		return // the transport closed the connection; OnClose ran
+	}
+	if c.closed {
+		return
+	}
+	pending := c.sink.Pending()
+	c.client.SetBacklog(pending)
+	if pending > c.srv.cfg.SendQ {
+		c.Overflow()
 	}
 }
 
-// flush hands gathered output to gnet. gnet writes what the socket takes
-// and keeps the rest; its own buffer counts against SendQ.
-func (c *conn) flush() {
-	c.dirty = false
-	if c.closed || c.pending() == 0 {
-		c.release()
-		return
+func countLines(segs [][]byte) uint64 {
+	n := uint64(0)
+	for _, s := range segs {
+		for _, b := range s {
+			if b == '\n' {
+				n++
+			}
+		}
 	}
-	// gnet copies whatever the socket does not take, so the buffer goes
-	// back to the pool at once: an idle client holds no output memory.
-	buf := c.out
-	c.out = nil
-	defer bytebufferpool.Put(buf)
-	out := buf.B
-	c.srv.stats.bytesOut.Add(uint64(len(out)))
-	if rec := c.el.rec; rec != nil {
-		rec.Add(perf.BytesOut, uint64(len(out)))
-		rec.Add(perf.MessagesOut, uint64(bytes.Count(out, []byte{'\n'})))
-	}
-	if _, err := c.gc.Write(out); err != nil {
-		return // gnet closed the connection; OnClose ran
-	}
-	if !c.closed && c.gc.OutboundBuffered() > c.srv.cfg.SendQ {
-		c.srv.slowConsumer()
-		c.Close("SendQ exceeded")
-	}
+	return n
 }
 
 // Close implements chat.Conn: send ERROR, flush, close.
@@ -91,44 +148,37 @@ func (c *conn) Close(reason string) {
 	}
 	c.closing = true
 	c.closeReason = reason
-	b := c.buffer()
-	b.B = append(b.B, "ERROR :"...)
-	b.B = append(b.B, reason...)
-	b.B = append(b.B, '\r', '\n')
+	line := make([]byte, 0, len("ERROR :\r\n")+len(reason))
+	line = append(line, "ERROR :"...)
+	line = append(line, reason...)
+	line = append(line, '\r', '\n')
+	c.append(line)
 	c.flush()
-	_ = c.gc.Close()
+	c.sink.Close()
 }
 
-// buffer returns the connection's output buffer, taking one from the pool
-// when it has none.
-func (c *conn) buffer() *bytebufferpool.ByteBuffer {
-	if c.out == nil {
-		c.out = bytebufferpool.Get()
+// Overflow implements chat.Conn: the client is cut as a slow consumer.
+// What was queued for it is dropped; the ERROR line still goes out if the
+// socket takes it.
+func (c *conn) Overflow() {
+	if c.closed || c.closing {
+		return
 	}
-	return c.out
-}
-
-// pending is the number of output bytes gathered and not yet flushed.
-func (c *conn) pending() int {
-	if c.out == nil {
-		return 0
-	}
-	return len(c.out.B)
-}
-
-// release returns the output buffer to the pool, dropping its content.
-func (c *conn) release() {
-	if c.out != nil {
-		bytebufferpool.Put(c.out)
-		c.out = nil
-	}
+	c.srv.slowConsumer(c.el)
+	c.srv.log.Debug("slow consumer cut", "ip", c.ip.String(), "nick", c.client.Nick())
+	c.segs, c.pending = c.segs[:0], 0
+	c.Close("SendQ exceeded")
 }
 
 // Resume implements chat.Conn.
-func (c *conn) Resume() { c.process() }
+func (c *conn) Resume() {
+	if !c.processing {
+		c.process()
+	}
+}
 
 // Delay implements chat.Conn: the loop's timer resumes the connection at
-// until (fakelag).
+// until (fakelag, backpressure).
 func (c *conn) Delay(until time.Time) {
 	c.resumeAt = until
 	if !c.delayed {
@@ -137,33 +187,33 @@ func (c *conn) Delay(until time.Time) {
 	}
 }
 
-// Loop implements chat.Conn.
-func (c *conn) Loop() int { return c.el.id }
-
-// process handles buffered input until it runs out, the client is parked,
-// or the connection is closing.
+// process handles buffered input until it runs out, a line must wait, or
+// the connection is closing.
 func (c *conn) process() {
 	if c.closed || c.closing {
 		return
 	}
+	c.processing = true
+	defer func() { c.processing = false }()
 	now := c.el.now()
+	st := &c.el.stats
 	for !c.closed && !c.closing {
-		buf, _ := c.gc.Peek(-1)
+		buf := c.sink.Input()
 		if len(buf) == 0 {
 			return
 		}
 		if c.discarding {
-			i := bytes.IndexByte(buf, '\n')
+			i := indexLF(buf)
 			if i < 0 {
-				_, _ = c.gc.Discard(len(buf))
+				c.sink.Consume(len(buf))
 				return
 			}
-			_, _ = c.gc.Discard(i + 1)
+			c.sink.Consume(i + 1)
 			c.discarding = false
 			continue
 		}
 		used := 0
-		parked := false
+		waiting := false
 		for !c.closing {
 			line, n, err := codec.SplitLine(buf[used:])
 			if err != nil {
@@ -178,26 +228,31 @@ func (c *conn) process() {
 				break
 			}
 			if !c.srv.chat.HandleLine(c.client, line, now) {
-				parked = true
+				waiting = true
 				break
 			}
-			c.srv.stats.linesIn.Add(1)
+			st.linesIn.Add(1)
 			if c.el.rec != nil {
 				c.el.rec.Inc(perf.MessagesIn)
 			}
 			used += n
 		}
-		if used > 0 {
-			// Discard(0) would drop the whole buffer: gnet treats n <= 0
-			// as "everything".
-			_, _ = c.gc.Discard(used)
-		}
-		if parked || used == 0 {
+		c.sink.Consume(used)
+		if waiting || used == 0 {
 			break
 		}
 	}
-	if !c.closed && !c.closing && c.gc.InboundBuffered() > c.srv.cfg.RecvQ {
-		c.srv.stats.floods.Add(1)
+	if !c.closed && !c.closing && c.sink.Buffered() > c.srv.cfg.RecvQ {
+		st.floods.Add(1)
 		c.srv.chat.InputFlood(c.client, now)
 	}
+}
+
+func indexLF(b []byte) int {
+	for i, ch := range b {
+		if ch == '\n' {
+			return i
+		}
+	}
+	return -1
 }

@@ -30,28 +30,11 @@ type Server struct {
 	loops   []atomic.Pointer[eventLoop]
 	nloops  atomic.Int32
 	recs    []*perf.Recorder // by loop id; nil entries without monitoring
+	tcpConn *perf.Gauge      // laird_connections{transport="tcp"}; nil without monitoring
 
-	stats    Stats
 	started  chan struct{}
+	stopped  chan struct{} // closed when the engine stopped (Serve returns)
 	stopping atomic.Bool
-}
-
-// Stats are the network side's counters, safe to read from any goroutine.
-type Stats struct {
-	accepted      atomic.Uint64
-	open          atomic.Int64
-	linesIn       atomic.Uint64
-	bytesIn       atomic.Uint64
-	bytesOut      atomic.Uint64
-	slowConsumers atomic.Uint64
-	floods        atomic.Uint64
-	refused       atomic.Uint64
-}
-
-// StatsSnapshot is a copy of Stats.
-type StatsSnapshot struct {
-	Accepted, LinesIn, BytesIn, BytesOut, SlowConsumers, Floods uint64
-	Open                                                        int64
 }
 
 // New returns a Server; SetChat must be called before Serve.
@@ -60,13 +43,15 @@ func New(cfg Config, log *slog.Logger) *Server {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{cfg: cfg, log: log, loops: make([]atomic.Pointer[eventLoop], cfg.Loops), started: make(chan struct{})}
+	s := &Server{cfg: cfg, log: log, loops: make([]atomic.Pointer[eventLoop], cfg.Loops),
+		started: make(chan struct{}), stopped: make(chan struct{})}
 	s.recs = make([]*perf.Recorder, cfg.Loops)
 	if cfg.Perf != nil {
 		for i := range s.recs {
 			s.recs[i] = cfg.Perf.NewRecorder(perf.KindLoop, fmt.Sprintf("loop%d", i))
 			s.recs[i].Prepare(perf.Fanout)
 		}
+		s.tcpConn = cfg.Perf.Std.Connections.With("tcp")
 	}
 	return s
 }
@@ -85,18 +70,9 @@ func (s *Server) SetChat(c *chat.Server) { s.chat = c }
 // Config returns the effective configuration.
 func (s *Server) Config() Config { return s.cfg }
 
-// Stats returns a snapshot of the counters.
-func (s *Server) Stats() StatsSnapshot {
-	return StatsSnapshot{
-		Accepted: s.stats.accepted.Load(), LinesIn: s.stats.linesIn.Load(),
-		BytesIn: s.stats.bytesIn.Load(), BytesOut: s.stats.bytesOut.Load(),
-		SlowConsumers: s.stats.slowConsumers.Load(), Floods: s.stats.floods.Load(),
-		Open: s.stats.open.Load(),
-	}
-}
-
 // Serve runs the engine until Shutdown; it blocks.
 func (s *Server) Serve() error {
+	defer close(s.stopped)
 	if s.chat == nil {
 		return errors.New("loop: Serve without SetChat")
 	}
@@ -125,11 +101,12 @@ func (s *Server) OnBoot(eng gnet.Engine) gnet.Action {
 }
 
 // Shutdown tells every client the server is going away, flushes, and stops
-// the engine.
+// the engine. It returns once the event loops stopped.
 func (s *Server) Shutdown(ctx context.Context) error {
 	if !s.stopping.CompareAndSwap(false, true) {
 		return nil
 	}
+	s.chat.BeginShutdown()
 	var wg sync.WaitGroup
 	for i := range s.loops {
 		el := s.loops[i].Load()
@@ -137,15 +114,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 			continue
 		}
 		wg.Add(1)
-		err := s.Run(el.id, func() {
+		el.runLater(func() {
 			defer wg.Done()
 			for c := range el.conns {
 				c.Close("Server shutting down")
 			}
 		})
-		if err != nil {
-			wg.Done()
-		}
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
@@ -153,10 +127,18 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	case <-done:
 	case <-ctx.Done():
 	}
-	// Give the loops a moment to write the ERROR lines before the engine
-	// closes the sockets.
-	time.Sleep(50 * time.Millisecond)
-	return s.eng.Stop(ctx)
+	// gnet's Stop polls for the end every 500 ms; the engine itself stops
+	// at once, which is when Serve returns.
+	errc := make(chan error, 1)
+	go func() { errc <- s.eng.Stop(ctx) }()
+	select {
+	case <-s.stopped:
+		return nil
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Count implements chat.Loops.
@@ -168,12 +150,32 @@ func (s *Server) Run(id int, fn func()) error {
 	if el == nil {
 		return fmt.Errorf("loop: no event loop %d", id)
 	}
-	return el.gel.Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
-		fn()
-		el.flushDirty()
-		el.flip()
-		return nil
-	}))
+	el.runLater(fn)
+	return nil
+}
+
+// Post implements chat.Loops.
+func (s *Server) Post(producer, id int, p chat.Parcel) bool {
+	el := s.loops[id].Load()
+	if el == nil || producer < 0 || producer >= maxProducers {
+		// No such loop (not started yet, or gone): nothing will read it.
+		p.Release()
+		return true
+	}
+	wasEmpty, over := el.mailbox(producer).put(p, s.cfg.MailboxBytes)
+	if wasEmpty {
+		el.wake()
+	}
+	return !over
+}
+
+// WaitRoom implements chat.Loops.
+func (s *Server) WaitRoom(producer, id int) {
+	el := s.loops[id].Load()
+	if el == nil || producer < 0 || producer >= maxProducers {
+		return
+	}
+	el.mailbox(producer).waitRoom(s.cfg.MailboxBytes, s.stopped)
 }
 
 // loopFor returns the eventLoop for gel, creating it on first sight. It
@@ -198,7 +200,7 @@ func (s *Server) loopFor(gel gnet.EventLoop) *eventLoop {
 		// WithNumEventLoop, but never index out of range.
 		return s.loops[n-1].Load()
 	}
-	el := &eventLoop{id: n, gel: gel, srv: s, conns: make(map[*conn]struct{}), rec: s.recs[n]}
+	el := newEventLoop(s, n, gel)
 	s.loops[n].Store(el)
 	s.nloops.Store(int32(n + 1))
 	return el
@@ -213,38 +215,43 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	// Admission first: a refused connection costs one ERROR line and no
 	// per-connection state.
 	if reason := s.chat.Admit(ip, now); reason != "" {
-		s.stats.refused.Add(1)
+		el.stats.refused.Add(1)
 		return []byte("ERROR :Closing Link: " + ip.String() + " (" + reason + ")\r\n"), gnet.Close
 	}
-	c := &conn{srv: s, gc: gc, el: el, opened: now, lastRead: now, ip: ip}
-	c.client = s.chat.Connect(c, ip, now)
+	c := &conn{srv: s, el: el, opened: now, lastRead: now, ip: ip}
+	c.tcp.gc = gc
+	c.sink = &c.tcp
+	c.client = s.chat.Connect(c, el.id, ip, now)
 	gc.SetContext(c)
 	el.conns[c] = struct{}{}
-	s.stats.accepted.Add(1)
-	s.stats.open.Add(1)
-	if s.cfg.Perf != nil {
-		s.cfg.Perf.Std.Connections.With("tcp").Inc()
+	el.stats.accepted.Add(1)
+	el.stats.open.Add(1)
+	if s.tcpConn != nil {
+		s.tcpConn.Inc()
 	}
 	return nil, gnet.None
 }
 
-// OnTraffic implements gnet.EventHandler.
+// OnTraffic implements gnet.EventHandler. Output goes out in the loop's
+// next pass, with everything else of this wakeup.
 func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	c, ok := gc.Context().(*conn)
 	if !ok {
 		return gnet.Close
 	}
-	c.el.clock = time.Now()
-	c.lastRead = c.el.clock
+	el := c.el
+	el.clock = time.Now()
+	c.lastRead = el.clock
 	c.awaitingPong = false
 	n := gc.InboundBuffered()
-	s.stats.bytesIn.Add(uint64(n))
-	if c.el.rec != nil {
-		c.el.rec.Add(perf.BytesIn, uint64(n))
+	el.stats.bytesIn.Add(uint64(n))
+	if el.rec != nil {
+		el.rec.Add(perf.BytesIn, uint64(n))
 	}
 	c.process()
-	c.el.flushDirty()
-	c.el.flip()
+	if len(el.dirty) > 0 {
+		el.wake()
+	}
 	return gnet.None
 }
 
@@ -255,10 +262,11 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 		return gnet.None
 	}
 	c.closed = true
-	delete(c.el.conns, c)
-	s.stats.open.Add(-1)
-	if s.cfg.Perf != nil {
-		s.cfg.Perf.Std.Connections.With("tcp").Dec()
+	el := c.el
+	delete(el.conns, c)
+	el.stats.open.Add(-1)
+	if s.tcpConn != nil {
+		s.tcpConn.Dec()
 	}
 	reason := c.closeReason
 	if reason == "" {
@@ -269,12 +277,14 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	s.chat.Disconnect(c.client, reason)
 	s.chat.Release(c.ip)
-	c.el.flushDirty()
+	if len(el.dirty) > 0 {
+		el.wake()
+	}
 	return gnet.None
 }
 
-// OnTick implements gnet.EventHandler; it runs on one loop and schedules a
-// timer pass on every loop.
+// OnTick implements gnet.EventHandler; it runs on gnet's ticker goroutine
+// and schedules a timer pass on every loop.
 func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	if s.stopping.Load() {
 		return s.cfg.TickInterval, gnet.None
@@ -282,7 +292,7 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	n := int(s.nloops.Load())
 	for i := 0; i < n; i++ {
 		el := s.loops[i].Load()
-		_ = s.Run(el.id, el.tick)
+		el.runLater(el.tick)
 	}
 	return s.cfg.TickInterval, gnet.None
 }
@@ -308,8 +318,8 @@ func errorText(err error) string {
 	return err.Error()
 }
 
-func (s *Server) slowConsumer() {
-	s.stats.slowConsumers.Add(1)
+func (s *Server) slowConsumer(el *eventLoop) {
+	el.stats.slowConsumers.Add(1)
 	if s.cfg.Perf != nil {
 		s.cfg.Perf.Std.SlowConsumers.Inc()
 	}

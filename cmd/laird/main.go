@@ -167,7 +167,9 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		PingTimeout:         cfg.Limits.PingTimeout.Duration,
 		Perf:                perfReg,
 	}, log)
-	irc, err := chat.New(cfg.chatConfig(version), net, log)
+	chatCfg := cfg.chatConfig(version)
+	chatCfg.SendQ = net.Config().SendQ // shards enforce the same SendQ on fan-out
+	irc, err := chat.New(chatCfg, net, log)
 	if err != nil {
 		store.Close()
 		return nil, err
