@@ -235,7 +235,10 @@ func compareScenario(server string, bsc, csc *ScenarioResult, rules Rules) []Del
 				d.Reason = "scenario skipped: " + csc.Skipped
 			}
 		case !sameSizes:
+			// The change is shown, so a reader sees how far apart the runs are, but
+			// it is not judged: the scenario measured something else.
 			d.Cur, d.Verdict, d.Reason = cf, Incomparable, "scenario sizes differ from the baseline"
+			d.Change = relChange(bf.Median, cf.Median)
 		default:
 			d.Cur = cf
 			d.Change = relChange(bf.Median, cf.Median)
@@ -292,7 +295,7 @@ func WriteComparison(w io.Writer, c *Comparison) {
 	fmt.Fprintf(tw, "scenario\tfigure\tbaseline\tthis run\tchange\tverdict\twhy\n")
 	for _, d := range c.Deltas {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Scenario, d.Figure, figText(d.Base), figText(d.Cur),
-			changeText(d.Base != nil && d.Cur != nil, d.Change), d.Verdict, d.Reason)
+			d.ChangeText(), d.Verdict, d.Reason)
 	}
 	for _, d := range c.Bench {
 		fmt.Fprintf(tw, "go:%s\t%s %s\t%s\t%s\t%s\t%s\t%s\n", shortPkg(d.Pkg), d.Name, d.Unit, benchText(d.Base), benchText(d.Cur),
@@ -321,10 +324,20 @@ func benchText(m *BenchMetric) string {
 }
 
 func changeText(ok bool, c float64) string {
-	if !ok {
+	if !ok || math.IsNaN(c) {
 		return ""
 	}
 	return formatChange(c)
+}
+
+// ChangeText is the change column of a report row: the relative change of
+// the medians, marked when the row is not comparable with the baseline.
+func (d *Delta) ChangeText() string {
+	t := changeText(d.Base != nil && d.Cur != nil, d.Change)
+	if t != "" && d.Verdict == Incomparable {
+		t += " (incomparable)"
+	}
+	return t
 }
 
 // UnmetRequirements lists figures of r that missed their MustReach in some run, as

@@ -115,6 +115,33 @@ func TestCompareMissingAndIncomparable(t *testing.T) {
 	if c.Failed() || c.Count(Incomparable) != 3 {
 		t.Errorf("resized scenario: failed=%v incomparable=%d", c.Failed(), c.Count(Incomparable))
 	}
+	// Not judged, but the real change is shown and marked.
+	var text strings.Builder
+	WriteComparison(&text, c)
+	for _, d := range c.Deltas {
+		want := ""
+		switch d.Figure {
+		case "server_cpu_us_per_delivery":
+			want = "+100.0% (incomparable)"
+		case "deliveries_per_s":
+			want = "-50.0% (incomparable)"
+		case "completeness":
+			want = "+0.0% (incomparable)"
+		}
+		if got := d.ChangeText(); got != want {
+			t.Errorf("%s: change %q, want %q", d.Figure, got, want)
+		}
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, text.String())
+		}
+	}
+	var html strings.Builder
+	if err := WriteHTML(&html, resized, base, c); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(html.String(), "+100.0% (incomparable)") {
+		t.Error("HTML report lacks the incomparable change")
+	}
 	notRun := synthetic(1, nil)
 	notRun.Servers[0].Scenarios = nil
 	if c := Compare(base, notRun, DefaultRules()); c.Failed() {

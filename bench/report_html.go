@@ -68,7 +68,7 @@ func writeComparisonHTML(p func(string, ...any), c *Comparison) {
 	for _, d := range c.Deltas {
 		p(`<tr class="%s"><td>%s</td><td>%s</td><td>%s</td><td class="num">%s</td><td class="num">%s</td><td class="num">%s</td><td>%s</td><td>%s</td></tr>`,
 			d.Verdict, esc(d.Server), esc(d.Scenario), esc(d.Figure), esc(figText(d.Base)), esc(figText(d.Cur)),
-			esc(changeText(d.Base != nil && d.Cur != nil, d.Change)), d.Verdict, esc(d.Reason))
+			esc(d.ChangeText()), d.Verdict, esc(d.Reason))
 	}
 	p(`</table>`)
 }
