@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -46,6 +47,8 @@ type AlertOptions struct {
 	// Source names this server in every event (the webhook's "source"),
 	// e.g. the IRC server name.
 	Source string
+	// Previous is the alerter this one replaces on a reload; see NewAlerter.
+	Previous *Alerter
 }
 
 // Alert states.
@@ -104,6 +107,8 @@ type Alerter struct {
 
 	mu    sync.Mutex
 	rules []*ruleState
+
+	handedOff atomic.Bool // the webhook sender now belongs to a successor
 }
 
 // NewAlerter validates cfg and returns an Alerter. With a non-nil reg, rule
@@ -111,11 +116,59 @@ type Alerter struct {
 // Collect evaluates it, the snapshot lists its active alerts and
 // laird_alert_firing exports its states. It replaces any alerter attached
 // before; Close the old one.
+//
+// With opts.Previous (a reload), a rule defined exactly as before keeps its
+// state, so a firing alert neither fires again nor goes quiet; a firing
+// rule that was removed or changed is delivered as resolved. An unchanged
+// webhook keeps its sender and queue.
 func NewAlerter(reg *Registry, cfg AlertConfig, opts AlertOptions) (*Alerter, error) {
 	a := &Alerter{log: opts.Logger, onChange: opts.OnChange, reg: reg, source: opts.Source}
 	if a.log == nil {
 		a.log = slog.Default()
 	}
+	rules, err := compileRules(reg, cfg)
+	if err != nil {
+		return nil, err
+	}
+	a.rules = rules
+	var orphans []AlertEvent
+	if prev := opts.Previous; prev != nil {
+		orphans = a.carry(prev)
+		if prev.hook != nil && prev.hook.sameConfig(cfg.Webhook) {
+			a.hook = prev.hook
+			prev.handedOff.Store(true)
+		}
+	}
+	if cfg.Webhook.URL != "" && a.hook == nil {
+		h, err := newWebhook(cfg.Webhook, opts.Client, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.hook = h
+	}
+	if reg != nil {
+		reg.alerter.Store(a)
+	}
+	for _, ev := range orphans {
+		a.deliver(ev)
+	}
+	return a, nil
+}
+
+// CheckAlerts reports the error NewAlerter would return for cfg, without
+// attaching anything or starting a webhook sender.
+func (r *Registry) CheckAlerts(cfg AlertConfig) error {
+	if _, err := compileRules(r, cfg); err != nil {
+		return err
+	}
+	if cfg.Webhook.URL != "" {
+		return checkWebhookURL(cfg.Webhook.URL)
+	}
+	return nil
+}
+
+func compileRules(reg *Registry, cfg AlertConfig) ([]*ruleState, error) {
+	var rules []*ruleState
 	seen := map[string]bool{}
 	for i, r := range cfg.Rules {
 		if r.Name == "" || seen[r.Name] {
@@ -140,19 +193,32 @@ func NewAlerter(reg *Registry, cfg AlertConfig, opts AlertOptions) (*Alerter, er
 				return nil, fmt.Errorf("%w: rule %q: %w", ErrBadRule, r.Name, err)
 			}
 		}
-		a.rules = append(a.rules, &ruleState{rule: r, e: e})
+		rules = append(rules, &ruleState{rule: r, e: e})
 	}
-	if cfg.Webhook.URL != "" {
-		h, err := newWebhook(cfg.Webhook, opts.Client, a.log)
-		if err != nil {
-			return nil, err
+	return rules, nil
+}
+
+// carry copies prev's state into a's rules of the same definition and
+// returns resolutions for prev's firing rules that have no such twin.
+func (a *Alerter) carry(prev *Alerter) []AlertEvent {
+	prev.mu.Lock()
+	defer prev.mu.Unlock()
+	now := time.Now()
+	var orphans []AlertEvent
+	for _, old := range prev.rules {
+		kept := false
+		for _, st := range a.rules {
+			if st.rule == old.rule {
+				st.firing, st.since, st.firedAt, st.value = old.firing, old.since, old.firedAt, old.value
+				kept = true
+			}
 		}
-		a.hook = h
+		if !kept && old.firing {
+			orphans = append(orphans, AlertEvent{Source: a.source, Rule: old.rule.Name, Metric: old.rule.Metric,
+				Op: old.rule.Op, Threshold: old.rule.Threshold, Value: old.value, State: StateResolved, Since: now, At: now})
+		}
 	}
-	if reg != nil {
-		reg.alerter.Store(a)
-	}
-	return a, nil
+	return orphans
 }
 
 // Close detaches the alerter from its registry and stops the webhook
@@ -161,7 +227,7 @@ func (a *Alerter) Close() {
 	if a.reg != nil {
 		a.reg.alerter.CompareAndSwap(a, nil)
 	}
-	if a.hook != nil {
+	if a.hook != nil && !a.handedOff.Load() {
 		a.hook.close()
 	}
 }

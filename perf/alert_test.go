@@ -405,3 +405,73 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestAlerterReloadCarriesState(t *testing.T) {
+	var mu sync.Mutex
+	var events []AlertEvent
+	opts := AlertOptions{Logger: quietLogger(), OnChange: func(ev AlertEvent) {
+		mu.Lock()
+		events = append(events, ev)
+		mu.Unlock()
+	}}
+	slow := AlertRule{Name: "privmsg-slow", Metric: "p99(cmd.PRIVMSG)", Threshold: 0.005}
+	other := AlertRule{Name: "privmsg-very-slow", Metric: "p99(cmd.PRIVMSG)", Threshold: 0.001}
+	hook := WebhookConfig{URL: "http://127.0.0.1:9/hook"}
+	reg := NewRegistry(Options{Logger: quietLogger()})
+	if _, err := reg.Command("PRIVMSG"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAlerter(reg, AlertConfig{Rules: []AlertRule{slow, other}, Webhook: hook}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Unix(0, 0)
+	if act := a.Evaluate(snapAt(base, 0, 6000)); len(act) != 2 {
+		t.Fatalf("active %+v, want both firing", act)
+	}
+	// The reload keeps "privmsg-slow" as it was, changes the other rule's
+	// threshold and keeps the webhook.
+	changed := other
+	changed.Threshold = 0.002
+	b, err := NewAlerter(reg, AlertConfig{Rules: []AlertRule{slow, changed}, Webhook: hook}, AlertOptions{
+		Logger: opts.Logger, OnChange: opts.OnChange, Previous: a})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	if reg.alerter.Load() != b || b.hook != a.hook || b.hook == nil {
+		t.Fatal("the new alerter is not attached or did not take over the webhook sender")
+	}
+	if b.hook.closed {
+		t.Fatal("closing the old alerter closed the shared webhook sender")
+	}
+	mu.Lock()
+	if len(events) != 3 || events[2].Rule != other.Name || events[2].State != StateResolved {
+		t.Fatalf("events %+v: want two firings, then the changed rule resolved", events)
+	}
+	mu.Unlock()
+	act := b.Active()
+	if len(act) != 1 || act[0].Rule != slow.Name || act[0].State != StateFiring {
+		t.Fatalf("after the reload: %+v, want privmsg-slow still firing", act)
+	}
+	// Still firing: the unchanged rule does not fire again.
+	b.Evaluate(snapAt(base, 1, 6000))
+	mu.Lock()
+	if n := len(events); n != 4 || events[3].Rule != changed.Name || events[3].State != StateFiring {
+		t.Fatalf("events %+v: want only the changed rule firing anew", events)
+	}
+	mu.Unlock()
+	b.Close()
+	if !b.hook.closed {
+		t.Fatal("the last owner did not close the webhook sender")
+	}
+	if err := reg.CheckAlerts(AlertConfig{Rules: []AlertRule{{Name: "x", Metric: "p99(cmd.NOPE)"}}}); !errors.Is(err, ErrUnknownMetric) {
+		t.Fatalf("CheckAlerts of an unknown metric: %v", err)
+	}
+	if err := reg.CheckAlerts(AlertConfig{Webhook: WebhookConfig{URL: "ftp://x"}}); !errors.Is(err, ErrBadRule) {
+		t.Fatalf("CheckAlerts of a bad webhook: %v", err)
+	}
+	if reg.alerter.Load() != nil {
+		t.Fatal("CheckAlerts attached something")
+	}
+}

@@ -338,6 +338,15 @@ func (r *Registry) NewCounterFunc(name, help string, fn func() float64) error {
 	return err
 }
 
+// The label values of Std's families that exist from the start, at 0, so
+// that dashboards and alert rules on them see 0 rather than "no data"
+// until the first event. Callers (loop, chat) count with these values.
+var (
+	StdTransports   = []string{"tcp"}                             // laird_connections{transport}
+	StdFloodActions = []string{"fakelag", "disconnect"}           // laird_flood_actions_total{action}
+	StdBanKinds     = []string{"kline", "dline", "dline.refused"} // laird_bans_total{kind}; dline.refused counts refused connections
+)
+
 // Std is the standard process-wide set every laird server exports.
 type Std struct {
 	Connections   *GaugeVec       // laird_connections{transport}: open connections
@@ -363,6 +372,15 @@ func (r *Registry) newStd(must func(error)) Std {
 	must(err)
 	s.SlowConsumers, err = r.NewCounter("laird_slow_consumer_disconnects_total", "Connections cut for exceeding their output limit.")
 	must(err)
+	for _, v := range StdTransports {
+		s.Connections.With(v)
+	}
+	for _, v := range StdFloodActions {
+		s.FloodActions.With(v)
+	}
+	for _, v := range StdBanKinds {
+		s.Bans.With(v)
+	}
 	return s
 }
 

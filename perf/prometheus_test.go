@@ -203,3 +203,42 @@ func TestOpenMetricsNegotiated(t *testing.T) {
 		t.Errorf("default content type %q, want text/plain", ct)
 	}
 }
+
+// TestStdSeriesPresentFromStart: a fresh registry exports the documented
+// counters at 0 and, with rules, laird_alert_firing at 0 per rule, before
+// any event or collection.
+func TestStdSeriesPresentFromStart(t *testing.T) {
+	reg, _ := newTestRegistry(t, 10)
+	if _, err := reg.Command("PRIVMSG"); err != nil {
+		t.Fatal(err)
+	}
+	a, err := NewAlerter(reg, AlertConfig{Rules: []AlertRule{{Name: "slow", Metric: "p99(cmd.PRIVMSG)", Threshold: 1}}}, AlertOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	h, err := NewHTTPHandler(reg, HTTPOptions{Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fams := scrape(t, h, "")
+	for _, s := range []struct {
+		fam    string
+		labels map[string]string
+	}{
+		{"laird_flood_actions_total", map[string]string{"action": "fakelag"}},
+		{"laird_flood_actions_total", map[string]string{"action": "disconnect"}},
+		{"laird_bans_total", map[string]string{"kind": "kline"}},
+		{"laird_bans_total", map[string]string{"kind": "dline"}},
+		{"laird_bans_total", map[string]string{"kind": "dline.refused"}},
+		{"laird_connections", map[string]string{"transport": "tcp"}},
+		{"laird_alert_firing", map[string]string{"rule": "slow"}},
+		{"laird_slow_consumer_disconnects_total", nil},
+		{"laird_registrations_total", nil},
+	} {
+		m := findSeries(t, fams, s.fam, s.labels)
+		if v := m.GetCounter().GetValue() + m.GetGauge().GetValue(); v != 0 {
+			t.Errorf("%s%v = %v at start", s.fam, s.labels, v)
+		}
+	}
+}

@@ -45,11 +45,19 @@ type webhook struct {
 	sent, failed, dropped atomic.Uint64
 }
 
-func newWebhook(cfg WebhookConfig, client *http.Client, log *slog.Logger) (*webhook, error) {
-	u, err := url.Parse(cfg.URL)
+func checkWebhookURL(s string) error {
+	u, err := url.Parse(s)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("%w: webhook url must be an absolute http(s) URL", ErrBadRule)
+		return fmt.Errorf("%w: webhook url must be an absolute http(s) URL", ErrBadRule)
 	}
+	return nil
+}
+
+func newWebhook(cfg WebhookConfig, client *http.Client, log *slog.Logger) (*webhook, error) {
+	if err := checkWebhookURL(cfg.URL); err != nil {
+		return nil, err
+	}
+	u, _ := url.Parse(cfg.URL)
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
@@ -68,6 +76,14 @@ func newWebhook(cfg WebhookConfig, client *http.Client, log *slog.Logger) (*webh
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 	go w.run()
 	return w, nil
+}
+
+// sameConfig reports whether cfg describes this sender.
+func (w *webhook) sameConfig(cfg WebhookConfig) bool {
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	return cfg.URL == w.url && cfg.Token == w.token && cfg.Timeout == w.timeout
 }
 
 // enqueue hands ev to the sender without ever waiting.
