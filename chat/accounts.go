@@ -112,7 +112,7 @@ func (s *Server) enableAccounts() {
 // before connection registration: when configured, and never with a server
 // password, which they must not get around.
 func (s *Server) registerBeforeConnect() bool {
-	return !s.cfg.Accounts.RegisterAfterConnect && s.liveConfig().Password == ""
+	return !s.accounts().RegisterAfterConnect && s.liveConfig().Password == ""
 }
 
 // registrationCapValue is the draft/account-registration value.
@@ -121,7 +121,7 @@ func (s *Server) registrationCapValue() string {
 	if s.registerBeforeConnect() {
 		keys = append(keys, "before-connect")
 	}
-	if s.cfg.Accounts.RequireVerification {
+	if s.accounts().RequireVerification {
 		keys = append(keys, "email-required")
 	}
 	return strings.Join(keys, ",")
@@ -145,7 +145,7 @@ func prehash(password string) []byte {
 
 // makeCredentials hashes a password. CPU-bound: off the loops only.
 func (s *Server) makeCredentials(password string) (credentials, error) {
-	h, err := bcrypt.GenerateFromPassword(prehash(password), s.cfg.Accounts.BcryptCost)
+	h, err := bcrypt.GenerateFromPassword(prehash(password), s.accounts().BcryptCost)
 	if err != nil {
 		return credentials{}, fmt.Errorf("bcrypt: %w", err)
 	}
@@ -181,8 +181,8 @@ func (s *Server) decoyHash() string {
 // an unacceptable password, or "".
 func (s *Server) passwordProblem(pw string) (code, text string) {
 	switch {
-	case len(pw) < s.cfg.Accounts.PasswordMinLen:
-		return "WEAK_PASSWORD", fmt.Sprintf("Passwords must be at least %d characters long", s.cfg.Accounts.PasswordMinLen)
+	case len(pw) < s.accounts().PasswordMinLen:
+		return "WEAK_PASSWORD", fmt.Sprintf("Passwords must be at least %d characters long", s.accounts().PasswordMinLen)
 	case len(pw) > maxPasswordLen:
 		return "UNACCEPTABLE_PASSWORD", fmt.Sprintf("Passwords must be at most %d bytes long", maxPasswordLen)
 	case strings.ContainsAny(pw, " \x00"):
@@ -365,7 +365,7 @@ func (s *Server) registerAccount(o *op, name, email, password string, then func(
 		fail(code, text)
 		return
 	}
-	verify := s.cfg.Accounts.RequireVerification
+	verify := s.accounts().RequireVerification
 	if email == "*" {
 		email = ""
 	}

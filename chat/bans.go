@@ -19,7 +19,7 @@ import (
 // LoadBans fills the guard's ban list from the store at start-up, dropping
 // bans that expired while the server was down.
 func (s *Server) LoadBans(now time.Time) error {
-	if s.guard == nil || s.store == nil {
+	if s.guard() == nil || s.store == nil {
 		return nil
 	}
 	bans, err := s.store.Bans()
@@ -32,7 +32,7 @@ func (s *Server) LoadBans(now time.Time) error {
 			s.deleteBanRecord(gb)
 			continue
 		}
-		if _, _, err := s.guard.Bans.Add(gb, now); err != nil {
+		if _, _, err := s.guard().Bans.Add(gb, now); err != nil {
 			s.log.Warn("stored ban not loaded", "mask", b.Mask, "err", err)
 		}
 	}
@@ -42,10 +42,10 @@ func (s *Server) LoadBans(now time.Time) error {
 // PruneBans drops expired bans from memory and from the store; the caller
 // runs it periodically off the event loops.
 func (s *Server) PruneBans(now time.Time) {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return
 	}
-	exp := s.guard.Prune(now)
+	exp := s.guard().Prune(now)
 	for _, b := range exp.Bans {
 		s.deleteBanRecord(b)
 		s.audit("server", strings.ToLower(b.Kind.String())+".expire", b.Mask, b.Reason, "")
@@ -85,12 +85,12 @@ func (s *Server) deleteBanRecord(b guard.Ban) {
 // once on a validation error) learns the outcome.
 func (s *Server) addBan(b guard.Ban, actor, ip string, done func(error)) {
 	now := time.Now()
-	stored, replaced, err := s.guard.Bans.Add(b, now)
+	stored, replaced, err := s.guard().Bans.Add(b, now)
 	if err != nil {
 		done(err)
 		return
 	}
-	matcher, err := s.guard.Bans.Matcher(stored)
+	matcher, err := s.guard().Bans.Matcher(stored)
 	if err != nil {
 		done(err)
 		return
@@ -98,7 +98,7 @@ func (s *Server) addBan(b guard.Ban, actor, ip string, done func(error)) {
 	kindName := strings.ToLower(stored.Kind.String())
 	withdraw := func() {
 		if !replaced {
-			_, _ = s.guard.Bans.Remove(stored.Kind, stored.Mask)
+			_, _ = s.guard().Bans.Remove(stored.Kind, stored.Mask)
 		}
 	}
 	if s.store == nil {
@@ -194,7 +194,7 @@ func handleDline(o *op, m *codec.Message) { banCommand(o, m, guard.DLine) }
 func banCommand(o *op, m *codec.Message, kind guard.BanKind) {
 	s, c := o.s, o.c
 	name := kind.String()
-	if s.guard == nil {
+	if s.guard() == nil {
 		o.fail(name, "DISABLED", "", "Server bans are not enabled")
 		return
 	}
@@ -241,12 +241,12 @@ func handleUndline(o *op, m *codec.Message) { unbanCommand(o, m, guard.DLine) }
 func unbanCommand(o *op, m *codec.Message, kind guard.BanKind) {
 	s, c := o.s, o.c
 	name := "UN" + kind.String()
-	if s.guard == nil {
+	if s.guard() == nil {
 		o.fail(name, "DISABLED", "", "Server bans are not enabled")
 		return
 	}
 	mask := string(m.Param(0))
-	removed, err := s.guard.Bans.Remove(kind, mask)
+	removed, err := s.guard().Bans.Remove(kind, mask)
 	if err != nil {
 		o.fail(name, "NO_SUCH_BAN", mask, "No such "+kind.String())
 		return
@@ -255,7 +255,7 @@ func unbanCommand(o *op, m *codec.Message, kind guard.BanKind) {
 	finish := func(err error) {
 		if err != nil {
 			// Not durable: put the ban back so memory matches the store.
-			_, _, _ = s.guard.Bans.Add(removed, time.Now())
+			_, _, _ = s.guard().Bans.Add(removed, time.Now())
 			o.fail(name, "TEMPORARILY_UNAVAILABLE", mask, "Ban not removed: "+err.Error())
 			return
 		}
@@ -277,7 +277,7 @@ func unbanCommand(o *op, m *codec.Message, kind guard.BanKind) {
 
 // statsBans lists K- or D-lines for STATS k / STATS d.
 func (s *Server) statsBans(r *replies, kind guard.BanKind) {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return
 	}
 	num := "216" // RPL_STATSKLINE
@@ -285,7 +285,7 @@ func (s *Server) statsBans(r *replies, kind guard.BanKind) {
 	if kind == guard.DLine {
 		num, letter = "225", "D" // RPL_STATSDLINE
 	}
-	for _, b := range s.guard.Bans.List(kind, time.Now()) {
+	for _, b := range s.guard().Bans.List(kind, time.Now()) {
 		exp := "permanent"
 		if !b.Expires.IsZero() {
 			exp = "expires " + b.Expires.UTC().Format(time.RFC3339)

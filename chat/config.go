@@ -90,6 +90,12 @@ func (c *Config) setDefaults() {
 	}
 }
 
+// Validate reports the error New would return for c.
+func (c Config) Validate() error {
+	c.setDefaults()
+	return c.validate()
+}
+
 func (c *Config) validate() error {
 	if _, err := codec.CasemappingByName(c.Casemapping); err != nil {
 		return err

@@ -19,23 +19,23 @@ import (
 
 // SetGuard installs the policy engine; call it before Start. Without one
 // nothing is limited (unit tests).
-func (s *Server) SetGuard(g *guard.Guard) { s.guard = g }
+func (s *Server) SetGuard(g *guard.Guard) { s.guardp.Store(g) }
 
 // Admit decides on a new connection from ip, on the accepting loop, before
 // anything is allocated for it. It returns "" to admit, or the text of the
 // ERROR line to refuse with. Admitted connections must be Released.
 func (s *Server) Admit(ip netip.Addr, now time.Time) string {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return ""
 	}
-	if resp, fired := s.guard.Detect.Observe(guard.ConnStorm, guard.IPKey(ip), now); fired {
+	if resp, fired := s.guard().Detect.Observe(guard.ConnStorm, guard.IPKey(ip), now); fired {
 		s.respond(resp, ip.String())
 	}
-	switch err := s.guard.Conns.Admit(ip, now); {
+	switch err := s.guard().Conns.Admit(ip, now); {
 	case err == nil:
 		return ""
 	case errors.Is(err, guard.ErrBanned):
-		if b, ok := s.guard.Bans.MatchIP(ip, now); ok {
+		if b, ok := s.guard().Bans.MatchIP(ip, now); ok {
 			s.countBan("dline.refused")
 			return "You are banned from this server (D-lined: " + b.Reason + ")"
 		}
@@ -51,18 +51,18 @@ func (s *Server) Admit(ip netip.Addr, now time.Time) string {
 
 // Release undoes an Admit when the connection closes.
 func (s *Server) Release(ip netip.Addr) {
-	if s.guard != nil {
-		s.guard.Conns.Release(ip)
+	if s.guard() != nil {
+		s.guard().Conns.Release(ip)
 	}
 }
 
 // RegistrationTimedOut is told by the loop before it drops a client that
 // never registered; many from one address are a detector event.
 func (s *Server) RegistrationTimedOut(c *Client, now time.Time) {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return
 	}
-	if resp, fired := s.guard.Detect.Observe(guard.RegTimeout, guard.IPKey(c.ip), now); fired {
+	if resp, fired := s.guard().Detect.Observe(guard.RegTimeout, guard.IPKey(c.ip), now); fired {
 		s.respond(resp, c.ip.String())
 	}
 }
@@ -71,7 +71,7 @@ func (s *Server) RegistrationTimedOut(c *Client, now time.Time) {
 // false when the command must wait (fakelag: the loop re-offers the line
 // after the delay, without charging it again) or the client was cut.
 func (s *Server) charge(c *Client, m *codec.Message, now time.Time) bool {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return true
 	}
 	if c.lagPaid {
@@ -80,6 +80,9 @@ func (s *Server) charge(c *Client, m *codec.Message, now time.Time) bool {
 		}
 		c.lagPaid = false
 		return true
+	}
+	if !s.guard().Flood.Owns(c.budget.Class()) {
+		s.setFloodClass(c) // the flood classes were reloaded
 	}
 	cost := c.budget.Class().Cost(m.Command, guard.CountTargets(m.Param(0)))
 	d := c.budget.Charge(now, cost)
@@ -95,7 +98,7 @@ func (s *Server) charge(c *Client, m *codec.Message, now time.Time) bool {
 		c.quitting = true
 		c.quitMsg = guard.ExcessFloodReason
 		c.conn.Close(guard.ExcessFloodReason)
-		if resp, fired := s.guard.Detect.Observe(guard.FloodDisconnect, guard.IPKey(c.ip), now); fired {
+		if resp, fired := s.guard().Detect.Observe(guard.FloodDisconnect, guard.IPKey(c.ip), now); fired {
 			s.respond(resp, c.ip.String())
 		}
 		return false
@@ -105,22 +108,22 @@ func (s *Server) charge(c *Client, m *codec.Message, now time.Time) bool {
 
 // setFloodClass picks the client's flood class (again after OPER).
 func (s *Server) setFloodClass(c *Client) {
-	if s.guard != nil {
-		c.budget.SetClass(s.guard.Flood.For(c.ip, c.Identity().Modes&UModeOper != 0))
+	if s.guard() != nil {
+		c.budget.SetClass(s.guard().Flood.For(c.ip, c.Identity().Modes&UModeOper != 0))
 	}
 }
 
 // kLined checks a registering client against the K-lines (and D-lines
 // added since it connected); it reports the reason when banned.
 func (s *Server) kLined(c *Client, now time.Time) (string, bool) {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return "", false
 	}
-	if b, ok := s.guard.Bans.MatchIP(c.ip, now); ok {
+	if b, ok := s.guard().Bans.MatchIP(c.ip, now); ok {
 		return "D-lined: " + b.Reason, true
 	}
 	id := c.Identity()
-	if b, ok := s.guard.Bans.MatchUserHost(id.Nick, id.User, id.Host, c.ip, now); ok {
+	if b, ok := s.guard().Bans.MatchUserHost(id.Nick, id.User, id.Host, c.ip, now); ok {
 		return "K-lined: " + b.Reason, true
 	}
 	return "", false
@@ -129,14 +132,14 @@ func (s *Server) kLined(c *Client, now time.Time) (string, bool) {
 // authFailure records a failed authentication (OPER, SASL, IDENTIFY) from
 // c for account ("" when none) with the detectors.
 func (s *Server) authFailure(c *Client, account string, now time.Time) {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return
 	}
-	if resp, fired := s.guard.Detect.Observe(guard.AuthFailIP, guard.IPKey(c.ip), now); fired {
+	if resp, fired := s.guard().Detect.Observe(guard.AuthFailIP, guard.IPKey(c.ip), now); fired {
 		s.respond(resp, c.ip.String())
 	}
 	if account != "" {
-		if resp, fired := s.guard.Detect.Observe(guard.AuthFailAccount, guard.AccountKey(account), now); fired {
+		if resp, fired := s.guard().Detect.Observe(guard.AuthFailAccount, guard.AccountKey(account), now); fired {
 			s.respond(resp, c.ip.String())
 		}
 	}
@@ -144,10 +147,10 @@ func (s *Server) authFailure(c *Client, account string, now time.Time) {
 
 // accountLockedUntil reports whether logins to account are locked out.
 func (s *Server) accountLockedUntil(account string, now time.Time) (time.Time, bool) {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return time.Time{}, false
 	}
-	return s.guard.Lockouts.Locked(account, now)
+	return s.guard().Lockouts.Locked(account, now)
 }
 
 // respond applies a detector's response. Any goroutine.
@@ -163,7 +166,7 @@ func (s *Server) respond(r guard.Response, ip string) {
 		})
 		s.audit("server", "auto.dline", b.Mask, fmt.Sprintf("%s (offence %d, %d events, %v)", r.Reason(), r.Offence, r.Events, r.Duration), ip)
 	case guard.ActionLockout:
-		s.guard.Lockouts.Lock(r.Account, now.Add(r.Duration), now)
+		s.guard().Lockouts.Lock(r.Account, now.Add(r.Duration), now)
 		s.audit("server", "auto.lockout", r.Account, fmt.Sprintf("%s (offence %d, %v)", r.Reason(), r.Offence, r.Duration), ip)
 	case guard.ActionNotice:
 		s.audit("server", "auto.notice", ip, r.Reason(), ip)
@@ -214,10 +217,10 @@ func (s *Server) InputFlood(c *Client, now time.Time) {
 	c.quitting = true
 	c.quitMsg = guard.ExcessFloodReason
 	c.conn.Close(guard.ExcessFloodReason)
-	if s.guard == nil {
+	if s.guard() == nil {
 		return
 	}
-	if resp, fired := s.guard.Detect.Observe(guard.FloodDisconnect, guard.IPKey(c.ip), now); fired {
+	if resp, fired := s.guard().Detect.Observe(guard.FloodDisconnect, guard.IPKey(c.ip), now); fired {
 		s.respond(resp, c.ip.String())
 	}
 }
@@ -225,15 +228,15 @@ func (s *Server) InputFlood(c *Client, now time.Time) {
 // realnameLen and reasonLen are guard's text limits (defaults without a
 // guard).
 func (s *Server) realnameLen() int {
-	if s.guard != nil && s.guard.Limits.RealnameLen > 0 {
-		return s.guard.Limits.RealnameLen
+	if s.guard() != nil && s.guard().Limits.RealnameLen > 0 {
+		return s.guard().Limits.RealnameLen
 	}
 	return 390
 }
 
 func (s *Server) reasonLen() int {
-	if s.guard != nil && s.guard.Limits.ReasonLen > 0 {
-		return s.guard.Limits.ReasonLen
+	if s.guard() != nil && s.guard().Limits.ReasonLen > 0 {
+		return s.guard().Limits.ReasonLen
 	}
 	return 390
 }
@@ -253,12 +256,12 @@ func truncate(s string, n int) string {
 // invitation against the hourly quotas: per account when logged in, else
 // per address block.
 func (s *Server) quotaAllows(c *Client, registration bool) bool {
-	if s.guard == nil {
+	if s.guard() == nil {
 		return true
 	}
-	q := s.guard.Invites
+	q := s.guard().Invites
 	if registration {
-		q = s.guard.Registrations
+		q = s.guard().Registrations
 	}
 	key := guard.IPKey(c.ip)
 	if acct := c.Identity().Account; acct != "" && !registration {

@@ -37,7 +37,7 @@ func (s *Server) nickProtect(c *Client) {
 		st.protectTimer.Stop()
 		st.protectTimer = nil
 	}
-	grace := s.cfg.Accounts.NickGrace
+	grace := s.accounts().NickGrace
 	if s.store == nil || grace < 0 || !c.Registered() || c.quitting {
 		return
 	}
@@ -71,7 +71,7 @@ func (s *Server) nickOwned(c *Client, gen uint64, folded, owner string, err erro
 	if acct := c.Identity().Account; acct != "" && s.cm.Fold(acct) == owner {
 		return
 	}
-	grace := s.cfg.Accounts.NickGrace
+	grace := s.accounts().NickGrace
 	s.serviceNoticeTo(c, nickServ, fmt.Sprintf("This nickname is registered. Please identify with /msg NickServ IDENTIFY %s <password> within %s or choose another nick, or you will be renamed.",
 		owner, grace.Round(time.Second)))
 	c.acct.protectTimer = time.AfterFunc(grace, func() {
@@ -88,7 +88,7 @@ func (s *Server) nickOwned(c *Client, gen uint64, folded, owner string, err erro
 // would, after whatever c has in flight.
 func (s *Server) renameGuest(c *Client) {
 	c.acct.protectTimer = nil
-	guest := fmt.Sprintf("%s%05d", s.cfg.Accounts.GuestPrefix, rand.IntN(100000))
+	guest := fmt.Sprintf("%s%05d", s.accounts().GuestPrefix, rand.IntN(100000))
 	if len(guest) > s.cfg.NickLen {
 		guest = guest[:s.cfg.NickLen]
 	}

@@ -131,20 +131,18 @@ func handleRehash(o *op, m *codec.Message) {
 		return
 	}
 	var err error
-	var updated *Reloadable
+	var res RehashResult
+	by := c.Identity().Prefix
 	o.offload(readPool, func() {
-		updated, err = s.rehash()
+		res, err = s.rehash("REHASH by " + by)
 	}, func() {
 		r := o.replies()
 		defer o.reply(r)
 		if err != nil {
-			r.fail("REHASH", "CANNOT_REHASH", "", "Rehash failed: "+strings.ReplaceAll(err.Error(), "\n", " "))
-			s.log.Error("REHASH failed", "err", err)
+			r.fail("REHASH", "CANNOT_REHASH", "", "Rehash failed, the running configuration is unchanged: "+strings.ReplaceAll(err.Error(), "\n", " "))
 			return
 		}
-		s.live.Store(updated)
-		r.numeric(codec.RPL_REHASHING, "laird.toml", "Rehashing")
-		s.serverNotice(c.Nick() + " is rehashing the server configuration")
-		s.log.Info("REHASH", "oper", c.Identity().Prefix, "at", time.Now())
+		r.numeric(codec.RPL_REHASHING, res.File, res.Summary())
+		s.serverNotice(c.Nick() + " is rehashing the server configuration from " + res.File)
 	})
 }

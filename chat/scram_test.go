@@ -119,6 +119,7 @@ func TestPasswordHashing(t *testing.T) {
 	s := &Server{}
 	s.cfg.Accounts.setDefaults()
 	s.cfg.Accounts.BcryptCost = 4
+	s.live.Store(&Reloadable{Accounts: s.cfg.Accounts})
 	long := strings.Repeat("é", 150) // 300 bytes: past bcrypt's 72
 	creds, err := s.makeCredentials(long)
 	if err != nil {

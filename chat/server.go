@@ -30,12 +30,12 @@ type Server struct {
 	isupport  []string // 005 lines' tokens, pre-split into lines
 	whowas    *whowasLog
 	store     *kv.Store
-	guard     *guard.Guard
+	guardp    atomic.Pointer[guard.Guard] // replaced whole on reload (reload.go)
 	perf      *perf.Registry
 	cmdIDs    []perf.MetricID
 	std       *perf.Std
 	live      atomic.Pointer[Reloadable]
-	rehash    func() (*Reloadable, error)
+	rehash    func(by string) (RehashResult, error)
 	perLoop   []loopState // by loop id; each owned by its loop
 
 	// Counters for LUSERS; updated atomically from any goroutine.
@@ -83,7 +83,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 	}
 	s.isupport = s.buildISupport()
 	s.perLoop = make([]loopState, loops.Count())
-	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password})
+	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password, Accounts: cfg.Accounts})
 	for i := 0; i < cfg.Shards; i++ {
 		s.shards = append(s.shards, newShard(s, i))
 	}
@@ -149,8 +149,8 @@ func (s *Server) Connect(conn Conn, loopID int, ip netip.Addr, now time.Time) *C
 	if s.perf != nil {
 		c.rec = s.loops.Recorder(loopID)
 	}
-	if s.guard != nil {
-		c.budget = guard.NewBudget(s.guard.Flood.For(ip, false))
+	if s.guard() != nil {
+		c.budget = guard.NewBudget(s.guard().Flood.For(ip, false))
 	}
 	host := ip.String()
 	if ip.Is6() && len(host) > 0 && host[0] == ':' {

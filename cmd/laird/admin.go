@@ -35,6 +35,10 @@ func adminBackup(token string, store *kv.Store, log *slog.Logger) http.Handler {
 			http.Error(w, "dir must be an absolute path", http.StatusBadRequest)
 			return
 		}
+		if err := backupTarget(dir); err != nil {
+			http.Error(w, err.Error(), http.StatusConflict)
+			return
+		}
 		if err := store.Checkpoint(dir); err != nil {
 			log.Error("backup failed", "dir", dir, "err", err)
 			http.Error(w, "backup failed: "+err.Error(), http.StatusInternalServerError)

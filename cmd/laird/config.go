@@ -2,11 +2,16 @@ package main
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
+	"golang.org/x/crypto/bcrypt"
 
 	"laird/chat"
 	"laird/guard"
@@ -28,7 +33,8 @@ type Config struct {
 
 	Accounts AccountsConfig `toml:"accounts"` // accounts.go
 
-	path string // the file it was read from, for REHASH
+	path  string        // the file it was read from (absolute), for reloads
+	flags func(*Config) // the command line's overrides, applied again on reload
 }
 
 type ServerConfig struct {
@@ -138,6 +144,9 @@ func loadConfig(path string) (Config, error) {
 	if path == "" {
 		return cfg, nil
 	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs // the server may change directory; reports name the file fully
+	}
 	cfg.path = path
 	md, err := toml.DecodeFile(path, &cfg)
 	if err != nil {
@@ -158,6 +167,45 @@ func loadConfig(path string) (Config, error) {
 		cfg.Server.MOTD = strings.Split(strings.TrimRight(string(b), "\n"), "\n")
 	}
 	return cfg, nil
+}
+
+// validateConfig checks cfg as a start would, without starting anything,
+// so that `laird check` and a reload refuse what the next start would.
+// reg, when not nil, is the running server's metrics registry: alert
+// rules must name its series.
+func validateConfig(cfg *Config, reg *perf.Registry) error {
+	if _, _, err := parseLog(cfg.Log); err != nil {
+		return err
+	}
+	if _, _, err := net.SplitHostPort(cfg.Server.Listen); err != nil {
+		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
+	}
+	if l := cfg.Metrics.Listen; l != "off" && l != "" {
+		if _, _, err := net.SplitHostPort(l); err != nil {
+			return fmt.Errorf("metrics.listen %q: %w", l, err)
+		}
+	}
+	if err := cfg.chatConfig("").Validate(); err != nil {
+		return err
+	}
+	if c := cfg.Accounts.BcryptCost; c < bcrypt.MinCost || c > bcrypt.MaxCost {
+		return fmt.Errorf("accounts.bcrypt_cost %d: want %d to %d", c, bcrypt.MinCost, bcrypt.MaxCost)
+	}
+	if _, err := guard.New(cfg.guardConfig()); err != nil {
+		return err
+	}
+	if cfg.Metrics.Enabled {
+		if reg == nil {
+			reg = perf.NewRegistry(perf.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+			if _, err := chat.RegisterMetrics(reg); err != nil {
+				return err
+			}
+		}
+		if err := reg.CheckAlerts(cfg.Alerts); err != nil {
+			return fmt.Errorf("alerts: %w", err)
+		}
+	}
+	return nil
 }
 
 func (cfg *Config) chatConfig(version string) chat.Config {

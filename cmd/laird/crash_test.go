@@ -364,12 +364,12 @@ func verifyStore(t *testing.T, st *kv.Store, acks *crashAcks) int {
 }
 
 // buildBinary builds laird into a temporary directory.
+// buildBinary builds the laird binary once per test process (binary_test.go).
 func buildBinary(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "laird")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	bin, err := theBinary()
 	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+		t.Fatal(err)
 	}
 	return bin
 }

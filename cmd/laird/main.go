@@ -1,10 +1,5 @@
-// Command laird runs the laird IRC server.
-//
-//	laird [-config FILE] [-listen ADDR] [-data DIR] [-metrics ADDR|off] [-version]
-//
-//	laird passwd < password.txt    print a bcrypt hash for an [[oper]] block
-//	laird report [-config FILE]    slowest commands and hottest shard of a running server
-//	laird backup [-config FILE] DIR  online backup of a running server's store
+// Command laird runs the laird IRC server, and a few tools for operating
+// it; `laird -h` lists them (cli.go).
 //
 // Flags override the configuration file; see laird.example.toml.
 package main
@@ -12,13 +7,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"os/signal"
-	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -33,76 +27,17 @@ import (
 var version = "laird-0.1.0"
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "laird:", err)
-		os.Exit(1)
-	}
-}
-
-func run(args []string) error {
-	if len(args) > 0 {
-		switch args[0] {
-		case "passwd":
-			return passwd(os.Stdin, os.Stdout)
-		case "report":
-			return report(args[1:], os.Stdout)
-		case "backup":
-			return backup(args[1:], os.Stdout)
-		}
-	}
-	fs := flag.NewFlagSet("laird", flag.ContinueOnError)
-	configPath := fs.String("config", "", "configuration file (TOML); see laird.example.toml")
-	listen := fs.String("listen", "", "IRC listen address (default 127.0.0.1:6667)")
-	dataDir := fs.String("data", "", "data directory (default ./data)")
-	metrics := fs.String("metrics", "", "metrics HTTP address, or off (default 127.0.0.1:9100)")
-	showVersion := fs.Bool("version", false, "print the version and exit")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *showVersion {
-		fmt.Println(version)
-		return nil
-	}
-	cfg, err := loadConfig(*configPath)
-	if err != nil {
-		return err
-	}
-	if *listen != "" {
-		cfg.Server.Listen = *listen
-	}
-	if *dataDir != "" {
-		cfg.Server.DataDir = *dataDir
-	}
-	if *metrics != "" {
-		cfg.Metrics.Listen = *metrics
-	}
-	log, err := newLogger(cfg.Log)
-	if err != nil {
-		return err
-	}
-	return serve(cfg, log)
-}
-
-func newLogger(cfg LogConfig) (*slog.Logger, error) {
-	var level slog.Level
-	if err := level.UnmarshalText([]byte(cfg.Level)); err != nil {
-		return nil, fmt.Errorf("log level %q: %w", cfg.Level, err)
-	}
-	opts := &slog.HandlerOptions{Level: level}
-	switch strings.ToLower(cfg.Format) {
-	case "json":
-		return slog.New(slog.NewJSONHandler(os.Stderr, opts)), nil
-	case "text", "":
-		return slog.New(slog.NewTextHandler(os.Stderr, opts)), nil
-	}
-	return nil, fmt.Errorf("log format %q: want text or json", cfg.Format)
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
 // instance is a running server: event loops, chat shards and (later) the
 // store and metrics listener, wired together.
 type instance struct {
-	cfg      Config
+	conf     atomic.Pointer[Config] // the running configuration; reload replaces it
 	log      *slog.Logger
+	logs     *logSwitch   // nil when the caller made the logger
+	guard    *guard.Guard // the live one; only reload (under reloadMu) replaces it
+	reloadMu sync.Mutex
 	net      *loop.Server
 	irc      *chat.Server
 	store    *kv.Store
@@ -119,6 +54,8 @@ type instance struct {
 
 // housekeeping expires bans and guard state every half minute, off the
 // event loops.
+func (in *instance) config() *Config { return in.conf.Load() }
+
 func (in *instance) housekeeping() {
 	defer in.wg.Done()
 	t := time.NewTicker(30 * time.Second)
@@ -137,8 +74,15 @@ func (in *instance) housekeeping() {
 	}
 }
 
-// start brings a server up and returns once it accepts connections.
+// start brings a server up and returns once it accepts connections. A
+// logger made by newLogger can be reconfigured by reloads.
 func start(cfg Config, log *slog.Logger) (*instance, error) {
+	if err := validateConfig(&cfg, nil); err != nil {
+		if cfg.path != "" {
+			return nil, fmt.Errorf("config %s: %w", cfg.path, err)
+		}
+		return nil, err
+	}
 	mon, err := newMonitor(cfg, log)
 	if err != nil {
 		return nil, err
@@ -189,13 +133,13 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		irc.SetPerf(mon.reg, mon.cmdIDs)
 	}
 	net.SetChat(irc)
-	if path := cfg.path; path != "" {
-		irc.SetRehash(func() (*chat.Reloadable, error) {
-			fresh, err := loadConfig(path)
-			if err != nil {
-				return nil, err
-			}
-			return &chat.Reloadable{MOTD: fresh.Server.MOTD, Opers: fresh.Opers, Password: fresh.Server.Password}, nil
+	in := &instance{log: log, logs: switchOf(log), guard: g, net: net, irc: irc, store: store, mon: mon,
+		serveErr: make(chan error, 1), quit: make(chan struct{})}
+	in.conf.Store(&cfg)
+	if cfg.path != "" {
+		irc.SetRehash(func(by string) (chat.RehashResult, error) {
+			rep, err := in.reload(by)
+			return rep.RehashResult, err
 		})
 	}
 	irc.Start()
@@ -204,7 +148,6 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		store.Close()
 		return nil, err
 	}
-	in := &instance{cfg: cfg, log: log, net: net, irc: irc, store: store, mon: mon, serveErr: make(chan error, 1), quit: make(chan struct{})}
 	in.wg.Add(1)
 	go in.housekeeping()
 	go func() { in.serveErr <- net.Serve() }()
@@ -251,24 +194,26 @@ func (in *instance) shutdown(ctx context.Context) error {
 	return err
 }
 
+// serve runs the server until SIGINT or SIGTERM; SIGHUP reloads the
+// configuration. It tells a service manager (notify.go) when it is ready,
+// reloading and stopping.
 func serve(cfg Config, log *slog.Logger) error {
+	sig := make(chan os.Signal, 4)
+	// Before start: a signal arriving while the store opens waits for us
+	// instead of killing the process (SIGHUP's default action).
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sig)
+	sd := newNotifier()
 	in, err := start(cfg, log)
 	if err != nil {
 		return err
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case s := <-sig:
-		log.Info("shutting down", "signal", s.String())
-	case err := <-in.serveErr:
+	if err := in.waitForStop(sig, sd); err != nil {
 		in.irc.Stop()
 		in.store.Close()
-		if err != nil {
-			return err
-		}
-		return errors.New("event loops stopped unexpectedly")
+		return err
 	}
+	_ = sd.send("STOPPING=1")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if err := in.stop(ctx); err != nil {
@@ -278,16 +223,47 @@ func serve(cfg Config, log *slog.Logger) error {
 	return nil
 }
 
+// waitForStop serves signals until SIGINT or SIGTERM (nil) or until the
+// event loops stop by themselves (an error).
+func (in *instance) waitForStop(sig <-chan os.Signal, sd *notifier) error {
+	ready := func() {
+		if err := sd.send("READY=1", "STATUS=serving IRC on "+in.config().Server.Listen); err != nil {
+			in.log.Warn("service manager notification", "err", err)
+		}
+	}
+	ready()
+	for {
+		select {
+		case s := <-sig:
+			if s != syscall.SIGHUP {
+				in.log.Info("shutting down", "signal", s.String())
+				return nil
+			}
+			_ = sd.send(reloadingMessage()...)
+			if _, err := in.reload("SIGHUP"); err != nil {
+				_ = sd.send("STATUS=configuration reload refused: " + err.Error())
+			}
+			ready()
+		case err := <-in.serveErr:
+			if err == nil {
+				err = errors.New("event loops stopped unexpectedly")
+			}
+			return err
+		}
+	}
+}
+
 // retention drops history and audit entries older than configured.
 func (in *instance) retention(now time.Time) {
-	if d := in.cfg.Store.HistoryRetention.Duration; d > 0 {
+	cfg := in.config()
+	if d := cfg.Store.HistoryRetention.Duration; d > 0 {
 		if n, err := in.store.PruneHistory(now.Add(-d)); err != nil {
 			in.log.Warn("history retention", "err", err)
 		} else if n > 0 {
 			in.log.Info("history retention", "deleted", n)
 		}
 	}
-	if d := in.cfg.Store.AuditRetention.Duration; d > 0 {
+	if d := cfg.Store.AuditRetention.Duration; d > 0 {
 		if n, err := in.store.PruneAudit(now.Add(-d)); err != nil {
 			in.log.Warn("audit retention", "err", err)
 		} else if n > 0 {

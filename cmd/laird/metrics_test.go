@@ -168,13 +168,13 @@ func TestAdminBackup(t *testing.T) {
 	var out bytes.Buffer
 	dest2 := filepath.Join(t.TempDir(), "cli-backup")
 	maddr := strings.TrimPrefix(base, "http://")
-	if err := backup([]string{"-metrics", maddr, "-token", metricsToken, dest2}, &out); err != nil {
+	if err := backup([]string{"-metrics", maddr, "-token", metricsToken, dest2}, stdio{out: &out, err: io.Discard}); err != nil {
 		t.Fatalf("laird backup: %v", err)
 	}
 	if !strings.Contains(out.String(), dest2) {
 		t.Fatalf("laird backup said %q", out.String())
 	}
-	if err := backup([]string{"-metrics", maddr, "-token", "wrong", dest2 + "x"}, &out); err == nil {
+	if err := backup([]string{"-metrics", maddr, "-token", "wrong", dest2 + "x"}, stdio{out: &out, err: io.Discard}); err == nil {
 		t.Fatal("backup with a wrong token succeeded")
 	}
 }
@@ -185,7 +185,7 @@ func TestReportCommand(t *testing.T) {
 	var out bytes.Buffer
 	eventually(t, 10*time.Second, "a report naming PRIVMSG", func() (bool, string) {
 		out.Reset()
-		err := report([]string{"-metrics", strings.TrimPrefix(base, "http://"), "-token", metricsToken}, &out)
+		err := report([]string{"-metrics", strings.TrimPrefix(base, "http://"), "-token", metricsToken}, stdio{out: &out, err: io.Discard})
 		return err == nil && strings.Contains(out.String(), "PRIVMSG") && strings.Contains(out.String(), "shard"), out.String()
 	})
 }

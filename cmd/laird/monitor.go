@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"sync/atomic"
 	"time"
 
 	"laird/chat"
@@ -18,13 +19,17 @@ import (
 // monitor is the perf side of an instance: the registry and its reporter,
 // the kv recorder, the alerter and the metrics HTTP listener.
 type monitor struct {
-	reg     *perf.Registry
-	cmdIDs  []perf.MetricID
-	kvRec   *perf.Recorder
-	alerter *perf.Alerter
-	http    *http.Server
-	cancel  context.CancelFunc
-	done    chan struct{}
+	reg       *perf.Registry
+	cmdIDs    []perf.MetricID
+	kvRec     *perf.Recorder
+	alertOpts perf.AlertOptions
+	alerter   atomic.Pointer[perf.Alerter]
+	http      *http.Server
+	mux       atomic.Pointer[http.Handler] // swapped when a reload changes the token
+	store     *kv.Store
+	log       *slog.Logger
+	cancel    context.CancelFunc
+	done      chan struct{}
 }
 
 // newMonitor registers every latency series; recorders may be created from
@@ -73,17 +78,18 @@ func (m *monitor) start(cfg Config, log *slog.Logger, irc *chat.Server, store *k
 	if err := m.reg.NewGaugeFunc("laird_channels", "Channels.", func() float64 { return float64(irc.Stats().Channels) }); err != nil {
 		return err
 	}
-	alerter, err := perf.NewAlerter(m.reg, cfg.Alerts, perf.AlertOptions{
+	m.alertOpts = perf.AlertOptions{
 		Logger: log.With("component", "alerts"),
 		Source: cfg.Server.Name,
 		OnChange: func(ev perf.AlertEvent) {
 			irc.ServerNotice(fmt.Sprintf("alert %s %s: %s = %.6g (threshold %s %.6g)", ev.Rule, ev.State, ev.Metric, ev.Value, ev.Op, ev.Threshold))
 		},
-	})
+	}
+	alerter, err := perf.NewAlerter(m.reg, cfg.Alerts, m.alertOpts)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
-	m.alerter = alerter
+	m.alerter.Store(alerter)
 	ctx, cancel := context.WithCancel(context.Background())
 	m.cancel = cancel
 	m.done = make(chan struct{})
@@ -94,21 +100,18 @@ func (m *monitor) start(cfg Config, log *slog.Logger, irc *chat.Server, store *k
 	if cfg.Metrics.Listen == "" || cfg.Metrics.Listen == "off" {
 		return nil
 	}
-	h, err := perf.NewHTTPHandler(m.reg, perf.HTTPOptions{Token: cfg.Metrics.Token, Logger: log.With("component", "metrics")})
+	m.store, m.log = store, log
+	h, err := m.handler(cfg.Metrics.Token)
 	if err != nil {
 		return err
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/", h)
-	mux.Handle("/admin/backup", adminBackup(cfg.Metrics.Token, store, log))
-	mux.Handle("/debug/pprof/", adminOnly(cfg.Metrics.Token, http.HandlerFunc(pprof.Index)))
-	mux.Handle("/debug/pprof/profile", adminOnly(cfg.Metrics.Token, http.HandlerFunc(pprof.Profile)))
-	mux.Handle("/debug/pprof/trace", adminOnly(cfg.Metrics.Token, http.HandlerFunc(pprof.Trace)))
+	m.mux.Store(&h)
 	ln, err := net.Listen("tcp", cfg.Metrics.Listen)
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
-	m.http = &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	m.http = &http.Server{ReadHeaderTimeout: 5 * time.Second,
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*m.mux.Load()).ServeHTTP(w, r) })}
 	go func() {
 		if err := m.http.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error("metrics listener", "err", err)
@@ -116,6 +119,38 @@ func (m *monitor) start(cfg Config, log *slog.Logger, irc *chat.Server, store *k
 	}()
 	log.Info("metrics listening", "addr", ln.Addr().String(), "token", cfg.Metrics.Token != "")
 	return nil
+}
+
+// handler returns the endpoints of the metrics listener for a token.
+func (m *monitor) handler(token string) (http.Handler, error) {
+	h, err := perf.NewHTTPHandler(m.reg, perf.HTTPOptions{Token: token, Logger: m.log.With("component", "metrics")})
+	if err != nil {
+		return nil, err
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/", h)
+	mux.Handle("/admin/backup", adminBackup(token, m.store, m.log))
+	mux.Handle("/debug/pprof/", adminOnly(token, http.HandlerFunc(pprof.Index)))
+	mux.Handle("/debug/pprof/profile", adminOnly(token, http.HandlerFunc(pprof.Profile)))
+	mux.Handle("/debug/pprof/trace", adminOnly(token, http.HandlerFunc(pprof.Trace)))
+	return mux, nil
+}
+
+// reloadAlerts replaces the alert rules; rules defined as before keep
+// their state. cfg was checked with CheckAlerts.
+func (m *monitor) reloadAlerts(cfg perf.AlertConfig) {
+	prev := m.alerter.Load()
+	opts := m.alertOpts
+	opts.Previous = prev
+	a, err := perf.NewAlerter(m.reg, cfg, opts)
+	if err != nil {
+		m.alertOpts.Logger.Error("alert rules not reloaded", "err", err)
+		return
+	}
+	m.alerter.Store(a)
+	if prev != nil {
+		prev.Close()
+	}
 }
 
 func (m *monitor) stop(ctx context.Context) {
@@ -129,8 +164,8 @@ func (m *monitor) stop(ctx context.Context) {
 		m.cancel()
 		<-m.done
 	}
-	if m.alerter != nil {
-		m.alerter.Close()
+	if a := m.alerter.Load(); a != nil {
+		a.Close()
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,7 +102,7 @@ func TestRehash(t *testing.T) {
 
 func TestPasswdCommand(t *testing.T) {
 	var out bytes.Buffer
-	if err := passwd(strings.NewReader("s3cret\n"), &out); err != nil {
+	if err := passwdCommand(nil, stdio{in: strings.NewReader("s3cret\n"), out: &out, err: io.Discard}); err != nil {
 		t.Fatal(err)
 	}
 	hash := strings.TrimSpace(out.String())
@@ -111,7 +112,7 @@ func TestPasswdCommand(t *testing.T) {
 	if strings.Contains(out.String(), "s3cret") {
 		t.Fatal("password echoed")
 	}
-	if err := passwd(strings.NewReader(""), &out); err == nil {
+	if err := passwdCommand(nil, stdio{in: strings.NewReader(""), out: &out, err: io.Discard}); err == nil {
 		t.Fatal("empty password accepted")
 	}
 }

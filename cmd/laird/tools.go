@@ -8,6 +8,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -18,12 +19,12 @@ import (
 // toolFlags are the options `laird report` and `laird backup` share: where
 // the running server's metrics listener is and its token, from the config
 // file unless given.
-func toolFlags(name string, args []string) (cfg Config, fs *flag.FlagSet, err error) {
+func toolFlags(name string, args []string, std stdio, synopsis string) (cfg Config, fs *flag.FlagSet, err error) {
 	fs = flag.NewFlagSet("laird "+name, flag.ContinueOnError)
 	configPath := fs.String("config", "", "the server's configuration file")
 	metrics := fs.String("metrics", "", "the server's metrics address (default from the config, 127.0.0.1:9100)")
 	token := fs.String("token", "", "bearer token (default from the config)")
-	if err := fs.Parse(args); err != nil {
+	if err := parseFlags(fs, args, std, synopsis); err != nil {
 		return cfg, fs, err
 	}
 	if cfg, err = loadConfig(*configPath); err != nil {
@@ -43,10 +44,13 @@ func toolFlags(name string, args []string) (cfg Config, fs *flag.FlagSet, err er
 
 // report prints where a running server spends its time: the slowest
 // commands by p99 and the hottest shard.
-func report(args []string, out io.Writer) error {
-	cfg, _, err := toolFlags("report", args)
+func report(args []string, std stdio) error {
+	cfg, fs, err := toolFlags("report", args, std, "laird report [-config FILE] [-metrics ADDR] [-token T]")
 	if err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("report: unexpected argument %q", fs.Arg(0))}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -54,22 +58,28 @@ func report(args []string, out io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("report: %w", err)
 	}
-	return perf.BuildReport(snap, 10).WriteText(out)
+	return perf.BuildReport(snap, 10).WriteText(std.out)
 }
 
 // backup asks a running server for an online checkpoint of its store into
-// DIR (restore: start laird with -data DIR).
-func backup(args []string, out io.Writer) error {
-	cfg, fs, err := toolFlags("backup", args)
+// DIR (restore: start laird with -data DIR). DIR must not exist or be
+// empty: a backup is a whole store, never merged into another.
+func backup(args []string, std stdio) error {
+	cfg, fs, err := toolFlags("backup", args, std, "laird backup [-config FILE] [-metrics ADDR] [-token T] DIR")
 	if err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return errors.New("usage: laird backup [-config FILE] [-metrics ADDR] [-token T] DIR")
+		return usageError{"backup: give one directory to write the backup into"}
 	}
 	dir, err := filepath.Abs(fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	// The server checks too; checking here first spares a round trip and
+	// names the problem without an HTTP status around it.
+	if err := backupTarget(dir); err != nil {
+		return fmt.Errorf("backup: %w", err)
 	}
 	req, err := http.NewRequest(http.MethodPost, "http://"+cfg.Metrics.Listen+"/admin/backup?dir="+url.QueryEscape(dir), nil)
 	if err != nil {
@@ -86,6 +96,28 @@ func backup(args []string, out io.Writer) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("backup: server answered %s: %s", resp.Status, strings.TrimSpace(string(body)))
 	}
-	_, err = fmt.Fprintf(out, "backup written to %s (restore: laird -data %s)\n", dir, dir)
+	_, err = fmt.Fprintf(std.out, "backup written to %s (restore: laird -data %s)\n", dir, dir)
 	return err
+}
+
+// errBackupExists: the backup directory already holds something.
+var errBackupExists = errors.New("exists and is not empty; a backup goes into a new or empty directory")
+
+// backupTarget checks that dir can receive a backup: it does not exist
+// (the checkpoint creates it) or is an empty directory, which it removes
+// for the checkpoint to create again.
+func backupTarget(dir string) error {
+	entries, err := os.ReadDir(dir)
+	switch {
+	case errors.Is(err, os.ErrNotExist):
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: %w", dir, err)
+	case len(entries) > 0:
+		return fmt.Errorf("%s %w", dir, errBackupExists)
+	}
+	if err := os.Remove(dir); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	return nil
 }
