@@ -13,11 +13,19 @@ import (
 // the effects of the transactions before it in the same group.
 
 // checkConds checks t's preconditions. A failed precondition returns a
-// *ConditionError; any other error means the view could not be read.
-func checkConds(view *pebble.Batch, t *Txn) error {
+// *ConditionError or a *LimitError; any other error means the views could
+// not be read.
+func checkConds(vw *views, t *Txn) error {
 	for i := range t.conds {
 		c := &t.conds[i]
-		v, closer, err := view.Get(t.bytes(c.key))
+		if c.fn != nil {
+			if err := c.fn(vw); err != nil {
+				return err
+			}
+			continue
+		}
+		key := t.bytes(c.key)
+		v, closer, err := vw.of(key).Get(key)
 		if errors.Is(err, pebble.ErrNotFound) {
 			if c.kind != condAbsent {
 				return &ConditionError{Kind: c.rk, Name: c.name, Err: ErrNotFound}
@@ -47,29 +55,31 @@ func checkConds(view *pebble.Batch, t *Txn) error {
 	return nil
 }
 
-// applyOps applies t's operations to view, in order. An error leaves view
-// partly changed; the caller then abandons the whole group.
-func applyOps(view *pebble.Batch, t *Txn) error {
+// applyOps applies t's operations to the views, in order. An error leaves
+// them partly changed; the caller then abandons the whole group.
+func applyOps(vw *views, t *Txn) error {
 	for i := range t.ops {
 		o := &t.ops[i]
 		var err error
 		switch o.kind {
 		case opSet:
-			err = view.Set(t.bytes(o.key), t.bytes(o.val), nil)
+			err = vw.set(t.bytes(o.key), t.bytes(o.val))
 		case opDelete:
-			err = view.Delete(t.bytes(o.key), nil)
+			err = vw.del(t.bytes(o.key))
 		case opDeleteRange:
-			err = view.DeleteRange(t.bytes(o.key), t.bytes(o.val), nil)
+			err = vw.delRange(t.bytes(o.key), t.bytes(o.val))
 		case opPutNick:
-			err = putNick(view, t.bytes(o.key), t.bytes(o.val), o.a, o.b)
+			err = putNick(vw, t.bytes(o.key), t.bytes(o.val), o.a, o.b)
 		case opDeleteNick:
-			err = deleteNick(view, o.a, "")
+			err = deleteNick(vw, o.a, "")
 		case opDeleteAccount:
-			err = deleteAccount(view, o.a)
+			err = deleteAccount(vw, o.a)
 		case opDeleteChannel:
-			err = deleteChannel(view, o.a)
+			err = deleteChannel(vw, o.a)
 		case opDeleteHistory:
-			err = deleteHistoryMsg(view, o.a, o.b)
+			err = deleteHistoryMsg(vw, o.a, o.b)
+		case opFunc:
+			err = o.fn(vw)
 		default:
 			err = fmt.Errorf("kv: unknown operation %d", o.kind)
 		}
@@ -80,49 +90,22 @@ func applyOps(view *pebble.Batch, t *Txn) error {
 	return nil
 }
 
-// getView reads a key from the view; found is false if it is absent. The
-// returned value is a copy.
-func getView(view *pebble.Batch, key []byte) (val []byte, found bool, err error) {
-	v, closer, err := view.Get(key)
-	if errors.Is(err, pebble.ErrNotFound) {
-		return nil, false, nil
-	}
-	if err != nil {
-		return nil, false, err
-	}
-	val = append([]byte(nil), v...)
-	return val, true, closer.Close()
-}
-
-// keysWithPrefix lists the keys under prefix as the view sees them now.
-func keysWithPrefix(view *pebble.Batch, prefix []byte) ([][]byte, error) {
-	it, err := view.NewIter(&pebble.IterOptions{LowerBound: prefix, UpperBound: prefixEnd(prefix)})
-	if err != nil {
-		return nil, err
-	}
-	var keys [][]byte
-	for ok := it.First(); ok; ok = it.Next() {
-		keys = append(keys, append([]byte(nil), it.Key()...))
-	}
-	return keys, errors.Join(it.Error(), it.Close())
-}
-
-func putNick(view *pebble.Batch, key, val []byte, nick, account string) error {
+func putNick(vw *views, key, val []byte, nick, account string) error {
 	// A nick that changes owner must leave the old owner's index.
-	if err := deleteNick(view, nick, account); err != nil {
+	if err := deleteNick(vw, nick, account); err != nil {
 		return err
 	}
-	if err := view.Set(key, val, nil); err != nil {
+	if err := vw.set(key, val); err != nil {
 		return err
 	}
-	return view.Set(key2(nil, tagAccountNick, account, nick), nil, nil)
+	return vw.set(key2(nil, tagAccountNick, account, nick), nil)
 }
 
 // deleteNick deletes a nick and its reverse index entry, unless the nick is
 // owned by keepFor (then both stay).
-func deleteNick(view *pebble.Batch, nick, keepFor string) error {
+func deleteNick(vw *views, nick, keepFor string) error {
 	key := key1(nil, tagNick, nick)
-	v, found, err := getView(view, key)
+	v, found, err := vw.get(key)
 	if err != nil || !found {
 		return err
 	}
@@ -130,7 +113,7 @@ func deleteNick(view *pebble.Batch, nick, keepFor string) error {
 	if derr == nil && n.Account == keepFor {
 		return nil
 	}
-	if err := view.Delete(key, nil); err != nil {
+	if err := vw.del(key); err != nil {
 		return err
 	}
 	if derr != nil {
@@ -138,18 +121,18 @@ func deleteNick(view *pebble.Batch, nick, keepFor string) error {
 		// account's deletion still removes it (see deleteAccount).
 		return nil
 	}
-	return view.Delete(key2(nil, tagAccountNick, n.Account, nick), nil)
+	return vw.del(key2(nil, tagAccountNick, n.Account, nick))
 }
 
-func deleteAccount(view *pebble.Batch, name string) error {
-	if err := view.Delete(key1(nil, tagAccount, name), nil); err != nil {
+func deleteAccount(vw *views, name string) error {
+	if err := vw.del(key1(nil, tagAccount, name)); err != nil {
 		return err
 	}
-	if err := view.Delete(key1(nil, tagSuspended, name), nil); err != nil {
+	if err := vw.del(key1(nil, tagSuspended, name)); err != nil {
 		return err
 	}
 	prefix := prefix2(nil, tagAccountNick, name)
-	keys, err := keysWithPrefix(view, prefix)
+	keys, err := vw.keys(prefix)
 	if err != nil {
 		return err
 	}
@@ -157,69 +140,69 @@ func deleteAccount(view *pebble.Batch, name string) error {
 		nick := string(k[len(prefix):])
 		// The nick record is deleted only if it still names this account.
 		nk := key1(nil, tagNick, nick)
-		v, found, err := getView(view, nk)
+		v, found, err := vw.get(nk)
 		if err != nil {
 			return err
 		}
 		if found {
 			if n, derr := decodeNick(nick, v); derr != nil || n.Account == name {
-				if err := view.Delete(nk, nil); err != nil {
+				if err := vw.del(nk); err != nil {
 					return err
 				}
 			}
 		}
-		if err := view.Delete(k, nil); err != nil {
+		if err := vw.del(k); err != nil {
 			return err
 		}
 	}
 	prefix = prefix2(nil, tagAccountAccess, name)
-	if keys, err = keysWithPrefix(view, prefix); err != nil {
+	if keys, err = vw.keys(prefix); err != nil {
 		return err
 	}
 	for _, k := range keys {
 		channel := string(k[len(prefix):])
-		if err := view.Delete(key2(nil, tagAccess, channel, name), nil); err != nil {
+		if err := vw.del(key2(nil, tagAccess, channel, name)); err != nil {
 			return err
 		}
-		if err := view.Delete(k, nil); err != nil {
+		if err := vw.del(k); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func deleteChannel(view *pebble.Batch, name string) error {
-	if err := view.Delete(key1(nil, tagChannel, name), nil); err != nil {
+func deleteChannel(vw *views, name string) error {
+	if err := vw.del(key1(nil, tagChannel, name)); err != nil {
 		return err
 	}
 	prefix := prefix2(nil, tagAccess, name)
-	keys, err := keysWithPrefix(view, prefix)
+	keys, err := vw.keys(prefix)
 	if err != nil {
 		return err
 	}
 	for _, k := range keys {
 		account := string(k[len(prefix):])
-		if err := view.Delete(key2(nil, tagAccountAccess, account, name), nil); err != nil {
+		if err := vw.del(key2(nil, tagAccountAccess, account, name)); err != nil {
 			return err
 		}
-		if err := view.Delete(k, nil); err != nil {
+		if err := vw.del(k); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func deleteHistoryMsg(view *pebble.Batch, target, msgid string) error {
+func deleteHistoryMsg(vw *views, target, msgid string) error {
 	ik := key2(nil, tagMsgID, target, msgid)
-	v, found, err := getView(view, ik)
+	v, found, err := vw.get(ik)
 	if err != nil || !found {
 		return err
 	}
 	if len(v) == timeSeqLen {
 		hk := append(prefix2(nil, tagHistory, target), v...)
-		if err := view.Delete(hk, nil); err != nil {
+		if err := vw.del(hk); err != nil {
 			return err
 		}
 	}
-	return view.Delete(ik, nil)
+	return vw.del(ik)
 }

@@ -19,7 +19,9 @@
 // "time" is 8 bytes big-endian of UnixNano with the sign bit flipped (so
 // keys sort by time), "seq" 8 bytes big-endian from a per-process counter
 // that starts at the clock, making (time, seq) unique and ordered within a
-// process.
+// process. History entries are stored at their time truncated to the
+// millisecond, what server-time shows a client, so that a client's
+// timestamp bound selects exactly (see QueryHistory).
 //
 //	key                          value
 //	S                            schema version, uint32 big-endian

@@ -40,6 +40,12 @@ var (
 	// ErrSchemaTooNew: the data directory was written by a newer laird whose
 	// key schema this code does not know. See SchemaError.
 	ErrSchemaTooNew = errors.New("kv: schema version too new")
+	// ErrExpired: a RequireXxx precondition found the record, but past
+	// its expiry time (an invitation).
+	ErrExpired = errors.New("kv: expired")
+	// ErrLimit: a configured limit would be exceeded (offline messages,
+	// pending invitations, metadata keys or value size). See LimitError.
+	ErrLimit = errors.New("kv: limit reached")
 )
 
 // Temporary reports whether err means "the store cannot take this write
@@ -68,7 +74,8 @@ func (e *SchemaError) Is(target error) bool { return target == ErrSchemaTooNew }
 
 // ConditionError is returned (to the caller's done function) when a
 // precondition of a transaction fails at commit time. Nothing of that
-// transaction was written. Err is ErrExists, ErrNotFound or ErrConflict.
+// transaction was written. Err is ErrExists, ErrNotFound, ErrConflict or
+// ErrExpired.
 type ConditionError struct {
 	Kind RecordKind // which family the precondition was about
 	Name string     // the (casefolded) name it was about
@@ -90,18 +97,68 @@ const (
 	KindNick
 	KindChannel
 	KindMeta
+	KindHistory // a history entry; Name is "target msgid"
+	KindCert    // a certificate fingerprint; Name is the fingerprint
+	KindInvite  // an invitation; Name is "channel account"
 )
 
+var recordKindNames = [...]string{
+	KindAccount: "account", KindNick: "nick", KindChannel: "channel", KindMeta: "metadata",
+	KindHistory: "history entry", KindCert: "certificate fingerprint", KindInvite: "invitation",
+}
+
 func (k RecordKind) String() string {
-	switch k {
-	case KindAccount:
-		return "account"
-	case KindNick:
-		return "nick"
-	case KindChannel:
-		return "channel"
-	case KindMeta:
-		return "metadata"
+	if int(k) < len(recordKindNames) && recordKindNames[k] != "" {
+		return recordKindNames[k]
 	}
 	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// LimitError says which configured limit a write would have exceeded:
+// returned by Commit for a value that is too large, or to the done
+// function when a count is reached at commit time. Nothing of the
+// transaction was written. errors.Is(err, ErrLimit) is true for it.
+type LimitError struct {
+	Limit LimitKind
+	Name  string // what the limit is about: the account, channel...
+	Max   int    // the configured limit
+}
+
+func (e *LimitError) Error() string {
+	return fmt.Sprintf("kv: %s limit of %d reached for %q", e.Limit, e.Max, e.Name)
+}
+
+func (e *LimitError) Unwrap() error { return ErrLimit }
+
+// LimitKind names a configured limit (see Options).
+type LimitKind uint8
+
+// Limits.
+const (
+	LimitOffline           LimitKind = iota + 1 // Options.OfflineMaxMessages
+	LimitInvitesPerAccount                      // Options.MaxInvitesPerAccount
+	LimitInvitesPerChannel                      // Options.MaxInvitesPerChannel
+	LimitMetadataKeys                           // Options.MetadataMaxKeys
+	LimitMetadataValue                          // Options.MetadataMaxValueBytes
+)
+
+var limitKindNames = [...]string{
+	LimitOffline: "offline message", LimitInvitesPerAccount: "pending invitations per account",
+	LimitInvitesPerChannel: "pending invitations per channel", LimitMetadataKeys: "metadata key",
+	LimitMetadataValue: "metadata value bytes",
+}
+
+func (k LimitKind) String() string {
+	if int(k) < len(limitKindNames) && limitKindNames[k] != "" {
+		return limitKindNames[k]
+	}
+	return fmt.Sprintf("limit(%d)", uint8(k))
+}
+
+// decision reports whether a precondition's error is an answer about the
+// data (the transaction is refused) rather than a failure to read.
+func decision(err error) bool {
+	var ce *ConditionError
+	var le *LimitError
+	return errors.As(err, &ce) || errors.As(err, &le)
 }

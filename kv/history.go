@@ -2,16 +2,24 @@ package kv
 
 import (
 	"bytes"
+	"fmt"
 	"time"
-
-	"github.com/cockroachdb/pebble/v2"
 )
 
-// History queries serve IRCv3 CHATHISTORY. Every query returns messages in
-// chronological order (oldest first), at most limit of them; limit <= 0
-// returns none. A target is a casefolded channel name or a DMTarget.
+// History queries serve IRCv3 draft/chathistory. Every query returns
+// entries in chronological order (oldest first), at most limit of them;
+// limit <= 0 returns none. A target is a casefolded channel name or a
+// private conversation (PrivateTarget).
+//
+// Times are milliseconds end to end: entries are stored with their time
+// truncated to the millisecond (what server-time shows a client), and a
+// time bound is truncated the same way. So "timestamp=T" names exactly the
+// entries a client saw at T, and every bound is exclusive as the
+// specification says: BEFORE T excludes the entries at T, AFTER T and
+// LATEST T exclude them too. Entries with equal times keep the order in
+// which they were appended.
 
-// HistoryRef is a point in a target's history: a message, by MsgID, or a
+// HistoryRef is a point in a target's history: an entry, by MsgID, or a
 // time. MsgID wins if both are set. The zero HistoryRef means "no bound".
 // A MsgID that the target's history does not hold makes the query fail
 // with ErrNotFound.
@@ -22,6 +30,183 @@ type HistoryRef struct {
 
 // IsZero reports whether r sets no bound.
 func (r HistoryRef) IsZero() bool { return r.MsgID == "" && r.Time.IsZero() }
+
+// HistorySelect is a CHATHISTORY subcommand.
+type HistorySelect uint8
+
+// The selections of draft/chathistory.
+const (
+	// SelectLatest: the latest entries, only those after Ref if it is set.
+	SelectLatest HistorySelect = iota + 1
+	// SelectBefore: the entries just before Ref.
+	SelectBefore
+	// SelectAfter: the entries just after Ref.
+	SelectAfter
+	// SelectAround: Limit/2 entries before Ref and the rest from Ref on
+	// (the referenced entry, or the first at the referenced time, included).
+	SelectAround
+	// SelectBetween: the entries strictly between Ref and Ref2, counted
+	// from Ref: forwards if Ref is the earlier, backwards otherwise.
+	SelectBetween
+)
+
+func (sel HistorySelect) String() string {
+	switch sel {
+	case SelectLatest:
+		return "LATEST"
+	case SelectBefore:
+		return "BEFORE"
+	case SelectAfter:
+		return "AFTER"
+	case SelectAround:
+		return "AROUND"
+	case SelectBetween:
+		return "BETWEEN"
+	}
+	return fmt.Sprintf("select(%d)", uint8(sel))
+}
+
+// HistoryQuery is one history read.
+type HistoryQuery struct {
+	Target string
+	Select HistorySelect
+	Ref    HistoryRef // LATEST: optional lower bound; the others: required
+	Ref2   HistoryRef // BETWEEN's second bound
+	Limit  int
+	// Kinds selects the entries returned and counted against Limit; zero
+	// selects all. A client without draft/event-playback gets
+	// HistMessages; with it, HistAll.
+	Kinds HistoryKinds
+}
+
+// QueryHistory runs q.
+func (s *Store) QueryHistory(q HistoryQuery) ([]HistoryMessage, error) {
+	if err := checkName("history target", q.Target); err != nil {
+		return nil, err
+	}
+	h := newHistRange(q.Target)
+	r := histReader{s: s, target: q.Target, kinds: q.Kinds}
+	switch q.Select {
+	case SelectLatest:
+		lower, err := s.after(h, q.Target, q.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return r.read(lower, h.upper, true, q.Limit)
+	case SelectBefore:
+		if q.Ref.IsZero() {
+			return nil, fmt.Errorf("%w: BEFORE without a bound", ErrInvalid)
+		}
+		upper, err := s.before(h, q.Target, q.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return r.read(h.lower, upper, true, q.Limit)
+	case SelectAfter:
+		if q.Ref.IsZero() {
+			return nil, fmt.Errorf("%w: AFTER without a bound", ErrInvalid)
+		}
+		lower, err := s.after(h, q.Target, q.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return r.read(lower, h.upper, false, q.Limit)
+	case SelectAround:
+		return s.around(h, r, q)
+	case SelectBetween:
+		return s.between(h, r, q)
+	}
+	return nil, fmt.Errorf("%w: history selection %v", ErrInvalid, q.Select)
+}
+
+func (s *Store) around(h histRange, r histReader, q HistoryQuery) ([]HistoryMessage, error) {
+	if q.Ref.IsZero() {
+		return nil, fmt.Errorf("%w: AROUND without a bound", ErrInvalid)
+	}
+	if q.Limit <= 0 {
+		return nil, nil
+	}
+	at, err := s.before(h, q.Target, q.Ref)
+	if err != nil {
+		return nil, err
+	}
+	older, err := r.read(h.lower, at, true, q.Limit/2)
+	if err != nil {
+		return nil, err
+	}
+	newer, err := r.read(at, h.upper, false, q.Limit-len(older))
+	return append(older, newer...), err
+}
+
+func (s *Store) between(h histRange, r histReader, q HistoryQuery) ([]HistoryMessage, error) {
+	if q.Ref.IsZero() || q.Ref2.IsZero() {
+		return nil, fmt.Errorf("%w: BETWEEN needs two bounds", ErrInvalid)
+	}
+	fromPos, err := s.before(h, q.Target, q.Ref)
+	if err != nil {
+		return nil, err
+	}
+	toPos, err := s.before(h, q.Target, q.Ref2)
+	if err != nil {
+		return nil, err
+	}
+	if bytes.Compare(fromPos, toPos) <= 0 {
+		lower, err := s.after(h, q.Target, q.Ref)
+		if err != nil {
+			return nil, err
+		}
+		return r.read(lower, toPos, false, q.Limit)
+	}
+	lower, err := s.after(h, q.Target, q.Ref2)
+	if err != nil {
+		return nil, err
+	}
+	return r.read(lower, fromPos, true, q.Limit)
+}
+
+// HistoryLatest is QueryHistory with SelectLatest and every kind.
+func (s *Store) HistoryLatest(target string, after HistoryRef, limit int) ([]HistoryMessage, error) {
+	return s.QueryHistory(HistoryQuery{Target: target, Select: SelectLatest, Ref: after, Limit: limit})
+}
+
+// HistoryBefore is QueryHistory with SelectBefore and every kind.
+func (s *Store) HistoryBefore(target string, ref HistoryRef, limit int) ([]HistoryMessage, error) {
+	return s.QueryHistory(HistoryQuery{Target: target, Select: SelectBefore, Ref: ref, Limit: limit})
+}
+
+// HistoryAfter is QueryHistory with SelectAfter and every kind.
+func (s *Store) HistoryAfter(target string, ref HistoryRef, limit int) ([]HistoryMessage, error) {
+	return s.QueryHistory(HistoryQuery{Target: target, Select: SelectAfter, Ref: ref, Limit: limit})
+}
+
+// HistoryAround is QueryHistory with SelectAround and every kind.
+func (s *Store) HistoryAround(target string, ref HistoryRef, limit int) ([]HistoryMessage, error) {
+	return s.QueryHistory(HistoryQuery{Target: target, Select: SelectAround, Ref: ref, Limit: limit})
+}
+
+// HistoryBetween is QueryHistory with SelectBetween and every kind.
+func (s *Store) HistoryBetween(target string, from, to HistoryRef, limit int) ([]HistoryMessage, error) {
+	return s.QueryHistory(HistoryQuery{Target: target, Select: SelectBetween, Ref: from, Ref2: to, Limit: limit})
+}
+
+// HistoryMessageByID returns one stored entry, whatever its kind (a
+// tombstone included: see HistoryMessage.Redacted).
+func (s *Store) HistoryMessageByID(target, msgid string) (HistoryMessage, error) {
+	h := newHistRange(target)
+	pos, err := s.point(h, target, HistoryRef{MsgID: msgid})
+	if err != nil {
+		return HistoryMessage{}, err
+	}
+	r := histReader{s: s, target: target}
+	list, err := r.read(pos, append(pos, 0), false, 1)
+	if err == nil && len(list) == 0 {
+		err = ErrNotFound
+	}
+	if err != nil {
+		return HistoryMessage{}, err
+	}
+	return list[0], nil
+}
 
 // histRange is the part of one target's history that a query may return.
 type histRange struct {
@@ -34,31 +219,39 @@ func newHistRange(target string) histRange {
 	return histRange{prefix: p, lower: p, upper: prefixEnd(p)}
 }
 
-// point resolves r to a key position: the message's own key for a MsgID,
-// the first possible key at the time otherwise.
+// msTime truncates a time to the millisecond: what a client sees.
+func msTime(t time.Time) time.Time { return t.Truncate(time.Millisecond) }
+
+// point resolves r to a key position: the entry's own key for a MsgID, the
+// first possible key at the time's millisecond otherwise.
 func (s *Store) point(h histRange, target string, r HistoryRef) ([]byte, error) {
 	if r.MsgID != "" {
 		var pos []byte
 		err := s.get(key2(nil, tagMsgID, target, r.MsgID), func(v []byte) error {
 			if len(v) != timeSeqLen {
-				return ErrCorrupt
+				return fmt.Errorf("%w: msgid index entry of %d bytes", ErrCorrupt, len(v))
 			}
 			pos = append(append([]byte(nil), h.prefix...), v...)
 			return nil
 		})
 		return pos, err
 	}
-	t := r.Time
-	if t.Before(minKeyTime) {
-		return h.lower, nil
-	}
-	if t.After(maxKeyTime) {
-		return h.upper, nil
-	}
-	return appendTimeSeq(append([]byte(nil), h.prefix...), t, 0), nil
+	return h.at(msTime(r.Time)), nil
 }
 
-// after returns the lower bound that excludes r and everything before it.
+// at returns the first key position at time t (already truncated).
+func (h histRange) at(t time.Time) []byte {
+	switch {
+	case t.Before(minKeyTime):
+		return h.lower
+	case t.After(maxKeyTime):
+		return h.upper
+	}
+	return appendTimeSeq(append([]byte(nil), h.prefix...), t, 0)
+}
+
+// after returns the lower bound that excludes r and everything before it:
+// for a time, every entry of that millisecond.
 func (s *Store) after(h histRange, target string, r HistoryRef) ([]byte, error) {
 	if r.IsZero() {
 		return h.lower, nil
@@ -68,12 +261,9 @@ func (s *Store) after(h histRange, target string, r HistoryRef) ([]byte, error) 
 		if err != nil {
 			return nil, err
 		}
-		return append(p, 0), nil // the smallest key after the message's
+		return append(p, 0), nil // the smallest key after the entry's
 	}
-	if !r.Time.Before(maxKeyTime) {
-		return h.upper, nil
-	}
-	return s.point(h, target, HistoryRef{Time: r.Time.Add(time.Nanosecond)})
+	return h.at(msTime(r.Time).Add(time.Millisecond)), nil
 }
 
 // before returns the upper bound that excludes r and everything after it.
@@ -84,20 +274,30 @@ func (s *Store) before(h histRange, target string, r HistoryRef) ([]byte, error)
 	return s.point(h, target, r)
 }
 
-// readHistory returns up to limit messages in [lower, upper): the first
+// histReader reads one target's entries of some kinds.
+type histReader struct {
+	s      *Store
+	target string
+	kinds  HistoryKinds
+}
+
+// read returns up to limit matching entries in [lower, upper): the first
 // ones, or with fromEnd the last ones; oldest first either way.
-func (s *Store) readHistory(target string, lower, upper []byte, fromEnd bool, limit int) ([]HistoryMessage, error) {
+func (r histReader) read(lower, upper []byte, fromEnd bool, limit int) ([]HistoryMessage, error) {
 	if limit <= 0 || bytes.Compare(lower, upper) >= 0 {
 		return nil, nil
 	}
-	prefixLen := 1 + len(target) + 1
+	prefixLen := 1 + len(r.target) + 1
 	var list []HistoryMessage
-	err := s.scan(lower, upper, fromEnd, func(k, v []byte) (bool, error) {
+	err := r.s.scan(lower, upper, fromEnd, func(k, v []byte) (bool, error) {
+		if !histMatches(r.kinds, v) {
+			return true, nil
+		}
 		t, seq, ok := parseTimeSeq(k[prefixLen:])
 		if !ok {
-			return false, ErrCorrupt
+			return false, fmt.Errorf("%w: history key %q", ErrCorrupt, k)
 		}
-		m, err := decodeHistory(target, t, seq, v)
+		m, err := decodeHistory(r.target, t, seq, v)
 		if err != nil {
 			return false, err
 		}
@@ -110,201 +310,4 @@ func (s *Store) readHistory(target string, lower, upper []byte, fromEnd bool, li
 		}
 	}
 	return list, err
-}
-
-// HistoryLatest returns the latest limit messages, only those after the
-// bound if one is given (CHATHISTORY LATEST).
-func (s *Store) HistoryLatest(target string, after HistoryRef, limit int) ([]HistoryMessage, error) {
-	h := newHistRange(target)
-	lower, err := s.after(h, target, after)
-	if err != nil {
-		return nil, err
-	}
-	return s.readHistory(target, lower, h.upper, true, limit)
-}
-
-// HistoryBefore returns the limit messages just before ref (CHATHISTORY
-// BEFORE); ref itself is excluded.
-func (s *Store) HistoryBefore(target string, ref HistoryRef, limit int) ([]HistoryMessage, error) {
-	h := newHistRange(target)
-	upper, err := s.before(h, target, ref)
-	if err != nil {
-		return nil, err
-	}
-	return s.readHistory(target, h.lower, upper, true, limit)
-}
-
-// HistoryAfter returns the limit messages just after ref (CHATHISTORY
-// AFTER); ref itself is excluded.
-func (s *Store) HistoryAfter(target string, ref HistoryRef, limit int) ([]HistoryMessage, error) {
-	h := newHistRange(target)
-	lower, err := s.after(h, target, ref)
-	if err != nil {
-		return nil, err
-	}
-	return s.readHistory(target, lower, h.upper, false, limit)
-}
-
-// HistoryAround returns up to limit messages around ref (CHATHISTORY
-// AROUND): limit/2 before it, and the rest from ref on (the referenced
-// message itself included).
-func (s *Store) HistoryAround(target string, ref HistoryRef, limit int) ([]HistoryMessage, error) {
-	if limit <= 0 {
-		return nil, nil
-	}
-	h := newHistRange(target)
-	at, err := s.before(h, target, ref)
-	if err != nil {
-		return nil, err
-	}
-	older, err := s.readHistory(target, h.lower, at, true, limit/2)
-	if err != nil {
-		return nil, err
-	}
-	newer, err := s.readHistory(target, at, h.upper, false, limit-len(older))
-	return append(older, newer...), err
-}
-
-// HistoryBetween returns up to limit messages strictly between from and to
-// (CHATHISTORY BETWEEN). If from is earlier than to, the ones nearest from
-// are returned; if later, the ones nearest from going back.
-func (s *Store) HistoryBetween(target string, from, to HistoryRef, limit int) ([]HistoryMessage, error) {
-	h := newHistRange(target)
-	fromPos, err := s.before(h, target, from)
-	if err != nil {
-		return nil, err
-	}
-	toPos, err := s.before(h, target, to)
-	if err != nil {
-		return nil, err
-	}
-	if bytes.Compare(fromPos, toPos) <= 0 {
-		lower, err := s.after(h, target, from)
-		if err != nil {
-			return nil, err
-		}
-		return s.readHistory(target, lower, toPos, false, limit)
-	}
-	lower, err := s.after(h, target, to)
-	if err != nil {
-		return nil, err
-	}
-	return s.readHistory(target, lower, fromPos, true, limit)
-}
-
-// HistoryMessageByID returns one stored message.
-func (s *Store) HistoryMessageByID(target, msgid string) (HistoryMessage, error) {
-	h := newHistRange(target)
-	pos, err := s.point(h, target, HistoryRef{MsgID: msgid})
-	if err != nil {
-		return HistoryMessage{}, err
-	}
-	list, err := s.readHistory(target, pos, append(pos, 0), false, 1)
-	if err == nil && len(list) == 0 {
-		err = ErrNotFound
-	}
-	if err != nil {
-		return HistoryMessage{}, err
-	}
-	return list[0], nil
-}
-
-// pruneChunk bounds the messages deleted by one retention transaction.
-const pruneChunk = 4096
-
-// PruneHistory deletes every message older than before, in every target.
-// It commits as it goes (at most pruneChunk messages per transaction, each
-// through CommitWait) and returns how many it deleted; an error (ErrBusy
-// included) stops it, and a later call continues.
-func (s *Store) PruneHistory(before time.Time) (int, error) {
-	return s.pruneHistory([]byte{tagHistory}, []byte{tagHistory + 1}, func(t time.Time) bool {
-		return t.Before(before)
-	})
-}
-
-// TrimHistory deletes a target's oldest messages so that at most keep
-// remain, and returns how many it deleted.
-func (s *Store) TrimHistory(target string, keep int) (int, error) {
-	h := newHistRange(target)
-	var boundary []byte
-	seen := 0
-	err := s.scan(h.lower, h.upper, true, func(k, _ []byte) (bool, error) {
-		if seen == keep {
-			boundary = append([]byte(nil), k...)
-			return false, nil
-		}
-		seen++
-		return true, nil
-	})
-	if err != nil || boundary == nil {
-		return 0, err
-	}
-	// boundary is the newest message to delete.
-	return s.pruneHistory(h.lower, append(boundary, 0), func(time.Time) bool { return true })
-}
-
-// pruneHistory deletes the messages in [lower, upper) whose time expired
-// says so, skipping the rest of a target at its first unexpired message.
-func (s *Store) pruneHistory(lower, upper []byte, expired func(time.Time) bool) (int, error) {
-	total := 0
-	for {
-		t := s.NewTxn()
-		n := 0
-		var resume []byte
-		err := s.iterate(&pebble.IterOptions{LowerBound: lower, UpperBound: upper}, func(it *pebble.Iterator) error {
-			for ok := it.First(); ok; {
-				k := it.Key()
-				if n == pruneChunk {
-					resume = append([]byte(nil), k...)
-					return nil
-				}
-				target, suffix, good := splitKey2(k[1:])
-				tm, _, good2 := parseTimeSeq(suffix)
-				if !good || !good2 {
-					ok = it.Next()
-					continue
-				}
-				if !expired(tm) {
-					ok = it.SeekGE(prefixEnd(prefix2(nil, tagHistory, string(target))))
-					continue
-				}
-				v, err := it.ValueAndErr()
-				if err != nil {
-					return err
-				}
-				t.deleteKey(k)
-				if id := msgIDOf(v); id != "" {
-					t.deleteKey(key2(nil, tagMsgID, string(target), id))
-				}
-				n++
-				ok = it.Next()
-			}
-			return nil
-		})
-		if err != nil {
-			return total, err
-		}
-		if n > 0 {
-			if err := s.CommitWait(t); err != nil {
-				return total, err
-			}
-		}
-		total += n
-		if resume == nil {
-			return total, nil
-		}
-		lower = resume
-	}
-}
-
-// msgIDOf returns the msgid of an encoded history message, "" if none or
-// undecodable.
-func msgIDOf(v []byte) string {
-	d := newDecoder(v)
-	d.version("history", historyV1)
-	id := d.str()
-	if d.err != nil {
-		return ""
-	}
-	return id
 }

@@ -20,7 +20,6 @@ const (
 	accessV1  = 1
 	banV1     = 1
 	auditV1   = 1
-	historyV1 = 1
 )
 
 // Account is a registered account.
@@ -333,45 +332,4 @@ func decodeAudit(t time.Time, seq uint64, v []byte) (AuditEntry, error) {
 	a.Reason = d.str()
 	a.IP = d.str()
 	return a, d.finish("audit entry")
-}
-
-// HistoryMessage is one stored message of a channel or private conversation.
-type HistoryMessage struct {
-	Time    time.Time // server-time; zero on append: the store uses the current time
-	Seq     uint64    // set by the store; orders messages with equal times
-	MsgID   string    // the msgid tag; empty if none (then not findable by msgid)
-	Target  string    // casefolded channel, or DMTarget(a, b): the key
-	To      string    // the target as the sender wrote it (display form)
-	Source  string    // nick!user@host
-	Account string    // sender's account, empty if none
-	Command string    // PRIVMSG, NOTICE or TAGMSG
-	Text    string
-	Tags    string // client-only tags, raw
-}
-
-func (m *HistoryMessage) appendValue(dst []byte) []byte {
-	e := encoder{dst}
-	e.byte(historyV1)
-	e.str(m.MsgID)
-	e.str(m.To)
-	e.str(m.Source)
-	e.str(m.Account)
-	e.str(m.Command)
-	e.str(m.Text)
-	e.str(m.Tags)
-	return e.b
-}
-
-func decodeHistory(target string, t time.Time, seq uint64, v []byte) (HistoryMessage, error) {
-	d := newDecoder(v)
-	d.version("history", historyV1)
-	m := HistoryMessage{Target: target, Time: t, Seq: seq}
-	m.MsgID = d.str()
-	m.To = d.str()
-	m.Source = d.str()
-	m.Account = d.str()
-	m.Command = d.str()
-	m.Text = d.str()
-	m.Tags = d.str()
-	return m, d.finish("history message")
 }

@@ -52,9 +52,18 @@ func codecCases() []codecCase {
 			func(v any) []byte { a := v.(AuditEntry); return a.appendValue(nil) },
 			func(b []byte) (any, error) { return decodeAudit(t1, 42, b) }},
 		{"history", HistoryMessage{Time: t1, Seq: 7, MsgID: "m1", Target: "#laird", To: "#Laird", Source: "bob!b@h",
-			Account: "bob", Command: "PRIVMSG", Text: "hello \x01ACTION waves\x01", Tags: "+draft/react=x"},
+			Account: "bob", Command: "PRIVMSG", Text: "hello \x01ACTION waves\x01", Tags: "+draft/react=x",
+			Edited: &Edit{At: t1.Add(time.Minute), MsgID: "e1"}},
 			func(v any) []byte { m := v.(HistoryMessage); return m.appendValue(nil) },
 			func(b []byte) (any, error) { return decodeHistory("#laird", t1, 7, b) }},
+		{"history-event", HistoryMessage{Time: t1, Seq: 8, MsgID: "m2", Target: "#laird", To: "#Laird", Source: "op!o@h",
+			Command: "KICK", Params: []string{"bob"}, Text: "bye"},
+			func(v any) []byte { m := v.(HistoryMessage); return m.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeHistory("#laird", t1, 8, b) }},
+		{"history-tombstone", HistoryMessage{Time: t1, Seq: 9, MsgID: "m3", Target: "a:x a:y", To: "y", Source: "x!x@h",
+			Command: "RENAME", Params: []string{"#new"}, Redacted: &Redaction{At: old, By: "op!o@h", Account: "op", Reason: "spam", MsgID: "r1"}},
+			func(v any) []byte { m := v.(HistoryMessage); return m.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeHistory("a:x a:y", t1, 9, b) }},
 	}
 }
 
@@ -174,7 +183,83 @@ func FuzzDecodeChannel(f *testing.F) { fuzzRecord(f, "channel") }
 func FuzzDecodeAccess(f *testing.F)  { fuzzRecord(f, "access") }
 func FuzzDecodeBan(f *testing.F)     { fuzzRecord(f, "ban") }
 func FuzzDecodeAudit(f *testing.F)   { fuzzRecord(f, "audit") }
-func FuzzDecodeHistory(f *testing.F) { fuzzRecord(f, "history") }
+func FuzzDecodeHistory(f *testing.F) {
+	for _, name := range []string{"history-event", "history-tombstone"} {
+		c := codecCase{}
+		for _, cc := range codecCases() {
+			if cc.name == name {
+				c = cc
+			}
+		}
+		f.Add(c.encode(c.sample))
+	}
+	f.Add(historyV1Value("id", "#To", "n!u@h", "acct", "NOTICE", "text", "+t=1"))
+	fuzzRecord(f, "history")
+}
+
+// historyV1Value encodes a history entry as the first schema did.
+func historyV1Value(msgid, to, source, account, command, text, tags string) []byte {
+	e := encoder{}
+	e.byte(historyV1)
+	for _, s := range []string{msgid, to, source, account, command, text, tags} {
+		e.str(s)
+	}
+	return e.b
+}
+
+// Entries written by the first schema still decode, and their kind is
+// known to filters.
+func TestHistoryV1Decodes(t *testing.T) {
+	tm := time.Date(2024, 1, 2, 3, 4, 5, 6, time.UTC)
+	v := historyV1Value("id", "#To", "n!u@h", "acct", "NOTICE", "text", "+t=1")
+	m, err := decodeHistory("#to", tm, 3, v)
+	want := HistoryMessage{Time: tm, Seq: 3, MsgID: "id", Target: "#to", To: "#To", Source: "n!u@h",
+		Account: "acct", Command: "NOTICE", Text: "text", Tags: "+t=1"}
+	if err != nil || !reflect.DeepEqual(m, want) {
+		t.Fatalf("v1 decode = %+v, %v", m, err)
+	}
+	if msgIDOf(v) != "id" || !histMatches(HistNotice, v) || histMatches(HistPrivmsg|HistRedacted, v) {
+		t.Fatal("v1 msgid or kind wrong")
+	}
+	if _, err := decodeHistory("#to", tm, 3, v[:len(v)-1]); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("truncated v1: %v", err)
+	}
+}
+
+// A version 2 entry's kind and flags are read without decoding, and a
+// non-canonical encoding (a known command stored as "other", unknown
+// flags) is refused so that decoding is one-to-one.
+func TestHistoryKindHeader(t *testing.T) {
+	m := HistoryMessage{Command: "TOPIC", Text: "t"}
+	v := m.appendValue(nil)
+	if !histMatches(HistTopic, v) || histMatches(HistMessages, v) || !histMatches(0, v) {
+		t.Fatal("TOPIC kind")
+	}
+	m.Redacted = &Redaction{}
+	v = m.appendValue(nil)
+	if histMatches(HistAll&^HistRedacted, v) || !histMatches(HistRedacted, v) {
+		t.Fatal("tombstone kind")
+	}
+	e := encoder{}
+	e.byte(historyV2)
+	e.byte(kindOther)
+	e.byte(0)
+	for range 4 {
+		e.str("")
+	}
+	e.str("PRIVMSG")
+	e.uvarint(0)
+	e.str("")
+	e.str("")
+	if _, err := decodeHistory("#a", time.Time{}, 0, e.b); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("PRIVMSG stored as other: %v", err)
+	}
+	bad := append([]byte(nil), v...)
+	bad[2] |= 0x80
+	if _, err := decodeHistory("#a", time.Time{}, 0, bad); !errors.Is(err, ErrCorrupt) {
+		t.Fatalf("unknown flag: %v", err)
+	}
+}
 
 // FuzzVarint checks the decoder's varints against encoding/binary.
 func FuzzVarint(f *testing.F) {

@@ -33,6 +33,17 @@ const (
 
 var schemaKey = []byte{tagSchema}
 
+// histFamily reports whether keys of a family belong to history: the
+// entries, their indexes and what is kept per conversation. (With
+// Options.SeparateHistory they live in their own Pebble instance.)
+func histFamily(tag byte) bool {
+	switch tag {
+	case tagHistory, tagMsgID:
+		return true
+	}
+	return false
+}
+
 // maxNameLen bounds every name that goes into a key. IRC names are far
 // shorter; the bound keeps a hostile or buggy caller from making huge keys.
 const maxNameLen = 512

@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"errors"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -82,11 +81,10 @@ func (w *writerStats) recordCommit(size int, sync bool, d time.Duration) {
 }
 
 func (w *writerStats) recordResult(err error) {
-	var ce *ConditionError
 	switch {
 	case err == nil:
 		w.commits.Add(1)
-	case errors.As(err, &ce):
+	case decision(err):
 		w.conflicts.Add(1)
 	default:
 		w.failures.Add(1)

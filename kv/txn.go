@@ -49,6 +49,7 @@ const (
 	opDeleteAccount // a account
 	opDeleteChannel // a channel
 	opDeleteHistory // a target, b msgid
+	opFunc          // fn: anything else the writer must read to do
 )
 
 type span struct{ off, end int }
@@ -57,6 +58,7 @@ type op struct {
 	kind     opKind
 	key, val span
 	a, b     string
+	fn       func(*views) error // opFunc
 }
 
 type condKind uint8
@@ -73,6 +75,11 @@ type cond struct {
 	name string // the name the key was built from, for ConditionError
 	key  span
 	acct string // condNickOwner
+
+	// fn, when set, is the whole check: it returns nil, a
+	// *ConditionError or a *LimitError (a decision about the data), or
+	// any other error if the views could not be read.
+	fn func(*views) error
 }
 
 // NewTxn returns an empty transaction for this store.
@@ -137,6 +144,22 @@ func (t *Txn) derived(o op) {
 		t.puts++
 	}
 	t.durable = true
+}
+
+// derive adds an operation that the writer runs against the group's views.
+// adds says whether it may add data (see Options.DiskReserve).
+func (t *Txn) derive(adds bool, fn func(*views) error) {
+	t.ops = append(t.ops, op{kind: opFunc, fn: fn})
+	if adds {
+		t.puts++
+	}
+	t.durable = true
+}
+
+// check adds a precondition that the writer runs against the group's views
+// before any operation of t.
+func (t *Txn) check(fn func(*views) error) {
+	t.conds = append(t.conds, cond{fn: fn})
 }
 
 func (t *Txn) require(kind condKind, rk RecordKind, name string, key span, acct string) {
@@ -268,45 +291,6 @@ func (t *Txn) AppendAudit(e AuditEntry) {
 	seq := t.s.nextSeq()
 	k := t.mark(func(b []byte) []byte { return appendTimeSeq(append(b, tagAudit), e.Time, seq) })
 	t.set(k, t.mark(e.appendValue))
-}
-
-// AppendHistory stores a message in its target's history. A zero m.Time
-// means now. With Options.LazyHistory, a transaction made only of history
-// appends is not synced on its own (see Options.LazyHistory).
-func (t *Txn) AppendHistory(m HistoryMessage) {
-	if !t.ok("history target", m.Target) {
-		return
-	}
-	if m.MsgID != "" && !t.ok("msgid", m.MsgID) {
-		return
-	}
-	if m.Time.IsZero() {
-		m.Time = time.Now()
-	}
-	if err := checkKeyTime("message time", m.Time); err != nil {
-		t.setErr(err)
-		return
-	}
-	seq := t.s.nextSeq()
-	k := t.mark(func(b []byte) []byte { return appendTimeSeq(prefix2(b, tagHistory, m.Target), m.Time, seq) })
-	t.ops = append(t.ops, op{kind: opSet, key: k, val: t.mark(m.appendValue)})
-	if m.MsgID != "" {
-		ik := t.mark(func(b []byte) []byte { return key2(b, tagMsgID, m.Target, m.MsgID) })
-		iv := t.mark(func(b []byte) []byte { return appendTimeSeq(b, m.Time, seq) })
-		t.ops = append(t.ops, op{kind: opSet, key: ik, val: iv})
-	}
-	t.puts++
-	if !t.s.opts.LazyHistory {
-		t.durable = true
-	}
-}
-
-// DeleteHistory deletes one stored message by msgid (no-op if absent), for
-// redaction.
-func (t *Txn) DeleteHistory(target, msgid string) {
-	if t.ok("history target", target, "msgid", msgid) {
-		t.derived(op{kind: opDeleteHistory, a: target, b: msgid})
-	}
 }
 
 // PutMeta stores an opaque value under a caller-chosen name (server-wide

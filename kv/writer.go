@@ -1,7 +1,6 @@
 package kv
 
 import (
-	"errors"
 	"fmt"
 	"time"
 
@@ -154,21 +153,21 @@ func (w *groupWriter) build() (err error) {
 	diskErr := s.checkDisk()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
+	vw := &views{main: b, hist: b}
 	sync := false
 	for _, t := range w.group {
 		if diskErr != nil && t.puts > 0 {
 			t.result = diskErr
 			continue
 		}
-		if err := checkConds(b, t); err != nil {
-			var ce *ConditionError
-			if !errors.As(err, &ce) {
+		if err := checkConds(vw, t); err != nil {
+			if !decision(err) {
 				err = fmt.Errorf("%w: %w", ErrUnavailable, err)
 			}
 			t.result = err
 			continue
 		}
-		if err := applyOps(b, t); err != nil {
+		if err := applyOps(vw, t); err != nil {
 			// The batch now holds part of t: nothing of this group may be
 			// committed.
 			return fmt.Errorf("%w: applying transaction: %w", ErrUnavailable, err)
