@@ -188,7 +188,10 @@ func decodeHistory(target string, t time.Time, seq uint64, v []byte) (HistoryMes
 func decodeHistoryV2(d *decoder, m *HistoryMessage) {
 	kind := d.byte()
 	flags := d.byte()
-	if d.err == nil && (kind < 1 || kind > kindOther || flags&^(histEdited|histRedacted) != 0) {
+	if d.err != nil {
+		return
+	}
+	if kind < 1 || kind > kindOther || flags&^(histEdited|histRedacted) != 0 {
 		d.fail("history kind %d flags %#x", kind, flags)
 		return
 	}
