@@ -168,7 +168,24 @@ func deleteAccount(vw *views, name string) error {
 			return err
 		}
 	}
-	return nil
+	return deleteAccountData(vw, name)
+}
+
+// deleteAccountData deletes what an account owns besides its record, nicks
+// and access: its private conversations (so that a later account of the
+// same name cannot read them), what it had unread, its read markers.
+// (Offline expiry entries of its messages are left for ExpireOffline,
+// which finds no unread state for them and drops them.)
+func deleteAccountData(vw *views, name string) error {
+	if err := deleteConversations(vw, AccountParty(name)); err != nil {
+		return err
+	}
+	for _, p := range [][]byte{prefix2(nil, tagUnread, name), prefix2(nil, tagMarker, name)} {
+		if err := vw.delPrefix(p); err != nil {
+			return err
+		}
+	}
+	return vw.del(key1(nil, tagUnreadCount, name))
 }
 
 func deleteChannel(vw *views, name string) error {

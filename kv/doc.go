@@ -13,7 +13,7 @@
 // with ErrInvalid. Records may carry the display form separately
 // (Account.DisplayName, Channel.DisplayName, HistoryMessage.To).
 //
-// # Key schema (SchemaVersion 1)
+// # Key schema (SchemaVersion 2)
 //
 // Every key starts with a one-byte family tag. "0" is the byte 0x00,
 // "time" is 8 bytes big-endian of UnixNano with the sign bit flipped (so
@@ -36,15 +36,32 @@
 //	l time seq                   AuditEntry: the audit trail, oldest first
 //	h target 0 time seq          HistoryMessage: history of a target, oldest first
 //	H target 0 msgid             time seq: msgid index into h
+//	p party 0 conversation       the other party, its name, latest time: a party's private conversations
+//	U account 0 conversation     Unread: offline messages of a conversation not yet received
+//	u account                    uvarint: the account's unread total (the offline quota's count)
+//	o time seq account 0 conv    empty: offline expiry queue, oldest first
+//	r account 0 target           read marker: time of the last message read
 //	m name                       caller's bytes: generic metadata
 //
-// A history target is a casefolded channel name or DMTarget(a, b) for a
-// private conversation. The reverse indexes (s, N, X, H) are maintained by
-// the typed operations of Txn, in the same batch as the records they index:
+// A history target is a casefolded channel name or, for a private
+// conversation, PrivateTarget of its two parties: "a:" + account for an
+// account, "c:" + a never-reused token for a connection that is not logged
+// in (see Party). The reverse indexes (s, N, X, H, p) are maintained by the
+// typed operations of Txn, in the same batch as the records they index:
 // PutAccount keeps s, PutNick/DeleteNick keep N (moving a nick from its old
-// owner), PutAccess/DeleteAccess keep X, AppendHistory keeps H;
-// DeleteAccount and DeleteChannel remove everything that hangs off the
-// record.
+// owner), PutAccess/DeleteAccess keep X, AppendHistory keeps H,
+// AppendPrivate and AppendOffline keep H and p (and U, u, o); DeleteAccount
+// and DeleteChannel remove everything that hangs off the record, and
+// DeleteAccount also the account's private conversations (both sides: a
+// later account of the same name must not read them), unread state and
+// read markers.
+//
+// Schema version 1 keyed private history by the two nicks (the h and H
+// families with a target "nick1 nick2"). Nothing says which accounts those
+// nicks were, so it cannot be given to accounts safely and must never be
+// readable by whoever holds one of the nicks later: the migration to
+// version 2 deletes it (one range deletion per conversation, in the same
+// batch as the version bump). A store opened read-only is not migrated.
 //
 // Values start with a record version byte (see codec.go for the encoding);
 // they do not repeat the key's parts. Decoding is strict and never panics:

@@ -122,9 +122,9 @@ func TestHistoryQueries(t *testing.T) {
 
 func TestHistoryEqualTimesKeepAppendOrder(t *testing.T) {
 	s := openTest(t, Options{})
-	target := DMTarget("bob", "alice")
-	if target != DMTarget("alice", "bob") {
-		t.Fatal("DMTarget not symmetric")
+	target := PrivateTarget(AccountParty("bob"), ConnParty("x"))
+	if target != PrivateTarget(ConnParty("x"), AccountParty("bob")) {
+		t.Fatal("PrivateTarget not symmetric")
 	}
 	for i := range 5 {
 		txn := s.NewTxn()
@@ -183,12 +183,17 @@ func TestHistoryRetention(t *testing.T) {
 	}
 }
 
+// smallChunks makes retention and sweeps work in chunks of n for a test.
+func smallChunks(t *testing.T, n int) {
+	old := pruneChunk
+	pruneChunk = n
+	t.Cleanup(func() { pruneChunk = old })
+}
+
 func TestPruneHistoryChunks(t *testing.T) {
-	if testing.Short() {
-		t.Skip("writes thousands of messages")
-	}
+	smallChunks(t, 40)
 	s := openTest(t, Options{})
-	const n = pruneChunk + 100
+	n := pruneChunk*25 + 10
 	for start := 0; start < n; start += 1000 {
 		txn := s.NewTxn()
 		for i := start; i < min(start+1000, n); i++ {
@@ -201,7 +206,7 @@ func TestPruneHistoryChunks(t *testing.T) {
 		t.Fatalf("PruneHistory = %d, %v", got, err)
 	}
 	st, _ := s.Stats()
-	if st.Commits < 2+(n+999)/1000 {
+	if st.Commits < uint64(26+(n+999)/1000) {
 		t.Fatalf("not chunked: %d commits", st.Commits)
 	}
 }

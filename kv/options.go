@@ -65,6 +65,15 @@ type Options struct {
 	// then). Default 10s.
 	CloseTimeout time.Duration
 
+	// OfflineMaxMessages bounds the offline messages an account may have
+	// unread (AppendOffline refuses more with a *LimitError). Default 1000.
+	OfflineMaxMessages int
+
+	// OfflineMaxAge is how long an offline message counts as unread:
+	// ExpireOffline ends the unread state of older ones (the messages stay
+	// in history until its retention). Default 30 days.
+	OfflineMaxAge time.Duration
+
 	// OnCommit, when set, is called on the writer goroutine after every
 	// Pebble batch the writer commits, with the commit's duration (for
 	// latency monitoring: kv cannot import perf). It must not block.
@@ -84,6 +93,9 @@ const (
 	DefaultLazySyncInterval = time.Second
 	DefaultCloseTimeout     = 10 * time.Second
 	DefaultCacheSize        = 64 << 20
+
+	DefaultOfflineMaxMessages = 1000
+	DefaultOfflineMaxAge      = 30 * 24 * time.Hour
 )
 
 // maxTxnBytes bounds one transaction's encoded size.
@@ -116,6 +128,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CloseTimeout <= 0 {
 		o.CloseTimeout = DefaultCloseTimeout
+	}
+	if o.OfflineMaxMessages <= 0 {
+		o.OfflineMaxMessages = DefaultOfflineMaxMessages
+	}
+	if o.OfflineMaxAge <= 0 {
+		o.OfflineMaxAge = DefaultOfflineMaxAge
 	}
 	return o
 }

@@ -64,6 +64,16 @@ func codecCases() []codecCase {
 			Command: "RENAME", Params: []string{"#new"}, Redacted: &Redaction{At: old, By: "op!o@h", Account: "op", Reason: "spam", MsgID: "r1"}},
 			func(v any) []byte { m := v.(HistoryMessage); return m.appendValue(nil) },
 			func(b []byte) (any, error) { return decodeHistory("a:x a:y", t1, 9, b) }},
+		{"conversation", convEntry{Peer: Peer{Party: "a:alice", Name: "Alice"}, Latest: t1, Seq: 5},
+			func(v any) []byte { c := v.(convEntry); return c.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeConv(b) }},
+		{"unread", Unread{Account: "carol", Target: "a:alice a:carol", Peer: Peer{Party: "a:alice", Name: "Alice"},
+			Count: 3, Oldest: t1, Latest: t1.Add(time.Hour), oldestSeq: 9},
+			func(v any) []byte { u := v.(Unread); return u.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeUnread("carol", "a:alice a:carol", b) }},
+		{"marker", t1,
+			func(v any) []byte { return appendMarker(nil, v.(time.Time)) },
+			func(b []byte) (any, error) { return decodeMarker(b) }},
 	}
 }
 
@@ -259,6 +269,30 @@ func TestHistoryKindHeader(t *testing.T) {
 	if _, err := decodeHistory("#a", time.Time{}, 0, bad); !errors.Is(err, ErrCorrupt) {
 		t.Fatalf("unknown flag: %v", err)
 	}
+}
+
+func FuzzDecodeConversation(f *testing.F) { fuzzRecord(f, "conversation") }
+func FuzzDecodeUnread(f *testing.F)       { fuzzRecord(f, "unread") }
+func FuzzDecodeMarker(f *testing.F)       { fuzzRecord(f, "marker") }
+
+// FuzzDecodeCount checks the counters' decoder: no panic, and what decodes
+// re-encodes to the same bytes.
+func FuzzDecodeCount(f *testing.F) {
+	for _, seed := range [][]byte{{}, {0}, {1}, {0x80, 0x01}, {0xff, 0xff, 0xff, 0xff, 0x0f}, {1, 2}} {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		n, err := decodeCount(data)
+		if err != nil {
+			if !errors.Is(err, ErrCorrupt) {
+				t.Fatalf("error not ErrCorrupt: %v", err)
+			}
+			return
+		}
+		if enc := binary.AppendUvarint(nil, uint64(n)); string(enc) != string(data) {
+			t.Fatalf("count %d from %x re-encodes to %x", n, data, enc)
+		}
+	})
 }
 
 // FuzzVarint checks the decoder's varints against encoding/binary.

@@ -6,17 +6,25 @@ import (
 	"github.com/cockroachdb/pebble/v2"
 )
 
-// pruneChunk bounds the messages deleted by one retention transaction.
-const pruneChunk = 4096
+// pruneChunk bounds the entries handled by one transaction of retention
+// and sweeps, so that none holds the writer long. (A variable for tests.)
+var pruneChunk = 4096
 
-// PruneHistory deletes every message older than before, in every target.
-// It commits as it goes (at most pruneChunk messages per transaction, each
-// through CommitWait) and returns how many it deleted; an error (ErrBusy
-// included) stops it, and a later call continues.
+// PruneHistory deletes every entry older than before, in every target,
+// and the conversation-list entries of private conversations whose latest
+// entry is older. It commits as it goes (at most pruneChunk entries per
+// transaction, each through CommitWait) and returns how many history
+// entries it deleted; an error (ErrBusy included) stops it, and a later
+// call continues.
 func (s *Store) PruneHistory(before time.Time) (int, error) {
-	return s.pruneHistory([]byte{tagHistory}, []byte{tagHistory + 1}, func(t time.Time) bool {
+	n, err := s.pruneHistory([]byte{tagHistory}, []byte{tagHistory + 1}, func(t time.Time) bool {
 		return t.Before(before)
 	})
+	if err != nil {
+		return n, err
+	}
+	_, err = s.pruneConversations(before)
+	return n, err
 }
 
 // TrimHistory deletes a target's oldest messages so that at most keep

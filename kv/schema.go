@@ -11,7 +11,7 @@ import (
 // SchemaVersion is the version of the key schema and record encodings this
 // code reads and writes. It is stored under the schema key; see doc.go for
 // the rules on changing it.
-const SchemaVersion uint32 = 1
+const SchemaVersion uint32 = 2
 
 // Key family tags: the first byte of every key. The table in doc.go is the
 // reference; keep both in step.
@@ -29,6 +29,11 @@ const (
 	tagHistory       = 'h' // "h" target 0x00 time seq -> HistoryMessage
 	tagMsgID         = 'H' // "H" target 0x00 msgid -> time seq
 	tagMeta          = 'm' // "m" name -> caller's bytes
+	tagConv          = 'p' // "p" party 0x00 conversation -> convEntry
+	tagUnread        = 'U' // "U" account 0x00 conversation -> Unread
+	tagUnreadCount   = 'u' // "u" account -> uvarint: unread total
+	tagOffline       = 'o' // "o" time seq account 0x00 conversation -> "" (offline expiry queue)
+	tagMarker        = 'r' // "r" account 0x00 target -> read marker time
 )
 
 var schemaKey = []byte{tagSchema}
@@ -38,7 +43,7 @@ var schemaKey = []byte{tagSchema}
 // Options.SeparateHistory they live in their own Pebble instance.)
 func histFamily(tag byte) bool {
 	switch tag {
-	case tagHistory, tagMsgID:
+	case tagHistory, tagMsgID, tagConv, tagUnread, tagUnreadCount, tagOffline:
 		return true
 	}
 	return false
@@ -142,16 +147,4 @@ func splitKey2(rest []byte) (a, b []byte, ok bool) {
 		}
 	}
 	return nil, nil, false
-}
-
-// DMTarget returns the history target of the private conversation between
-// two casefolded names (nicks or accounts, as chat decides). The result is
-// the same whichever way round the names are given, and cannot collide with
-// a channel name because it contains a space, which IRC forbids in channel
-// names and nicks.
-func DMTarget(a, b string) string {
-	if b < a {
-		a, b = b, a
-	}
-	return a + " " + b
 }

@@ -149,9 +149,16 @@ func (s *Store) checkSchema() (err error) {
 	case found < 1:
 		return fmt.Errorf("%w: schema version %d", ErrCorrupt, found)
 	}
-	// found < SchemaVersion is where migrations will run, one version at a
-	// time, each as one batch that also bumps the schema key.
-	s.log.Info("opened store", "dir", s.dir, "schema", found, "read_only", s.opts.ReadOnly)
+	if found < SchemaVersion {
+		if s.opts.ReadOnly {
+			s.log.Warn("store has an older key schema and is opened read-only: not migrated", "dir", s.dir, "schema", found)
+			return nil
+		}
+		if err := s.migrate(found); err != nil {
+			return err
+		}
+	}
+	s.log.Info("opened store", "dir", s.dir, "schema", SchemaVersion, "read_only", s.opts.ReadOnly)
 	return nil
 }
 
@@ -284,6 +291,10 @@ func (s *Store) Healthy() error {
 	}
 	return nil
 }
+
+// Options returns the options the store runs with, defaults filled in
+// (chat advertises some of the limits, e.g. in capability values).
+func (s *Store) Options() Options { return s.opts }
 
 // Dir returns the data directory.
 func (s *Store) Dir() string { return s.dir }

@@ -35,6 +35,9 @@ func (v *views) get(key []byte) (val []byte, found bool, err error) {
 	return val, true, closer.Close()
 }
 
+// delPrefix deletes every key that starts with prefix.
+func (v *views) delPrefix(prefix []byte) error { return v.delRange(prefix, prefixEnd(prefix)) }
+
 func (v *views) set(key, val []byte) error { return v.of(key).Set(key, val, nil) }
 func (v *views) del(key []byte) error      { return v.of(key).Delete(key, nil) }
 
