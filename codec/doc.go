@@ -11,6 +11,10 @@
 //     rejection is one of the sentinel errors below so callers can map it to a
 //     numeric (417 for ErrLineTooLong/ErrTagsTooLong, a silent drop for
 //     ErrEmpty, ERROR for ErrControlChar).
+//   - ProxyHeader.Parse reads the PROXY protocol header (v1 and v2) a trusted
+//     load balancer puts before the IRC stream, under the same rules: no
+//     allocation, no panic, bounded (MaxProxyV1, MaxProxyV2), incremental
+//     (0, nil means "send more"), every rejection a ProxyError.
 //   - Tag values stay escaped in the Message; UnescapeTag unescapes on request.
 //   - Append* functions only append to the caller's buffer, so one buffer can
 //     collect many lines and be written with one syscall.
