@@ -74,6 +74,7 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 	}
 	mb := ch.member(c)
 	isOp := mb != nil && mb.modes&memberOp != 0
+	key0, limit0 := ch.key, ch.limit
 	var changes []modeChange
 	add := true
 	params := 0
@@ -208,6 +209,7 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 			r.numeric(codec.ERR_UNKNOWNMODE, string(mc), "is an unknown mode char to me")
 		}
 	}
+	changes = s.netChanges(changes, ch, key0, limit0)
 	if len(changes) > 0 && sh.regModes(b, o, ch, changes, r, now) {
 		return // a registered channel: answered once saved
 	}
@@ -224,6 +226,68 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 		r.buf = msg.appendVariant(r.buf, msg.variantOf(c))
 	}
 	b.reply(o, r)
+}
+
+// modeKey identifies what one mode change is about: the mode, and for
+// modes on a member or a list entry its casefolded argument.
+type modeKey struct {
+	mode byte
+	arg  string
+}
+
+// netChanges reduces changes to their net effect: a mode (with its
+// argument) changed several times in one command is echoed once, as its
+// last change, and not at all when it ends as it started ("+t-t" repeated
+// a hundred times echoes nothing). A mode changed once is kept as it is.
+// key0 and limit0 are the channel's key and limit before the command.
+func (s *Server) netChanges(changes []modeChange, ch *Channel, key0 string, limit0 int) []modeChange {
+	if len(changes) < 2 {
+		return changes
+	}
+	keyOf := func(mc modeChange) modeKey {
+		switch mc.mode {
+		case 'o', 'v', 'b', 'e', 'I':
+			return modeKey{mc.mode, s.cm.Fold(mc.arg)}
+		}
+		return modeKey{mode: mc.mode}
+	}
+	type span struct{ first, last, n int }
+	spans := make(map[modeKey]span, len(changes))
+	for i, mc := range changes {
+		k := keyOf(mc)
+		sp, ok := spans[k]
+		if !ok {
+			sp.first = i
+		}
+		sp.last = i
+		sp.n++
+		spans[k] = sp
+	}
+	out := make([]modeChange, 0, len(spans))
+	for i, mc := range changes {
+		sp := spans[keyOf(mc)]
+		if sp.last != i {
+			continue
+		}
+		if sp.n > 1 {
+			var moved bool
+			switch mc.mode {
+			case 'k':
+				moved = ch.key != key0
+			case 'l':
+				moved = ch.limit != limit0
+			default:
+				// Every recorded change of these flipped the state, so it
+				// ends where it started when the first and last differ.
+				moved = changes[sp.first].add == mc.add
+			}
+			if !moved {
+				continue
+			}
+		}
+		out = append(out, mc)
+	}
+	return out
 }
 
 func flagMode(mc byte) chanModes {

@@ -1,0 +1,55 @@
+package main
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// Regression tests for issue 15 (abuse protection that cannot be turned
+// against the server or its users), over real TCP.
+
+// TestModeTogglesEchoNetChange: a MODE line full of toggles that cancel
+// out ("+t-t" a hundred times) echoes nothing to the channel, and one that
+// changes something echoes only the net change, once.
+func TestModeTogglesEchoNetChange(t *testing.T) {
+	ts := startTestServer(t, nil)
+	op := ts.dial("op")
+	op.register("op")
+	op.send("JOIN #m")
+	op.expect(` 366 op #m `)
+	watcher := ts.dial("watcher")
+	watcher.register("watcher")
+	watcher.send("JOIN #m")
+	watcher.expect(` 366 watcher #m `)
+	op.expect(`:watcher!\S+ JOIN #m`)
+
+	// The channel is +t: these end where they started.
+	op.send("MODE #m %s", strings.Repeat("-t+t", 115))
+	op.sync()
+	watcher.sync()
+	for _, c := range []*ircClient{op, watcher} {
+		for _, l := range c.log {
+			if strings.Contains(l, " MODE #m ") {
+				t.Fatalf("%s: no-op toggles echoed: %.120q", c.name, l)
+			}
+		}
+	}
+	// These end in -t: one change, echoed once.
+	op.send("MODE #m %s", strings.Repeat("+t-t", 115))
+	op.expect(`^:op!\S+ MODE #m -t$`)
+	watcher.expect(`^:op!\S+ MODE #m -t$`)
+
+	op.send("MODE #m +t-t+m-m+m+i-i")
+	op.expect(`^:op!\S+ MODE #m \+m$`)
+	watcher.expect(`^:op!\S+ MODE #m \+m$`)
+	op.send("MODE #m +k+k-k+k one two * three")
+	op.expect(`^:op!\S+ MODE #m \+k three$`)
+	op.send("MODE #m +o-o+v watcher watcher watcher")
+	op.expect(`^:op!\S+ MODE #m \+v watcher$`)
+	op.send("MODE #m +b-b+e x!*@* x!*@* y!*@*")
+	op.expect(`^:op!\S+ MODE #m \+e y!\*@\*$`)
+	op.send("MODE #m +k three") // a single change is echoed as before
+	op.expect(`^:op!\S+ MODE #m \+k three$`)
+	watcher.expectNone(` MODE #m \+k one`, 100*time.Millisecond)
+}
