@@ -1,6 +1,8 @@
 package chat
 
 import (
+	"crypto/sha256"
+	"crypto/subtle"
 	"sort"
 	"strconv"
 	"strings"
@@ -58,10 +60,12 @@ func (s *Server) tryRegister(o *op) {
 	if c.reg&(regNick|regUser) != regNick|regUser || c.reg&(regCapPending|regDone) != 0 {
 		return
 	}
-	if pw := s.liveConfig().Password; pw != "" && c.password != pw {
+	if pw := s.liveConfig().Password; pw != "" && !sameSecret(c.password, pw) {
 		o.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
 		c.conn.Close("Bad password")
 		c.quitting = true
+		s.log.Info("wrong server password", "ip", c.ip.String())
+		s.authFailure(c, "", time.Now())
 		return
 	}
 	s.saslAbortOnRegister(o)
@@ -102,6 +106,13 @@ func (s *Server) tryRegister(o *op) {
 	s.motd(r)
 	o.reply(r)
 	s.nickProtect(c)
+}
+
+// sameSecret compares a secret with what a client sent in time that
+// depends on neither: both are hashed first, so not even the length leaks.
+func sameSecret(sent, secret string) bool {
+	a, b := sha256.Sum256([]byte(sent)), sha256.Sum256([]byte(secret))
+	return subtle.ConstantTimeCompare(a[:], b[:]) == 1
 }
 
 // buildISupport returns the 005 tokens grouped into lines of at most 12.

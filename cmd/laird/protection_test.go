@@ -53,3 +53,26 @@ func TestModeTogglesEchoNetChange(t *testing.T) {
 	op.expect(`^:op!\S+ MODE #m \+k three$`)
 	watcher.expectNone(` MODE #m \+k one`, 100*time.Millisecond)
 }
+
+// TestWrongServerPasswordCounts: wrong server passwords are failed logins:
+// enough of them from one (non-exempt) address get it D-lined like wrong
+// OPER or SASL passwords do.
+func TestWrongServerPasswordCounts(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		c.Server.Password = "letmein"
+		c.Guard.Connections.Exempt = nil
+		c.Guard.Detect.AuthFailIP.Threshold = 3
+	})
+	for i := 0; i < 3; i++ {
+		c := dialFrom(t, ts, "guesser", "127.0.0.51")
+		c.send("PASS guess%d", i)
+		c.send("NICK guesser")
+		c.send("USER g 0 * :g")
+		c.expect(` 464 `)
+		c.expectClosed()
+	}
+	refusedEventually(t, ts, "127.0.0.51", "banned")
+	ok := dialFrom(t, ts, "ok", "127.0.0.52")
+	ok.send("PASS letmein")
+	ok.register("ok")
+}
