@@ -92,7 +92,7 @@ func New(cfg Config) (*Guard, error) {
 	}
 	g.Suspensions = NewSuspensions(cm)
 	g.Lockouts = NewLockouts(cm, cfg.MaxLockouts)
-	if g.Detect, err = NewDetector(cfg.Detect, cm); err != nil {
+	if g.Detect, err = NewDetector(cfg.Detect, cm, g.Conns); err != nil {
 		return nil, err
 	}
 	if g.Registrations, err = NewQuota(cfg.Quotas.Registrations, cm); err != nil {

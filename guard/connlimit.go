@@ -32,7 +32,8 @@ type ConnConfig struct {
 	// IPv6 /64 (what an ISP hands one customer) by default.
 	PrefixV4 int `toml:"prefix_v4"`
 	PrefixV6 int `toml:"prefix_v6"`
-	// Exempt lists IPs/CIDRs not subject to these limits (bans still apply).
+	// Exempt lists IPs/CIDRs not subject to these limits nor to the
+	// detectors' automatic D-lines (operators' bans still apply).
 	Exempt []string `toml:"exempt"`
 	// MaxEntries caps the blocks tracked; it must exceed the number of
 	// distinct blocks with live connections you expect.
@@ -62,7 +63,7 @@ type ConnLimiter struct {
 	window   int64
 	bits4    int
 	bits6    int
-	exempt   cidrSet[struct{}]
+	exempt   *Exemptions
 	bans     *BanList
 	tab      *table[prefixKey, connEntry]
 }
@@ -96,15 +97,18 @@ func NewConnLimiter(cfg ConnConfig, bans *BanList) (*ConnLimiter, error) {
 	if cfg.ThrottleCount > 0 {
 		l.interval = max(1, int64(cfg.ThrottleWindow)/int64(cfg.ThrottleCount))
 	}
-	for _, s := range cfg.Exempt {
-		p, err := ParseIPMask(s)
-		if err != nil {
-			return nil, fmt.Errorf("guard: connection exempt list: %w", err)
-		}
-		l.exempt.put(p, struct{}{})
+	var err error
+	if l.exempt, err = NewExemptions(cfg.Exempt); err != nil {
+		return nil, fmt.Errorf("guard: connections: %w", err)
 	}
 	return l, nil
 }
+
+// Exempt returns the exempt blocks, which the detectors share.
+func (l *ConnLimiter) Exempt() *Exemptions { return l.exempt }
+
+// Prefixes returns the block sizes the limiter counts by.
+func (l *ConnLimiter) Prefixes() (v4, v6 int) { return l.bits4, l.bits6 }
 
 // Admit decides whether a new connection from addr may proceed. It returns
 // nil, ErrBanned (look the ban up with BanList.MatchIP for its reason),
@@ -121,7 +125,7 @@ func (l *ConnLimiter) Admit(addr netip.Addr, now time.Time) error {
 	if l.bans != nil && l.bans.bannedIP(addr, now) {
 		return ErrBanned
 	}
-	if l.exempt.contains(addr) {
+	if l.exempt.Contains(addr) {
 		return nil
 	}
 	t := ticks(now)
@@ -156,7 +160,7 @@ func (l *ConnLimiter) Release(addr netip.Addr) {
 		return
 	}
 	addr = plainAddr(addr)
-	if l.exempt.contains(addr) {
+	if l.exempt.Contains(addr) {
 		return
 	}
 	k := keyOf(addr, l.bits4, l.bits6)

@@ -80,6 +80,9 @@ type RuleConfig struct {
 	// Memory is how long an offence counts towards escalation.
 	Memory time.Duration `toml:"memory"`
 	// Prefix lengths grouping IP keys (the DLINE covers the same block).
+	// 0 means the connection limiter's prefix ([guard.connections]), so
+	// that no detector bans a wider block than one customer's unless
+	// configured to.
 	PrefixV4 int `toml:"prefix_v4"`
 	PrefixV6 int `toml:"prefix_v6"`
 	// Notify operators when the rule fires.
@@ -97,30 +100,34 @@ type DetectConfig struct {
 	MaxEntries int `toml:"max_entries"`
 }
 
-// DefaultDetectConfig: bans escalate 10m, 1h, 24h within a day of memory.
+// DefaultDetectConfig: bans escalate 10m, 1h, 24h within a day of memory,
+// and cover the connection limiter's block (one IPv4 address, one IPv6
+// /64) unless a rule sets its own prefix.
 //   - 20 failed logins from one address in 10 minutes: DLINE (the case in
 //     issue 7). ergo merely throttles logins (3 a minute per account);
 //     a ban stops a guessing bot from using its connections elsewhere.
 //   - 10 failures on one account in 10 minutes: lock it 5m, 15m, 1h. Short,
 //     because anyone can trigger it against someone else's account.
 //   - 3 flood disconnects in 10 minutes: DLINE.
-//   - 50 connection attempts in a minute from one IPv4 /24 or IPv6 /48:
-//     DLINE of that block (InspIRCd's connectban bans at 10 per hour from
-//     one address; the per-address throttle already covers that case).
+//   - 50 connection attempts in a minute from one address: DLINE
+//     (InspIRCd's connectban bans at 10 per hour from one address; the
+//     per-address throttle already refuses most of those). A /24 was the
+//     default once: 60 connections from a loopback gateway banned all of
+//     127.0.0.0/24 (issue 15).
 //   - 10 registration timeouts in 10 minutes: DLINE (scanners, bots).
 func DefaultDetectConfig() DetectConfig {
 	bans := []time.Duration{10 * time.Minute, time.Hour, 24 * time.Hour}
-	ip := func(threshold int, window time.Duration, v4, v6 int) RuleConfig {
+	ip := func(threshold int, window time.Duration) RuleConfig {
 		return RuleConfig{Threshold: threshold, Window: window, Action: "dline", Durations: bans,
-			Memory: 24 * time.Hour, PrefixV4: v4, PrefixV6: v6, Notify: true}
+			Memory: 24 * time.Hour, Notify: true}
 	}
 	return DetectConfig{
-		AuthFailIP: ip(20, 10*time.Minute, 32, 64),
+		AuthFailIP:      ip(20, 10*time.Minute),
 		AuthFailAccount: RuleConfig{Threshold: 10, Window: 10 * time.Minute, Action: "lockout",
 			Durations: []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour}, Memory: 24 * time.Hour, Notify: true},
-		FloodDisconnect: ip(3, 10*time.Minute, 32, 64),
-		ConnStorm:       ip(50, time.Minute, 24, 48),
-		RegTimeout:      ip(10, 10*time.Minute, 32, 64),
+		FloodDisconnect: ip(3, 10*time.Minute),
+		ConnStorm:       ip(50, time.Minute),
+		RegTimeout:      ip(10, 10*time.Minute),
 		MaxEntries:      1 << 16,
 	}
 }
@@ -173,9 +180,11 @@ func (r *Response) Reason() string { return kindReasons[r.Kind] }
 
 // Detector counts abuse observations per key and decides responses. Shared
 // by all goroutines; each kind's keys live in a bounded sharded table.
+// Exempt addresses are not observed, and no D-line it decides covers one.
 type Detector struct {
-	cm    *CaseMapping
-	rules [numKinds]rule
+	cm     *CaseMapping
+	exempt *Exemptions
+	rules  [numKinds]rule
 	ips   [numKinds]*table[prefixKey, detEntry]
 	accts *table[string, detEntry]
 }
@@ -204,8 +213,10 @@ type detEntry struct {
 	expires     int64 // tick after which the entry carries no information
 }
 
-// NewDetector compiles cfg.
-func NewDetector(cfg DetectConfig, cm *CaseMapping) (*Detector, error) {
+// NewDetector compiles cfg. conns, when not nil, supplies the exempt
+// blocks and the prefix lengths of rules that leave theirs at 0; without
+// it nothing is exempt and those rules count one IPv4 address or IPv6 /64.
+func NewDetector(cfg DetectConfig, cm *CaseMapping, conns *ConnLimiter) (*Detector, error) {
 	if cm == nil {
 		cm = RFC1459
 	}
@@ -213,10 +224,21 @@ func NewDetector(cfg DetectConfig, cm *CaseMapping) (*Detector, error) {
 		return nil, fmt.Errorf("guard: detect max_entries %d below %d", cfg.MaxEntries, numShards)
 	}
 	d := &Detector{cm: cm}
+	def4, def6 := 32, 64
+	if conns != nil {
+		d.exempt = conns.Exempt()
+		def4, def6 = conns.Prefixes()
+	}
 	for k := Kind(0); k < numKinds; k++ {
 		rc := cfg.rule(k)
 		r := rule{threshold: rc.Threshold, memory: int64(rc.Memory), bits4: rc.PrefixV4, bits6: rc.PrefixV6,
 			notify: rc.Notify, accountKey: k == AuthFailAccount, durations: append([]time.Duration(nil), rc.Durations...)}
+		if r.bits4 == 0 {
+			r.bits4 = def4
+		}
+		if r.bits6 == 0 {
+			r.bits6 = def6
+		}
 		if r.threshold < 0 || r.threshold > 1<<15 {
 			return nil, fmt.Errorf("guard: detector %v: threshold %d outside [0, 32768]", k, r.threshold)
 		}
@@ -267,9 +289,11 @@ const maxAccountKey = 64
 // Observe records one event of the kind for key at now. When the rule's
 // threshold is reached it resets that key's window, counts an offence, and
 // returns the response to apply. An IP kind ignores a key without an
-// address; the account kind one without a name. Observations of a
-// disabled rule are ignored. It does not allocate, except to fold an
-// account name that is not already in folded form.
+// address or with an exempt one, and narrows a D-line's block until it
+// covers no exempt address; the account kind ignores a key without a
+// name. Observations of a disabled rule are ignored. It does not
+// allocate, except to fold an account name that is not already in folded
+// form.
 func (d *Detector) Observe(kind Kind, key Key, now time.Time) (Response, bool) {
 	if kind >= numKinds {
 		return Response{}, false
@@ -296,19 +320,19 @@ func (d *Detector) Observe(kind Kind, key Key, now time.Time) (Response, bool) {
 		}
 		return resp, ok
 	}
-	if !key.addr.IsValid() {
+	if !key.addr.IsValid() || d.exempt.Contains(key.addr) {
 		return Response{}, false
 	}
 	k := keyOf(key.addr, r.bits4, r.bits6)
 	s := d.ips[kind].lock(k)
-	defer s.mu.Unlock()
 	resp, ok := observeIn(kind, r, s, d.ips[kind].perShard, k, t)
+	s.mu.Unlock()
 	if ok {
 		bits := r.bits6
 		if key.addr.Is4() {
 			bits = r.bits4
 		}
-		resp.Net = netip.PrefixFrom(key.addr, bits).Masked()
+		resp.Net = d.exempt.Narrow(netip.PrefixFrom(key.addr, bits).Masked(), key.addr)
 	}
 	return resp, ok
 }

@@ -12,7 +12,7 @@ func testDetector(t testing.TB, mod func(*DetectConfig)) *Detector {
 	if mod != nil {
 		mod(&cfg)
 	}
-	d, err := NewDetector(cfg, RFC1459)
+	d, err := NewDetector(cfg, RFC1459, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -91,7 +91,10 @@ func TestDetectorSlidingWindow(t *testing.T) {
 }
 
 func TestConnStormCIDR(t *testing.T) {
-	d := testDetector(t, func(c *DetectConfig) { c.ConnStorm.Threshold = 5 })
+	d := testDetector(t, func(c *DetectConfig) {
+		c.ConnStorm.Threshold = 5
+		c.ConnStorm.PrefixV4, c.ConnStorm.PrefixV6 = 24, 48
+	})
 	// Five different addresses of one /24 make a storm of that /24.
 	var r Response
 	var ok bool
@@ -199,19 +202,20 @@ func TestDetectorConfigErrors(t *testing.T) {
 		func(c *DetectConfig) { c.AuthFailIP.Durations = []time.Duration{-1} },
 		func(c *DetectConfig) { c.AuthFailIP.Window = 0 },
 		func(c *DetectConfig) { c.AuthFailIP.Threshold = -1 },
-		func(c *DetectConfig) { c.ConnStorm.PrefixV4 = 0 },
+		func(c *DetectConfig) { c.ConnStorm.PrefixV4 = -1 },
+		func(c *DetectConfig) { c.ConnStorm.PrefixV6 = 129 },
 		func(c *DetectConfig) { c.MaxEntries = 0 },
 	} {
 		cfg := DefaultDetectConfig()
 		mod(&cfg)
-		if _, err := NewDetector(cfg, nil); err == nil {
+		if _, err := NewDetector(cfg, nil, nil); err == nil {
 			t.Errorf("case %d accepted", i)
 		}
 	}
 	// Notice-only rules need no durations.
 	cfg := DefaultDetectConfig()
 	cfg.RegTimeout.Action, cfg.RegTimeout.Durations = "notice", nil
-	if _, err := NewDetector(cfg, nil); err != nil {
+	if _, err := NewDetector(cfg, nil, nil); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -43,7 +43,12 @@
 // Accept: Conns.Admit(addr, now) before allocating the connection; on
 // refusal send one ERROR line (for ErrBanned, the reason from
 // Bans.MatchIP) and close; Detect.Observe(ConnStorm, IPKey(addr), now) on
-// every attempt. On close of an admitted connection: Conns.Release(addr).
+// every attempt.
+//
+// Exemptions ([guard.connections] exempt, Conns.Exempt) are the blocks
+// trusted to carry many users: no per-address limit or throttle, no
+// detector observation, and every automatic D-line is narrowed so that it
+// covers none of them. Bans that operators set still apply to them. On close of an admitted connection: Conns.Release(addr).
 // The addr is the connection's client address field, set once at accept,
 // so PROXY protocol support only changes where it comes from.
 //

@@ -35,6 +35,10 @@ func refused(t *testing.T, ts *testServer, src, want string) {
 
 func noFloodExemption(c *Config) { c.Guard.Flood.Exempt = nil }
 
+// noExemption subjects loopback test clients to the connection limits and
+// the detectors' automatic bans, from which it is exempt by default.
+func noExemption(c *Config) { c.Guard.Connections.Exempt = nil }
+
 // TestFloodSlowedThenCut: a client flooding PRIVMSGs is first held back
 // (fakelag) and then cut with "Excess Flood", while a well-behaved client
 // on the same server keeps its round-trip time.
@@ -167,6 +171,7 @@ func TestAuthFailuresDLine(t *testing.T) {
 	dir := t.TempDir()
 	ts := startTestServer(t, func(c *Config) {
 		c.Server.DataDir = dir
+		noExemption(c)
 		c.Opers = []chat.Oper{{Name: "admin", PasswordHash: operHash(t, "right")}}
 		c.Guard.Detect.AuthFailIP.Durations = []time.Duration{3 * time.Second}
 	})
@@ -368,9 +373,12 @@ func TestAccountLockout(t *testing.T) {
 }
 
 // TestConnectionStormDetector: many connection attempts from one network
-// within the window lead to a temporary D-line of that network.
+// within the window lead to a temporary D-line of that network (a /24 when
+// configured so; the default is the connection limiter's /32).
 func TestConnectionStormDetector(t *testing.T) {
 	ts := startTestServer(t, func(c *Config) {
+		noExemption(c)
+		c.Guard.Detect.ConnStorm.PrefixV4 = 24
 		c.Guard.Detect.ConnStorm.Threshold = 5
 		c.Guard.Detect.ConnStorm.Window = time.Minute
 	})
@@ -387,6 +395,7 @@ func TestConnectionStormDetector(t *testing.T) {
 // never register are D-lined.
 func TestRegistrationTimeoutDetector(t *testing.T) {
 	ts := startTestServer(t, func(c *Config) {
+		noExemption(c)
 		c.Limits.RegistrationTimeout = duration{200 * time.Millisecond}
 		c.Guard.Detect.RegTimeout.Threshold = 2
 	})
@@ -402,6 +411,7 @@ func TestRegistrationTimeoutDetector(t *testing.T) {
 func TestFloodDisconnectDetector(t *testing.T) {
 	ts := startTestServer(t, func(c *Config) {
 		noFloodExemption(c)
+		noExemption(c)
 		c.Limits.RecvQ = 4 << 10
 		c.Guard.Detect.FloodDisconnect.Threshold = 1
 	})

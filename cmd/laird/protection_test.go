@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"laird/chat"
 )
 
 // Regression tests for issue 15 (abuse protection that cannot be turned
@@ -75,4 +77,57 @@ func TestWrongServerPasswordCounts(t *testing.T) {
 	ok := dialFrom(t, ts, "ok", "127.0.0.52")
 	ok.send("PASS letmein")
 	ok.register("ok")
+}
+
+// TestExemptBlocksNotBannedByDetectors: with the default configuration
+// (loopback exempt), a connection storm and a run of failed logins from
+// 127.0.0.1 ban nobody: the client already connected from 127.0.0.2 stays,
+// and 127.0.0.1 can still connect. Before issue 15 the storm D-lined all
+// of 127.0.0.0/24 and cut the innocent client.
+func TestExemptBlocksNotBannedByDetectors(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		c.Opers = []chat.Oper{{Name: "admin", PasswordHash: operHash(t, "right")}}
+	})
+	innocent := dialFrom(t, ts, "innocent", "127.0.0.2")
+	innocent.register("innocent")
+	for i := 0; i < 60; i++ {
+		c := dialFrom(t, ts, "storm", "127.0.0.1")
+		c.conn.Close()
+	}
+	gateway := dialFrom(t, ts, "gateway", "127.0.0.1")
+	gateway.register("gateway")
+	for i := 0; i < 25; i++ {
+		gateway.send("OPER admin wrong%d", i)
+		gateway.expect(` 464 gateway `)
+	}
+	gateway.sync()
+	innocent.sync()
+	if !registers(t, ts, "127.0.0.1", "again") || !registers(t, ts, "127.0.0.3", "neighbour") {
+		t.Fatal("loopback refused after the storm and the failed logins")
+	}
+	innocent.expectNone(`^ERROR`, 200*time.Millisecond)
+	innocent.sync()
+}
+
+// TestAutomaticDLineSparesExemptAddress: a detector configured to ban a
+// whole /24 narrows its D-line so that it covers no exempt address: the
+// exempt gateway inside the offender's /24 stays connected and can
+// reconnect, while the offender is refused.
+func TestAutomaticDLineSparesExemptAddress(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		c.Guard.Connections.Exempt = []string{"127.0.5.7"}
+		c.Guard.Detect.ConnStorm.PrefixV4 = 24
+		c.Guard.Detect.ConnStorm.Threshold = 5
+	})
+	gateway := dialFrom(t, ts, "gateway", "127.0.5.7")
+	gateway.register("gateway")
+	for i := 0; i < 5; i++ {
+		c := dialFrom(t, ts, "storm", "127.0.5.9")
+		c.conn.Close()
+	}
+	refusedEventually(t, ts, "127.0.5.9", "banned")
+	gateway.sync()
+	if !registers(t, ts, "127.0.5.7", "gateway2") {
+		t.Fatal("exempt address refused")
+	}
 }
