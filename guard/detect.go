@@ -122,7 +122,7 @@ func DefaultDetectConfig() DetectConfig {
 			Memory: 24 * time.Hour, Notify: true}
 	}
 	return DetectConfig{
-		AuthFailIP:      ip(20, 10*time.Minute),
+		AuthFailIP: ip(20, 10*time.Minute),
 		AuthFailAccount: RuleConfig{Threshold: 10, Window: 10 * time.Minute, Action: "lockout",
 			Durations: []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour}, Memory: 24 * time.Hour, Notify: true},
 		FloodDisconnect: ip(3, 10*time.Minute),
@@ -185,8 +185,8 @@ type Detector struct {
 	cm     *CaseMapping
 	exempt *Exemptions
 	rules  [numKinds]rule
-	ips   [numKinds]*table[prefixKey, detEntry]
-	accts *table[string, detEntry]
+	ips    [numKinds]*table[prefixKey, detEntry]
+	accts  *table[string, detEntry]
 }
 
 type rule struct {
