@@ -87,7 +87,7 @@ func handleVerify(o *op, m *codec.Message) {
 			fail("INVALID_CODE", "Account "+acct.DisplayName+" is already verified")
 			return
 		case !ok:
-			s.authFailed(c, folded)
+			s.authFailed(c, folded, readErr == nil)
 			fail("INVALID_CODE", "Invalid verification code")
 			return
 		}

@@ -81,20 +81,17 @@ func (a *AccountConfig) setDefaults() {
 // (deliberately not told apart).
 var errBadCredentials = errors.New("chat: invalid account name or password")
 
-// authFailed is called for every failed login (SASL, IDENTIFY, GHOST with
-// a password) with the casefolded account name tried: it is logged and
-// counted per account and per address by the guard's detectors (which
-// lock the account or D-line the address past their thresholds).
-func (s *Server) authFailed(c *Client, account string) {
+// authFailed is called for every failed login (SASL, IDENTIFY, GHOST and
+// DROP with a password, VERIFY) with the casefolded account name tried,
+// and whether that account exists: it is logged, counted by the login
+// throttle (which slows and limits further guesses, and tells the owner)
+// and by the guard's detectors (which D-line the address or tell the
+// operators past their thresholds).
+func (s *Server) authFailed(c *Client, account string, exists bool) {
 	s.log.Info("failed login", "account", account, "ip", c.ip.String(), "nick", c.Nick())
-	s.authFailure(c, account, time.Now())
-}
-
-// accountLocked reports whether logins to the casefolded account are
-// refused after repeated failures (the guard's lockouts).
-func (s *Server) accountLocked(name string) bool {
-	_, locked := s.accountLockedUntil(name, time.Now())
-	return locked
+	now := time.Now()
+	s.loginFailed(c, account, exists, now)
+	s.authFailure(c, account, now)
 }
 
 // enableAccounts offers SASL and account registration; SetStore calls it
@@ -255,7 +252,7 @@ type authResult uint8
 const (
 	authOK authResult = iota
 	authBad
-	authLocked
+	authThrottled
 	authSuspended
 	authUnverified
 	authUnavailable
@@ -264,8 +261,8 @@ const (
 // text explains a failed login to the client.
 func (a authResult) text(account string) string {
 	switch a {
-	case authLocked:
-		return "Account " + account + " is temporarily locked after too many failed logins; try again later"
+	case authThrottled:
+		return "Too many failed logins to " + account + " from your address; try again in a few minutes"
 	case authSuspended:
 		return "Account " + account + " is suspended"
 	case authUnverified:
@@ -277,30 +274,32 @@ func (a authResult) text(account string) string {
 }
 
 // checkPassword looks up an account and checks a password off the loop,
-// then runs then(account, result) on the loop as part of o.
+// then runs then(account, result) on the loop as part of o, after the
+// login throttle's delay if the account is under attack; an attempt the
+// throttle refuses gets authThrottled at once, unchecked.
 func (s *Server) checkPassword(o *op, name, password string, then func(acct kv.Account, res authResult)) {
 	c := o.c
 	folded := s.cm.Fold(name)
+	delay, ok := s.loginGate(c, folded)
+	if !ok {
+		then(kv.Account{}, authThrottled)
+		return
+	}
 	var acct kv.Account
 	res := authBad
-	o.offload(hashPool, func() {
+	offloadAfter(o, delay, hashPool, func() {
 		res, acct = s.checkPasswordSync(folded, password)
 	}, func() {
-		switch res {
-		case authBad:
-			s.authFailed(c, folded)
-		case authLocked:
-			s.log.Info("login to a locked account", "account", folded, "ip", c.ip.String())
+		if res == authBad {
+			s.authFailed(c, folded, acct.Name != "")
 		}
 		then(acct, res)
 	})
 }
 
 // checkPasswordSync is checkPassword's work; it blocks (disk, bcrypt).
+// The account it returns is the stored one whenever it exists.
 func (s *Server) checkPasswordSync(folded, password string) (authResult, kv.Account) {
-	if s.accountLocked(folded) {
-		return authLocked, kv.Account{}
-	}
 	acct, err := s.store.Account(folded)
 	switch {
 	case errors.Is(err, kv.ErrNotFound):

@@ -14,8 +14,9 @@ import (
 
 // Guard wiring: flood budgets per connection (charged on the client's
 // loop), admission at accept, K/D-lines checked at accept and registration,
-// detectors whose responses become temporary D-lines, lockouts or operator
-// notices, and an audit trail of every security-relevant event in kv.
+// detectors whose responses become temporary D-lines or operator notices,
+// the login throttle (logins.go), and an audit trail of every
+// security-relevant event in kv.
 
 // SetGuard installs the policy engine; call it before Start. Without one
 // nothing is limited (unit tests).
@@ -145,14 +146,6 @@ func (s *Server) authFailure(c *Client, account string, now time.Time) {
 	}
 }
 
-// accountLockedUntil reports whether logins to account are locked out.
-func (s *Server) accountLockedUntil(account string, now time.Time) (time.Time, bool) {
-	if s.guard() == nil {
-		return time.Time{}, false
-	}
-	return s.guard().Lockouts.Locked(account, now)
-}
-
 // respond applies a detector's response. Any goroutine.
 func (s *Server) respond(r guard.Response, ip string) {
 	now := time.Now()
@@ -165,11 +158,12 @@ func (s *Server) respond(r guard.Response, ip string) {
 			}
 		})
 		s.audit("server", "auto.dline", b.Mask, fmt.Sprintf("%s (offence %d, %d events, %v)", r.Reason(), r.Offence, r.Events, r.Duration), ip)
-	case guard.ActionLockout:
-		s.guard().Lockouts.Lock(r.Account, now.Add(r.Duration), now)
-		s.audit("server", "auto.lockout", r.Account, fmt.Sprintf("%s (offence %d, %v)", r.Reason(), r.Offence, r.Duration), ip)
 	case guard.ActionNotice:
-		s.audit("server", "auto.notice", ip, r.Reason(), ip)
+		target := ip
+		if r.Account != "" {
+			target = r.Account
+		}
+		s.audit("server", "auto.notice", target, r.Reason(), ip)
 	}
 	if r.Notify || r.Action == guard.ActionNotice {
 		target := r.Net.String()

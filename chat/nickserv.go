@@ -75,6 +75,7 @@ func nsIdentify(o *op, args []string) {
 		r := o.replies()
 		s.appendServiceNotice(r, c, nickServ, "You are now identified as "+acct.DisplayName)
 		loggedIn(r, c, acct.DisplayName)
+		s.loginSucceeded(r, c, acct.DisplayName)
 		o.reply(r)
 		s.log.Info("login", "account", acct.Name, "via", "NickServ", "ip", c.ip.String())
 		s.setAccount(o, acct.DisplayName)
@@ -108,12 +109,17 @@ func nsDrop(o *op, args []string) {
 		return
 	}
 	folded := s.cm.Fold(account)
+	delay, ok := s.loginGate(c, folded)
+	if !ok {
+		s.ns(o, authThrottled.text(account))
+		return
+	}
 	var (
 		res     authResult
 		founded []string
 		readErr error
 	)
-	o.offload(hashPool, func() {
+	offloadAfter(o, delay, hashPool, func() {
 		if res, _ = s.checkPasswordSync(folded, args[0]); res != authOK {
 			return
 		}
@@ -127,7 +133,7 @@ func nsDrop(o *op, args []string) {
 	}, func() {
 		switch {
 		case res == authBad:
-			s.authFailed(c, folded)
+			s.authFailed(c, folded, true)
 			s.ns(o, "Invalid password")
 			return
 		case res != authOK:
@@ -248,13 +254,9 @@ func nsGhost(o *op, args []string) {
 	var (
 		owner string
 		err   error
-		res   = authOK
 	)
-	o.offload(hashPool, func() {
-		if owner, err = s.store.NickOwner(folded); err != nil || password == "" {
-			return
-		}
-		res, _ = s.checkPasswordSync(owner, password)
+	o.offload(readPool, func() {
+		owner, err = s.store.NickOwner(folded)
 	}, func() {
 		switch {
 		case errors.Is(err, kv.ErrNotFound):
@@ -266,24 +268,47 @@ func nsGhost(o *op, args []string) {
 		case password == "" && owner != mine:
 			s.ns(o, "Nick "+nick+" is not reserved by your account")
 			return
-		case res == authBad:
-			s.authFailed(c, owner)
-			s.ns(o, "Invalid password")
-			return
-		case res != authOK:
-			s.ns(o, res.text(owner))
+		case password == "":
+			s.ghost(o, nick, folded)
 			return
 		}
-		s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
-			t := found[folded]
-			if t == nil {
-				s.ns(o, "Nobody is using "+nick)
+		// The password is the owner's: the login throttle guards it like
+		// any other login to that account.
+		delay, ok := s.loginGate(c, owner)
+		if !ok {
+			s.ns(o, authThrottled.text(owner))
+			return
+		}
+		var res authResult
+		offloadAfter(o, delay, hashPool, func() {
+			res, _ = s.checkPasswordSync(owner, password)
+		}, func() {
+			switch {
+			case res == authBad:
+				s.authFailed(c, owner, true)
+				s.ns(o, "Invalid password")
+				return
+			case res != authOK:
+				s.ns(o, res.text(owner))
 				return
 			}
-			reason := "Ghosted by " + me.Nick
-			s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
-			s.disconnect(t, reason)
-			s.ns(o, nick+" has been disconnected")
+			s.ghost(o, nick, folded)
 		})
+	})
+}
+
+// ghost disconnects whoever uses the folded nick, for o's client.
+func (s *Server) ghost(o *op, nick, folded string) {
+	me := o.c.Identity()
+	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
+		t := found[folded]
+		if t == nil {
+			s.ns(o, "Nobody is using "+nick)
+			return
+		}
+		reason := "Ghosted by " + me.Nick
+		s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
+		s.disconnect(t, reason)
+		s.ns(o, nick+" has been disconnected")
 	})
 }

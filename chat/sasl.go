@@ -118,13 +118,15 @@ func (s *Server) saslFail(o *op, text string) {
 	s.saslReply(o, codec.ERR_SASLFAIL, "SASL authentication failed: "+text)
 }
 
-// saslSucceed logs c in: 900, 903, then account-notify.
+// saslSucceed logs c in: 900, 903, the failures since the owner's last
+// login if any, then account-notify.
 func (s *Server) saslSucceed(o *op, account string) {
 	c := o.c
 	c.acct.sasl = nil
 	r := o.replies()
 	loggedIn(r, c, account)
 	r.numeric(codec.RPL_SASLSUCCESS, "SASL authentication successful")
+	s.loginSucceeded(r, c, account)
 	o.reply(r)
 	s.log.Info("login", "account", account, "via", "SASL", "ip", c.ip.String())
 	s.setAccount(o, account)
@@ -165,25 +167,24 @@ func (s *Server) saslScram(o *op, sess *saslSession, payload []byte) {
 			return
 		}
 		folded := s.cm.Fold(first.user)
+		delay, ok := s.loginGate(c, folded)
+		if !ok {
+			s.saslFail(o, authThrottled.text(first.user))
+			return
+		}
 		var (
-			acct   kv.Account
-			err2   error
-			locked bool
+			acct kv.Account
+			err2 error
 		)
 		sess.busy = true
-		o.offload(readPool, func() {
-			if locked = s.accountLocked(folded); !locked {
-				acct, err2 = s.store.Account(folded)
-			}
+		offloadAfter(o, delay, readPool, func() {
+			acct, err2 = s.store.Account(folded)
 		}, func() {
 			sess.busy = false
 			if c.acct.sasl != sess {
 				return // aborted meanwhile
 			}
 			switch {
-			case locked:
-				s.saslFail(o, authLocked.text(first.user))
-				return
 			case err2 != nil && !errors.Is(err2, kv.ErrNotFound):
 				s.log.Error("account lookup failed", "account", folded, "err", err2)
 				s.saslFail(o, authUnavailable.text(first.user))
@@ -203,7 +204,7 @@ func (s *Server) saslScram(o *op, sess *saslSession, payload []byte) {
 		final, err := sess.scram.finish(payload)
 		if err != nil {
 			if errors.Is(err, errBadCredentials) {
-				s.authFailed(c, s.cm.Fold(sess.scram.first.user))
+				s.authFailed(c, s.cm.Fold(sess.scram.first.user), sess.acct.Name != "")
 			}
 			s.saslFail(o, authBad.text(""))
 			return

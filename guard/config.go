@@ -17,9 +17,8 @@ type Config struct {
 	Bans        BanConfig    `toml:"bans"`
 	Detect      DetectConfig `toml:"detect"`
 	Quotas      QuotasConfig `toml:"quotas"`
+	Logins      LoginConfig  `toml:"logins"`
 	Limits      Limits       `toml:"limits"`
-	// MaxLockouts caps simultaneous detector account lockouts.
-	MaxLockouts int `toml:"max_lockouts"`
 }
 
 // DefaultConfig returns the documented defaults of every section; see the
@@ -32,8 +31,8 @@ func DefaultConfig() Config {
 		Bans:        DefaultBanConfig(),
 		Detect:      DefaultDetectConfig(),
 		Quotas:      DefaultQuotasConfig(),
+		Logins:      DefaultLoginConfig(),
 		Limits:      DefaultLimits(),
-		MaxLockouts: 1 << 14,
 	}
 }
 
@@ -52,7 +51,7 @@ type Guard struct {
 	Conns         *ConnLimiter
 	Bans          *BanList
 	Suspensions   *Suspensions
-	Lockouts      *Lockouts
+	Logins        *Logins
 	Detect        *Detector
 	Registrations *Quota
 	Invites       *Quota
@@ -91,7 +90,9 @@ func New(cfg Config) (*Guard, error) {
 		return nil, err
 	}
 	g.Suspensions = NewSuspensions(cm)
-	g.Lockouts = NewLockouts(cm, cfg.MaxLockouts)
+	if g.Logins, err = NewLogins(cfg.Logins, cm, g.Conns); err != nil {
+		return nil, err
+	}
 	if g.Detect, err = NewDetector(cfg.Detect, cm, g.Conns); err != nil {
 		return nil, err
 	}
@@ -112,7 +113,7 @@ type Expired struct {
 }
 
 // Prune sweeps every mechanism: expired bans and suspensions (returned),
-// lapsed lockouts, drained limiter, detector and quota keys. Call it from
+// drained login throttle, limiter, detector and quota keys. Call it from
 // one timer goroutine, about once a minute; it never needs to run for
 // correctness, only to return memory and report expiries.
 func (g *Guard) Prune(now time.Time) Expired {
@@ -120,6 +121,6 @@ func (g *Guard) Prune(now time.Time) Expired {
 	g.Detect.Prune(now)
 	g.Registrations.Prune(now)
 	g.Invites.Prune(now)
-	g.Lockouts.Prune(now)
+	g.Logins.Prune(now)
 	return Expired{Bans: g.Bans.Prune(now), Suspensions: g.Suspensions.Prune(now)}
 }

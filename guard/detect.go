@@ -50,8 +50,6 @@ const (
 	// ActionDLine: add a temporary DLINE on Response.Net, disconnect the
 	// clients it matches, audit it, and tell the operators if Notify.
 	ActionDLine
-	// ActionLockout: lock Response.Account for Response.Duration.
-	ActionLockout
 )
 
 func (a Action) String() string {
@@ -60,8 +58,6 @@ func (a Action) String() string {
 		return "notice"
 	case ActionDLine:
 		return "dline"
-	case ActionLockout:
-		return "lockout"
 	}
 	return fmt.Sprintf("action(%d)", uint8(a))
 }
@@ -72,10 +68,10 @@ type RuleConfig struct {
 	// Threshold observations within Window fire the rule; 0 disables it.
 	Threshold int           `toml:"threshold"`
 	Window    time.Duration `toml:"window"`
-	// Action: "dline", "lockout" (account rules only) or "notice".
+	// Action: "dline" (address rules) or "notice".
 	Action string `toml:"action"`
-	// Durations of the DLINE or lockout for the 1st, 2nd, ... offence
-	// within Memory; the last one repeats.
+	// Durations of the DLINE for the 1st, 2nd, ... offence within Memory;
+	// the last one repeats.
 	Durations []time.Duration `toml:"durations"`
 	// Memory is how long an offence counts towards escalation.
 	Memory time.Duration `toml:"memory"`
@@ -106,8 +102,10 @@ type DetectConfig struct {
 //   - 20 failed logins from one address in 10 minutes: DLINE (the case in
 //     issue 7). ergo merely throttles logins (3 a minute per account);
 //     a ban stops a guessing bot from using its connections elsewhere.
-//   - 10 failures on one account in 10 minutes: lock it 5m, 15m, 1h. Short,
-//     because anyone can trigger it against someone else's account.
+//   - 10 failures on one account in 10 minutes: tell the operators. The
+//     account itself is protected by the login throttle (Logins), which
+//     slows guesses down instead of locking the owner out: a lockout let
+//     anyone lock anyone out with ten wrong passwords (issue 15).
 //   - 3 flood disconnects in 10 minutes: DLINE.
 //   - 50 connection attempts in a minute from one address: DLINE
 //     (InspIRCd's connectban bans at 10 per hour from one address; the
@@ -122,9 +120,8 @@ func DefaultDetectConfig() DetectConfig {
 			Memory: 24 * time.Hour, Notify: true}
 	}
 	return DetectConfig{
-		AuthFailIP: ip(20, 10*time.Minute),
-		AuthFailAccount: RuleConfig{Threshold: 10, Window: 10 * time.Minute, Action: "lockout",
-			Durations: []time.Duration{5 * time.Minute, 15 * time.Minute, time.Hour}, Memory: 24 * time.Hour, Notify: true},
+		AuthFailIP:      ip(20, 10*time.Minute),
+		AuthFailAccount: RuleConfig{Threshold: 10, Window: 10 * time.Minute, Action: "notice", Memory: 24 * time.Hour, Notify: true},
 		FloodDisconnect: ip(3, 10*time.Minute),
 		ConnStorm:       ip(50, time.Minute),
 		RegTimeout:      ip(10, 10*time.Minute),
@@ -163,13 +160,13 @@ func AccountKey(account string) Key { return Key{name: account} }
 // Response tells the caller how to react to a fired detector. The caller
 // applies it: adds the DLINE to the BanList (mask IPMaskString(Net),
 // reason Reason(), expiry now+Duration), disconnects matching clients,
-// locks the account, writes the audit record, notifies operators.
+// writes the audit record, notifies operators.
 type Response struct {
 	Kind     Kind
 	Action   Action
 	Net      netip.Prefix  // ActionDLine: the block to ban
 	Account  string        // account rules: the account, as observed
-	Duration time.Duration // DLINE or lockout duration
+	Duration time.Duration // DLINE duration
 	Offence  int           // 1 for a first offence within the memory period
 	Events   int           // observations in the window when it fired
 	Notify   bool
@@ -253,11 +250,11 @@ func NewDetector(cfg DetectConfig, cm *CaseMapping, conns *ConnLimiter) (*Detect
 			case "dline":
 				r.action = ActionDLine
 			case "lockout":
-				r.action = ActionLockout
+				return nil, fmt.Errorf("guard: detector %v: action \"lockout\" was removed (it let anyone lock an owner out of their account); [guard.logins] throttles guessing instead: use \"notice\"", k)
 			default:
 				return nil, fmt.Errorf("guard: detector %v: unknown action %q", k, rc.Action)
 			}
-			if (r.action == ActionLockout) != r.accountKey && r.action != ActionNotice {
+			if r.action == ActionDLine && r.accountKey {
 				return nil, fmt.Errorf("guard: detector %v: action %q does not apply to its key", k, rc.Action)
 			}
 			if r.action != ActionNotice && len(r.durations) == 0 {

@@ -116,8 +116,8 @@ func TestConnStormCIDR(t *testing.T) {
 	}
 }
 
-func TestAuthFailAccountLockout(t *testing.T) {
-	d := testDetector(t, nil) // 10 in 10m -> lockout 5m, 15m, 1h
+func TestAuthFailAccountNotice(t *testing.T) {
+	d := testDetector(t, nil) // 10 in 10m -> notice
 	var r Response
 	var ok bool
 	// Case variations of one account count together.
@@ -126,8 +126,8 @@ func TestAuthFailAccountLockout(t *testing.T) {
 			t.Fatalf("failure %d: fired=%v", i+1, ok)
 		}
 	}
-	if r.Action != ActionLockout || r.Account != "alice" || r.Duration != 5*time.Minute || r.Net.IsValid() {
-		t.Fatalf("lockout response: %+v", r)
+	if r.Action != ActionNotice || r.Account != "alice" || r.Duration != 0 || r.Net.IsValid() || !r.Notify {
+		t.Fatalf("account response: %+v", r)
 	}
 	// Keys of the wrong type are ignored.
 	if _, ok := d.Observe(AuthFailAccount, IPKey(netip.MustParseAddr("192.0.2.1")), t0); ok {
@@ -197,6 +197,7 @@ func TestDetectorConfigErrors(t *testing.T) {
 	for i, mod := range []func(*DetectConfig){
 		func(c *DetectConfig) { c.AuthFailIP.Action = "kill" },
 		func(c *DetectConfig) { c.AuthFailIP.Action = "lockout" },
+		func(c *DetectConfig) { c.AuthFailAccount.Action = "lockout" },
 		func(c *DetectConfig) { c.AuthFailAccount.Action = "dline" },
 		func(c *DetectConfig) { c.AuthFailIP.Durations = nil },
 		func(c *DetectConfig) { c.AuthFailIP.Durations = []time.Duration{-1} },

@@ -1,5 +1,5 @@
 // Package guard is laird's abuse policy: flood control, connection limits,
-// bans, account suspension and lockout, automatic threat detection, keyed
+// bans, account suspension, the login throttle, automatic threat detection, keyed
 // quotas and input validation. It is pure in-memory policy over plain
 // values; it imports no other laird package. The chat and loop packages
 // call it and apply its decisions; persistence (bans, suspensions, audit)
@@ -11,7 +11,7 @@
 //   - Budget is per connection and has no locks: it lives inside the
 //     connection struct and only the event loop owning that connection
 //     may touch it. FloodClass and Flood are immutable and shared.
-//   - ConnLimiter, BanList, Suspensions, Lockouts, Detector and Quota are
+//   - ConnLimiter, BanList, Suspensions, Logins, Detector and Quota are
 //     shared by all event loops and shards and safe for concurrent use.
 //     Per-address state lives in tables of 64 mutex-guarded shards, so two
 //     loops contend only when their keys share a shard. Ban and suspension
@@ -35,7 +35,7 @@
 //
 // Every call takes now explicitly, so tests drive a fake clock. Pass
 // time.Now() in production: rate state uses its monotonic reading and is
-// immune to wall-clock steps. Ban, suspension and lockout expiries are
+// immune to wall-clock steps. Ban and suspension expiries are
 // wall-clock instants, since they are persisted and outlive the process.
 //
 // # Wiring (for the loop and chat packages)
@@ -60,12 +60,15 @@
 // debt grow and gets ExcessFlood at the class's disconnect threshold.
 // ExcessFlood: send ERROR :Excess Flood, close, and Observe(FloodDisconnect).
 //
-// Registration: Bans.MatchUserHost, Suspensions.Suspended and
-// Lockouts.Locked before accepting a login; Observe(AuthFailIP) and
+// Registration: Bans.MatchUserHost and Suspensions.Suspended before
+// accepting a login. A password login asks Logins.Check first (refuse
+// without checking, or check after its Delay, never on an event loop),
+// then reports Logins.Failed or Logins.Succeeded (whose count of failures
+// since the last login the owner is told); Observe(AuthFailIP) and
 // Observe(AuthFailAccount) on each failed attempt, Observe(RegTimeout)
 // when registration times out. A Response says what to apply: add the
 // DLINE (Bans.Add, then persist the returned Ban), disconnect matching
 // clients (Bans.Matcher on the stored Ban, Match over the connected ones),
-// lock the account (Lockouts.Lock), audit, notify operators. Operator
-// KLINE/DLINE commands take the same path from Bans.Add on.
+// audit, notify operators. Operator KLINE/DLINE commands take the same
+// path from Bans.Add on.
 package guard

@@ -11,13 +11,14 @@ package guard
 // Reconfigure returns a Guard that applies cfg from now on and keeps the
 // state g has gathered:
 //
-//   - bans, suspensions and lockouts are the same objects (shared);
+//   - bans and suspensions are the same objects (shared);
 //   - the per-block connection counts and throttle clocks carry over, so
 //     every connection admitted before is still counted and released;
 //   - a detector keeps its counts and offence history when its keying (window,
 //     prefix lengths) and size are unchanged; otherwise it starts counting
 //     afresh;
-//   - a quota keeps its clocks under the same condition;
+//   - a quota keeps its clocks under the same condition, and so does the
+//     login throttle (with the failures each owner is yet to hear of);
 //   - flood classes, exemptions and text limits are the new ones. Budgets
 //     hold their class: a connection whose class Flood.Owns no longer
 //     reports must be classed again (its debt is kept).
@@ -25,8 +26,8 @@ package guard
 // Settings that key or size the shared state cannot change under it. They
 // keep g's values and are listed in kept, as TOML keys relative to [guard]:
 // casemapping, connections.prefix_v4, connections.prefix_v6,
-// connections.max_entries, bans.min_prefix_v4, bans.min_prefix_v6 and
-// max_lockouts. A restart applies them.
+// connections.max_entries, bans.min_prefix_v4 and bans.min_prefix_v6. A
+// restart applies them.
 //
 // An invalid cfg returns the error New would and leaves g as it was.
 //
@@ -62,7 +63,6 @@ func (g *Guard) Reconfigure(cfg Config) (ng *Guard, kept []string, err error) {
 	if keep("bans.min_prefix_v6", cfg.Bans.MinPrefixV6 == g.Bans.minV6) {
 		cfg.Bans.MinPrefixV6 = g.Bans.minV6
 	}
-	keep("max_lockouts", max(1, cfg.MaxLockouts) == g.Lockouts.max)
 
 	// New validates every setting, the kept sizes included: a value that
 	// would fail at the next start is refused now.
@@ -73,7 +73,7 @@ func (g *Guard) Reconfigure(cfg Config) (ng *Guard, kept []string, err error) {
 	ng.CaseMapping = g.CaseMapping
 	ng.Bans = g.Bans
 	ng.Suspensions = g.Suspensions
-	ng.Lockouts = g.Lockouts
+	ng.Logins.carry(g.Logins)
 	ng.Conns.bans = g.Bans
 	ng.Conns.tab = g.Conns.tab
 	ng.Detect.carry(g.Detect)
@@ -117,6 +117,16 @@ func (q *Quota) carry(old *Quota) {
 	}
 	q.cm = old.cm
 	q.ips, q.names = old.ips, old.names
+}
+
+// carry takes over old's tables when keyed and sized alike. Its clocks
+// are instants, so they stay meaningful under new limits or a new window.
+func (l *Logins) carry(old *Logins) {
+	if l.bits4 != old.bits4 || l.bits6 != old.bits6 || l.pairs.perShard != old.pairs.perShard {
+		return
+	}
+	l.cm = old.cm
+	l.pairs, l.accts = old.pairs, old.accts
 }
 
 // Owns reports whether c is a class that f hands out. A Budget charging

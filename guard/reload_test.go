@@ -47,6 +47,9 @@ func TestReconfigureKeepsStateAppliesLimits(t *testing.T) {
 		}
 	}
 	oldClass := g.Flood.For(a, false)
+	for i := 0; i < 5; i++ {
+		g.Logins.Failed("alice", a, true, now)
+	}
 
 	next := cfg
 	next.Connections.MaxPerIP = 3
@@ -71,8 +74,14 @@ func TestReconfigureKeepsStateAppliesLimits(t *testing.T) {
 	if _, ok := ng.Bans.MatchIP(netip.MustParseAddr("198.51.100.7"), now); !ok || ng.Bans != g.Bans {
 		t.Fatal("the D-line did not survive")
 	}
-	if ng.Suspensions != g.Suspensions || ng.Lockouts != g.Lockouts {
-		t.Fatal("suspensions or lockouts replaced")
+	if ng.Suspensions != g.Suspensions {
+		t.Fatal("suspensions replaced")
+	}
+	if v := ng.Logins.Check("alice", a, now); !v.Refused {
+		t.Fatalf("the login throttle forgot a's failures: %+v", v)
+	}
+	if n, _ := ng.Logins.Succeeded("alice", netip.Addr{}, now); n != 5 {
+		t.Fatalf("the owner's report lost failures: %d", n)
 	}
 	if _, fired := ng.Detect.Observe(AuthFailIP, IPKey(a), now); !fired {
 		t.Fatal("the 20th failure did not fire: the detector forgot the first 19")
@@ -110,13 +119,12 @@ func TestReconfigureKeepsKeyingSettings(t *testing.T) {
 	next.Connections.PrefixV4 = 24
 	next.Connections.MaxEntries = 1 << 10
 	next.Bans.MinPrefixV4 = 16
-	next.MaxLockouts = 5
 	next.CaseMapping = "ascii"
 	ng, kept, err := g.Reconfigure(next)
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{"casemapping", "connections.prefix_v4", "connections.max_entries", "bans.min_prefix_v4", "max_lockouts"}
+	want := []string{"casemapping", "connections.prefix_v4", "connections.max_entries", "bans.min_prefix_v4"}
 	if !slices.Equal(kept, want) {
 		t.Fatalf("kept %v, want %v", kept, want)
 	}

@@ -39,7 +39,6 @@ var restartKeys = []string{
 	"guard.connections.max_entries",
 	"guard.bans.min_prefix_v4",
 	"guard.bans.min_prefix_v6",
-	"guard.max_lockouts",
 }
 
 // under reports whether key is prefix or an option inside it.

@@ -352,26 +352,6 @@ func TestRegistrationQuota(t *testing.T) {
 	c.expect(`FAIL REGISTER TEMPORARILY_UNAVAILABLE \S+ :Too many account registrations`)
 }
 
-// TestAccountLockout: repeated failed logins lock the account; the right
-// password is then refused with a clear message too.
-func TestAccountLockout(t *testing.T) {
-	ts := startTestServer(t, func(c *Config) {
-		fastAccounts(c)
-		c.Guard.Detect.AuthFailAccount.Threshold = 3
-	})
-	ts.registerAccount("victim", "right-password").quit()
-	c := ts.connect("guesser", "sasl")
-	for i := 0; i < 3; i++ {
-		c.saslPlain("victim", fmt.Sprintf("wrong-%d", i))
-		c.expect(` 904 guesser `)
-	}
-	c.saslPlain("victim", "right-password")
-	line := c.expect(` 904 guesser .*`)[0]
-	if !strings.Contains(strings.ToLower(line), "lock") {
-		t.Fatalf("locked account not said clearly: %q", line)
-	}
-}
-
 // TestConnectionStormDetector: many connection attempts from one network
 // within the window lead to a temporary D-line of that network (a /24 when
 // configured so; the default is the connection limiter's /32).

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -130,4 +131,121 @@ func TestAutomaticDLineSparesExemptAddress(t *testing.T) {
 	if !registers(t, ts, "127.0.5.7", "gateway2") {
 		t.Fatal("exempt address refused")
 	}
+}
+
+// fastLogins makes the login throttle's delays short enough for tests.
+func fastLogins(c *Config) {
+	fastAccounts(c)
+	c.Guard.Logins.Delay = 25 * time.Millisecond
+	c.Guard.Logins.MaxDelay = 100 * time.Millisecond
+}
+
+// saslFrom connects from src, registers as nick, and tries a SASL PLAIN
+// login, returning the 903/904 line.
+func saslFrom(t *testing.T, ts *testServer, src, nick, account, password string) (*ircClient, string) {
+	t.Helper()
+	c := dialFrom(t, ts, nick, src)
+	c.send("CAP REQ :sasl")
+	c.send("NICK %s", nick)
+	c.send("USER %s 0 * :%s", nick, nick)
+	c.expect(`CAP \S+ ACK`)
+	c.saslPlain(account, password)
+	return c, c.expect(` 90[34] .*`)[0]
+}
+
+// TestLockoutCannotBeTurnedAgainstOwner: wrong passwords from many
+// addresses (issue 15: ten from ten addresses locked the account for five
+// minutes, escalating to an hour) only slow the account down: the owner,
+// from an address without failures, logs in with SASL and IDENTIFY, and
+// is told how many logins failed since the last one. The address that
+// keeps guessing runs out of attempts on that account alone.
+func TestLockoutCannotBeTurnedAgainstOwner(t *testing.T) {
+	ts := startTestServer(t, fastLogins)
+	ts.registerAccount("victim", "right-password").quit()
+
+	for i := 0; i < 10; i++ {
+		c, line := saslFrom(t, ts, fmt.Sprintf("127.0.0.%d", 11+i), fmt.Sprintf("guess%d", i), "victim", "wrong")
+		if !strings.Contains(line, " 904 ") || !strings.Contains(line, "Invalid account name or password") {
+			t.Fatalf("guess %d: %q", i, line)
+		}
+		c.conn.Close()
+	}
+	// The owner gets in, slowed (10 failures: past the threshold of 5,
+	// the delay has reached its 100ms cap) but not refused, and hears of
+	// the failures.
+	start := time.Now()
+	owner, line := saslFrom(t, ts, "127.0.0.2", "owner", "victim", "right-password")
+	if !strings.Contains(line, " 903 ") {
+		t.Fatalf("owner's SASL login refused: %q", line)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Fatalf("account under attack not slowed: owner answered in %v", d)
+	}
+	owner.expect(`:NickServ!\S+ NOTICE \S+ :10 failed logins to victim since your last login, the last at `)
+	owner.send("CAP END")
+	owner.expect(` 001 owner `)
+
+	// One address keeps guessing: after 5 failures it is refused unchecked,
+	// even with the right password.
+	bot, _ := saslFrom(t, ts, "127.0.0.30", "bot", "victim", "wrong")
+	for i := 0; i < 4; i++ {
+		bot.saslPlain("victim", "wrong")
+		bot.expect(` 904 .*Invalid account name or password`)
+	}
+	bot.saslPlain("victim", "right-password")
+	bot.expect(` 904 .*Too many failed logins to victim from your address`)
+
+	// IDENTIFY and GHOST with the password work too, and the count was
+	// reset by the login.
+	ghosted := ts.dial("ghosted")
+	ghosted.register("victim2")
+	ident := dialFrom(t, ts, "ident", "127.0.0.3")
+	ident.register("ident")
+	ident.send("PRIVMSG NickServ :IDENTIFY victim right-password")
+	ident.expect(`NOTICE ident :You are now identified as victim`)
+	ident.expect(`NOTICE ident :5 failed logins to victim since your last login`)
+	ident.send("PRIVMSG NickServ :LOGOUT")
+	ident.send("PRIVMSG NickServ :IDENTIFY victim right-password")
+	ident.expect(`NOTICE ident :You are now identified as victim`)
+	ident.expectNone(`failed logins`, 200*time.Millisecond)
+	owner.send("PRIVMSG NickServ :GHOST victim2 wrong")
+	owner.expect(`NOTICE owner :Nick victim2 is not registered`)
+}
+
+// TestGhostAndDropPasswordsThrottled: GHOST and DROP check the owner's
+// password through the same throttle as logins.
+func TestGhostAndDropPasswordsThrottled(t *testing.T) {
+	ts := startTestServer(t, func(c *Config) {
+		fastLogins(c)
+		c.Guard.Logins.PerAddress = 2
+	})
+	owner := ts.registerAccount("keeper", "right-password")
+	squatter := dialFrom(t, ts, "squatter", "127.0.0.40")
+	squatter.register("squatter")
+	for i := 0; i < 2; i++ {
+		squatter.send("PRIVMSG NickServ :GHOST keeper wrong%d", i)
+		squatter.expect(`NOTICE squatter :Invalid password`)
+	}
+	squatter.send("PRIVMSG NickServ :GHOST keeper right-password")
+	squatter.expect(`NOTICE squatter :Too many failed logins to keeper from your address`)
+	// SCRAM goes through the same throttle (refused at the first step).
+	squatter.send("CAP REQ :sasl")
+	squatter.expect(`CAP \S+ ACK :sasl`)
+	squatter.send("AUTHENTICATE SCRAM-SHA-256")
+	squatter.expect(`^AUTHENTICATE \+$`)
+	squatter.send("AUTHENTICATE %s", b64(newScramClient("keeper", "right-password").first()))
+	squatter.expect(` 904 .*Too many failed logins to keeper from your address`)
+	owner.sync()
+
+	for i := 0; i < 2; i++ {
+		owner.send("PRIVMSG NickServ :DROP wrong%d", i)
+		owner.expect(`NOTICE keeper :Invalid password`)
+	}
+	owner.send("PRIVMSG NickServ :DROP right-password")
+	owner.expect(`NOTICE keeper :Too many failed logins to keeper from your address`)
+	// Another address still has its attempts.
+	other := dialFrom(t, ts, "other", "127.0.0.41")
+	other.register("other")
+	other.send("PRIVMSG NickServ :GHOST keeper right-password")
+	other.expect(`NOTICE other :keeper has been disconnected`)
 }

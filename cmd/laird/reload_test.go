@@ -399,7 +399,7 @@ func TestOptionKeysAndReloadability(t *testing.T) {
 	}
 	for key, want := range map[string]bool{
 		"server.listen": false, "server.name": false, "limits.nick_len": false, "metrics.listen": false,
-		"store.lazy_history": false, "guard.connections.prefix_v4": false, "guard.max_lockouts": false,
+		"store.lazy_history": false, "guard.connections.prefix_v4": false, "guard.logins.per_address": true,
 		"server.motd": true, "server.password": true, "oper": true, "metrics.token": true, "log.format": true,
 		"guard.flood.classes": true, "guard.connections.max_per_ip": true, "guard.detect.auth_fail_ip.threshold": true,
 		"alerts.webhook.url": true, "accounts.bcrypt_cost": true, "store.audit_retention": true,
