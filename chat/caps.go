@@ -25,29 +25,35 @@ const (
 	CapAccountRegistration // draft/account-registration (accounts.go)
 	CapExtendedMonitor
 	CapChathistory
+	CapStandardReplies      // standard-replies: FAIL/WARN/NOTE are sent anyway; advertised for clients that look
+	CapNoImplicitNames      // no-implicit-names: no NAMES burst after JOIN
+	CapNoImplicitNamesDraft // draft/no-implicit-names, the same before ratification
 	capCount
 )
 
 var capNames = [capCount]string{
-	CapCapNotify:           "cap-notify",
-	CapMessageTags:         "message-tags",
-	CapServerTime:          "server-time",
-	CapEchoMessage:         "echo-message",
-	CapBatch:               "batch",
-	CapLabeledResponse:     "labeled-response",
-	CapAccountTag:          "account-tag",
-	CapAccountNotify:       "account-notify",
-	CapAwayNotify:          "away-notify",
-	CapExtendedJoin:        "extended-join",
-	CapMultiPrefix:         "multi-prefix",
-	CapUserhostInNames:     "userhost-in-names",
-	CapInviteNotify:        "invite-notify",
-	CapChghost:             "chghost",
-	CapSetname:             "setname",
-	CapSASL:                "sasl",
-	CapAccountRegistration: "draft/account-registration",
-	CapExtendedMonitor:     "extended-monitor",
-	CapChathistory:         "draft/chathistory",
+	CapCapNotify:            "cap-notify",
+	CapMessageTags:          "message-tags",
+	CapServerTime:           "server-time",
+	CapEchoMessage:          "echo-message",
+	CapBatch:                "batch",
+	CapLabeledResponse:      "labeled-response",
+	CapAccountTag:           "account-tag",
+	CapAccountNotify:        "account-notify",
+	CapAwayNotify:           "away-notify",
+	CapExtendedJoin:         "extended-join",
+	CapMultiPrefix:          "multi-prefix",
+	CapUserhostInNames:      "userhost-in-names",
+	CapInviteNotify:         "invite-notify",
+	CapChghost:              "chghost",
+	CapSetname:              "setname",
+	CapSASL:                 "sasl",
+	CapAccountRegistration:  "draft/account-registration",
+	CapExtendedMonitor:      "extended-monitor",
+	CapChathistory:          "draft/chathistory",
+	CapStandardReplies:      "standard-replies",
+	CapNoImplicitNames:      "no-implicit-names",
+	CapNoImplicitNamesDraft: "draft/no-implicit-names",
 }
 
 // String returns the capability's name.

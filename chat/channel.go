@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"net/netip"
 	"time"
 
 	"laird/codec"
@@ -59,7 +60,8 @@ type Channel struct {
 	bans    []listEntry
 	excepts []listEntry
 	invex   []listEntry
-	invited map[string]struct{} // casefolded nicks invited while +i
+	invited map[string]struct{}      // casefolded nicks invited while +i
+	knocks  map[netip.Addr]time.Time // recent KNOCKs by address (knock.go)
 }
 
 func newChannel(name, folded string, now time.Time) *Channel {

@@ -142,6 +142,12 @@ func (c *Client) update(fn func(*Identity)) *Identity {
 // Has reports whether the client enabled capability cp.
 func (c *Client) Has(cp Cap) bool { return c.caps.Load()&(1<<cp) != 0 }
 
+// noImplicitNames reports whether c opted out of the NAMES burst after
+// JOIN (no-implicit-names, under either of its names).
+func (c *Client) noImplicitNames() bool {
+	return c.Has(CapNoImplicitNames) || c.Has(CapNoImplicitNamesDraft)
+}
+
 func (c *Client) channelList() []string {
 	c.chansMu.Lock()
 	defer c.chansMu.Unlock()

@@ -26,6 +26,9 @@ type Config struct {
 	MaxTargets  int // targets per PRIVMSG/NOTICE (TARGMAX); default 4
 	MaxList     int // entries per +b/+e/+I list (MAXLIST); default 100
 	MaxMonitor  int // MONITOR list size; default 100
+	// KnockInterval is how long an address waits between KNOCKs on one
+	// channel; default 1m.
+	KnockInterval time.Duration
 
 	Shards       int // state partitions, each one goroutine; default GOMAXPROCS
 	ShardQueue   int // queued tasks per shard past which the loops hold client commands back; default 65536
@@ -81,6 +84,9 @@ func (c *Config) setDefaults() {
 	def(&c.ShardQueue, 65536)
 	def(&c.PipelineMax, 32)
 	def(&c.WhowasLength, 1000)
+	if c.KnockInterval <= 0 {
+		c.KnockInterval = time.Minute
+	}
 	c.Accounts.setDefaults()
 	if c.Version == "" {
 		c.Version = "laird-dev"

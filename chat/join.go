@@ -121,14 +121,17 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 			}
 		}
 	}
-	// The joiner gets JOIN, the topic and NAMES, labeled as one response.
+	// The joiner gets JOIN, the topic and NAMES (unless it opted out with
+	// no-implicit-names), labeled as one response.
 	r := sh.replies(c)
 	r.begin()
 	r.buf = msg.appendVariant(r.buf, msg.variantOf(c))
 	if ch.topic != "" {
 		ch.topicReplies(r)
 	}
-	ch.namesReplies(r, c)
+	if !c.noImplicitNames() {
+		ch.namesReplies(r, c)
+	}
 	b.reply(o, r)
 	sh.regAnnounce(b, ch, c, modes, now)
 }
@@ -160,6 +163,12 @@ func (ch *Channel) topicReplies(r *replies) {
 
 // namesReplies appends 353 lines (packed under the line limit) and 366.
 func (ch *Channel) namesReplies(r *replies, c *Client) {
+	ch.nameLines(r, c)
+	r.numeric(codec.RPL_ENDOFNAMES, ch.name, "End of /NAMES list")
+}
+
+// nameLines appends the 353 lines of ch as c may see them.
+func (ch *Channel) nameLines(r *replies, c *Client) {
 	multi := c.Has(CapMultiPrefix)
 	uhnames := c.Has(CapUserhostInNames)
 	symbol := "="
@@ -195,7 +204,6 @@ func (ch *Channel) namesReplies(r *replies, c *Client) {
 		line = append(line, name...)
 	}
 	flush()
-	r.numeric(codec.RPL_ENDOFNAMES, ch.name, "End of /NAMES list")
 }
 
 func handlePart(o *op, m *codec.Message) {

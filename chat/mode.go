@@ -115,8 +115,8 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 				continue
 			}
 			params++
-			if ch.editList(s, r, mc, add, arg, c.Identity().Prefix, now) {
-				changes = append(changes, modeChange{add, mc, normalizeMask(arg)})
+			if mask, ok := ch.editList(s, r, mc, add, arg, c.Identity().Prefix, now); ok {
+				changes = append(changes, modeChange{add, mc, mask})
 			}
 		case 'o', 'v':
 			arg, ok := nextArg()
@@ -376,28 +376,33 @@ func (ch *Channel) listReplies(r *replies, mc byte) {
 	r.numeric(end, ch.name, text)
 }
 
-// editList adds or removes a mask; it reports whether the list changed.
-func (ch *Channel) editList(s *Server, r *replies, mc byte, add bool, mask, setBy string, now time.Time) bool {
-	mask = normalizeMask(mask)
+// editList adds or removes a mask; it returns the mask as stored and
+// whether the list changed. A malformed extended ban gets 696.
+func (ch *Channel) editList(s *Server, r *replies, mc byte, add bool, arg, setBy string, now time.Time) (string, bool) {
+	mask, ok := listMask(arg)
+	if !ok {
+		r.numeric(codec.ERR_INVALIDMODEPARAM, ch.name, string(mc), arg, "Invalid ban mask")
+		return "", false
+	}
 	l := ch.list(mc)
 	for i, e := range *l {
 		if s.cm.Equal(e.mask, mask) {
 			if add {
-				return false
+				return "", false
 			}
 			*l = append((*l)[:i], (*l)[i+1:]...)
-			return true
+			return e.mask, true
 		}
 	}
 	if !add {
-		return false
+		return "", false
 	}
 	if len(*l) >= s.cfg.MaxList {
 		r.numeric(codec.ERR_BANLISTFULL, ch.name, string(mc), "Channel list is full")
-		return false
+		return "", false
 	}
 	*l = append(*l, listEntry{mask: mask, setBy: setBy, setAt: now})
-	return true
+	return mask, true
 }
 
 // userMode handles MODE <nick> on the client's own loop.

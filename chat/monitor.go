@@ -155,15 +155,16 @@ func (s *Server) monitorNotify(folded string, id *Identity, online bool) {
 		if len(w) == 0 {
 			return
 		}
-		var line []byte
+		// Each watcher's line names it (730/731 carry the recipient's
+		// nick like any numeric), so it is encoded once per watcher.
+		param, num := id.Nick, codec.RPL_MONOFFLINE
 		if online {
-			line = appendCmd(nil, s.name, codec.RPL_MONONLINE, true, "*", id.Prefix)
-		} else {
-			line = appendCmd(nil, s.name, codec.RPL_MONOFFLINE, true, "*", id.Nick)
+			param, num = id.Prefix, codec.RPL_MONONLINE
 		}
-		off, end := b.appendLine(line)
 		for c := range w {
-			b.sendSpan(c, off, end)
+			off := int32(len(b.buf))
+			b.buf = appendCmd(b.buf, s.name, num, true, c.Nick(), param)
+			b.sendSpan(c, off, int32(len(b.buf)))
 		}
 	})
 }

@@ -136,7 +136,8 @@ func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, sta
 	}
 }
 
-// canSpeak applies +n, +m and bans.
+// canSpeak applies +n, +m, bans and mutes (m: extbans); exceptions lift
+// both.
 func (ch *Channel) canSpeak(s *Server, c *Client, id *Identity) bool {
 	mb := ch.member(c)
 	if mb == nil {
@@ -149,7 +150,10 @@ func (ch *Channel) canSpeak(s *Server, c *Client, id *Identity) bool {
 	if ch.modes&cmodeModerated != 0 {
 		return false
 	}
-	return !(matchesAny(s.cm, ch.bans, id) && !matchesAny(s.cm, ch.excepts, id))
+	if matchesAny(s.cm, ch.excepts, id) {
+		return true
+	}
+	return !matchesAny(s.cm, ch.bans, id) && !(matchesMute(s.cm, ch.bans, id) && !matchesMute(s.cm, ch.excepts, id))
 }
 
 // privateMessage runs on the target nick's shard.

@@ -119,6 +119,7 @@ func sameSecret(sent, secret string) bool {
 func (s *Server) buildISupport() []string {
 	c := &s.cfg
 	tokens := []string{
+		"ACCOUNTEXTBAN=a",
 		"AWAYLEN=" + strconv.Itoa(c.AwayLen),
 		"BOT=B",
 		"CASEMAPPING=" + c.Casemapping,
@@ -130,6 +131,7 @@ func (s *Server) buildISupport() []string {
 		// suites test them by faking the clock, which a Go binary ignores.
 		"ELIST=MNU",
 		"EXCEPTS=e",
+		"EXTBAN=," + extbanTypes,
 		"HOSTLEN=64",
 		"INVEX=I",
 		"KICKLEN=" + strconv.Itoa(c.KickLen),
@@ -143,7 +145,7 @@ func (s *Server) buildISupport() []string {
 		"PREFIX=(ov)@+",
 		"SAFELIST",
 		"STATUSMSG=@+",
-		"TARGMAX=JOIN:,KICK:" + strconv.Itoa(c.MaxTargets) + ",LIST:,MONITOR:,NAMES:1,NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
+		"TARGMAX=JOIN:,KICK:" + strconv.Itoa(c.MaxTargets) + ",LIST:,MONITOR:,NAMES:" + strconv.Itoa(c.MaxTargets) + ",NOTICE:" + strconv.Itoa(c.MaxTargets) + ",PART:,PRIVMSG:" + strconv.Itoa(c.MaxTargets) + ",TAGMSG:" + strconv.Itoa(c.MaxTargets) + ",WHOIS:1",
 		"TOPICLEN=" + strconv.Itoa(c.TopicLen),
 		"USERLEN=" + strconv.Itoa(codec.DefaultUserLen),
 		"UTF8ONLY",

@@ -78,7 +78,8 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 		loops: loops,
 		caps: []Cap{CapCapNotify, CapMessageTags, CapServerTime, CapEchoMessage, CapBatch,
 			CapLabeledResponse, CapAccountTag, CapAwayNotify, CapExtendedJoin, CapMultiPrefix,
-			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify, CapExtendedMonitor},
+			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify, CapExtendedMonitor,
+			CapStandardReplies, CapNoImplicitNames, CapNoImplicitNamesDraft},
 		whowas: newWhowasLog(cfg.WhowasLength),
 	}
 	s.isupport = s.buildISupport()

@@ -26,14 +26,15 @@ func commandTable() map[string]*command {
 		"LINKS":   {handle: handleLinks, help: "LINKS\nThe servers of this network (just this one)."},
 		"STATS":   {handle: handleStats, minParams: 1, help: "STATS <letter>\nL: per-command latency p50/p99/p99.9; k/d: K-lines and D-lines (operators); u: uptime."},
 
-		// Channels (join.go, topic.go, kick.go, invite.go, list.go, mode.go).
+		// Channels (join.go, topic.go, kick.go, invite.go, knock.go, list.go, mode.go).
 		"JOIN":   {handle: handleJoin, minParams: 1, route: target, help: "JOIN <#chan>{,<#chan>} [<key>{,<key>}] | JOIN 0\nJoin channels (0 leaves all)."},
 		"PART":   {handle: handlePart, minParams: 1, route: target, help: "PART <#chan>{,<#chan>} [:<reason>]\nLeave channels."},
 		"TOPIC":  {handle: handleTopic, minParams: 1, route: target, help: "TOPIC <#chan> [:<topic>]\nShow or set a channel's topic."},
-		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>\nList a channel's members."},
+		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>{,<#chan>}\nList channels' members."},
 		"LIST":   {handle: handleList, help: "LIST [<#chan>{,<#chan>}|<mask>|!<mask>] [>n] [<n] [C<m] [C>m] [T<m] [T>m]\nList channels, filtered by name, mask, member count, age or topic age (minutes)."},
 		"KICK":   {handle: handleKick, minParams: 2, route: target, help: "KICK <#chan> <nick>{,<nick>} [:<reason>]\nRemove members (channel operators)."},
 		"INVITE": {handle: handleInvite, help: "INVITE <nick> <#chan> | INVITE\nInvite someone (channel operators on +i channels), or list your invitations."},
+		"KNOCK":  {handle: handleKnock, minParams: 1, route: target, help: "KNOCK <#chan> [:<message>]\nAsk the operators of an invite-only, keyed or full channel to let you in."},
 		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
 
 		// Messages (privmsg.go).
@@ -72,6 +73,7 @@ func commandTable() map[string]*command {
 		"SUSPEND":   {handle: handleSuspend, minParams: 1, oper: true, help: "SUSPEND <account> [:<reason>]\nSuspend an account: it cannot log in and its sessions end."},
 		"UNSUSPEND": {handle: handleUnsuspend, minParams: 1, oper: true, help: "UNSUSPEND <account>\nLift a suspension."},
 		"AUDIT":     {handle: handleAudit, oper: true, help: "AUDIT [action=<a>] [actor=<nick>] [target=<t>] [since=<duration>] [limit=<n>]\nQuery the audit trail."},
+		"CHGHOST":   {handle: handleChghost, minParams: 2, oper: true, help: "CHGHOST <nick> <host>\nChange a user's displayed host (sent to chghost clients)."},
 		"REHASH":    {handle: handleRehash, oper: true, help: "REHASH\nReload the MOTD, operator blocks and server password from the configuration file."},
 	}
 }

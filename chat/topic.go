@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"strings"
 	"time"
 
 	"laird/codec"
@@ -75,32 +76,43 @@ func (sh *shard) topic(b *batch, o *op, name, folded string, set bool, topic str
 
 func handleNames(o *op, m *codec.Message) {
 	s, c := o.s, o.c
-	if m.NParams() == 0 || len(m.Param(0)) == 0 {
-		r := c.replies()
-		r.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
-		o.reply(r)
-		return
+	var names []string
+	if m.NParams() > 0 {
+		names = splitList(m.Param(0))
 	}
-	// TARGMAX NAMES:1 — one channel per command, as ISUPPORT says.
-	names := splitList(m.Param(0))
 	if len(names) == 0 {
-		r := c.replies()
-		r.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
-		o.reply(r)
+		o.numeric(codec.RPL_ENDOFNAMES, "*", "End of /NAMES list")
 		return
 	}
-	name := names[0]
-	folded := s.cm.Fold(name)
-	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
-		r := sh.replies(c)
-		ch := sh.channels[folded]
-		if ch == nil || (ch.modes&cmodeSecret != 0 && ch.member(c) == nil) {
-			r.numeric(codec.RPL_ENDOFNAMES, name, "End of /NAMES list")
-		} else {
-			ch.namesReplies(r, c)
+	if len(names) > s.cfg.MaxTargets {
+		o.numeric(codec.ERR_TOOMANYTARGETS, string(m.Param(0)), "Too many targets")
+		return
+	}
+	// Several channels (TARGMAX NAMES): each one's 353 lines in the order
+	// asked, then one 366 naming them all, as RFC 2812 has it.
+	last := len(names) - 1
+	for i, name := range names {
+		folded := s.cm.Fold(name)
+		end := ""
+		if i == last {
+			end = strings.Join(names, ",")
 		}
-		b.reply(o, r)
-	})
+		o.sequence(func() {
+			o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
+				r := sh.replies(c)
+				if ch := sh.channels[folded]; ch != nil && (ch.modes&cmodeSecret == 0 || ch.member(c) != nil) {
+					ch.nameLines(r, c)
+					if len(names) == 1 {
+						end = ch.name
+					}
+				}
+				if end != "" {
+					r.numeric(codec.RPL_ENDOFNAMES, end, "End of /NAMES list")
+				}
+				b.reply(o, r)
+			})
+		})
+	}
 }
 
 // splitList splits a comma-separated parameter, dropping empty items.

@@ -77,6 +77,7 @@ const (
 	RPL_YOUREOPER       = "381"
 	RPL_REHASHING       = "382"
 	RPL_TIME            = "391"
+	RPL_VISIBLEHOST     = "396"
 	RPL_HELPSTART       = "704"
 	RPL_HELPTXT         = "705"
 	RPL_ENDOFHELP       = "706"
@@ -125,6 +126,12 @@ const (
 	ERR_BANLISTFULL       = "478"
 	ERR_BADCHANNAME       = "479"
 	ERR_NOPRIVS           = "723"
+
+	RPL_KNOCK        = "710"
+	RPL_KNOCKDLVR    = "711"
+	ERR_TOOMANYKNOCK = "712"
+	ERR_CHANOPEN     = "713"
+	ERR_KNOCKONCHAN  = "714"
 
 	RPL_MONONLINE    = "730"
 	RPL_MONOFFLINE   = "731"

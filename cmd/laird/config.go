@@ -61,6 +61,7 @@ type LimitsConfig struct {
 	MaxTargets          int      `toml:"max_targets"`
 	MaxList             int      `toml:"max_list"`
 	MaxMonitor          int      `toml:"max_monitor"`
+	KnockInterval       duration `toml:"knock_interval"`
 	SendQ               int      `toml:"sendq"`
 	RecvQ               int      `toml:"recvq"`
 	RegistrationTimeout duration `toml:"registration_timeout"`
@@ -125,6 +126,7 @@ func defaultConfig() Config {
 			SendQ:               1 << 20,
 			RecvQ:               64 << 10,
 			RegistrationTimeout: duration{30 * time.Second},
+			KnockInterval:       duration{time.Minute},
 			PingInterval:        duration{90 * time.Second},
 			PingTimeout:         duration{90 * time.Second},
 		},
@@ -210,25 +212,26 @@ func validateConfig(cfg *Config, reg *perf.Registry) error {
 
 func (cfg *Config) chatConfig(version string) chat.Config {
 	return chat.Config{
-		ServerName:  cfg.Server.Name,
-		Network:     cfg.Server.Network,
-		Description: cfg.Server.Description,
-		Password:    cfg.Server.Password,
-		MOTD:        cfg.Server.MOTD,
-		Casemapping: cfg.Server.Casemapping,
-		NickLen:     cfg.Limits.NickLen,
-		ChannelLen:  cfg.Limits.ChannelLen,
-		TopicLen:    cfg.Limits.TopicLen,
-		AwayLen:     cfg.Limits.AwayLen,
-		KickLen:     cfg.Limits.KickLen,
-		MaxChannels: cfg.Limits.MaxChannels,
-		MaxTargets:  cfg.Limits.MaxTargets,
-		MaxList:     cfg.Limits.MaxList,
-		MaxMonitor:  cfg.Limits.MaxMonitor,
-		Shards:      cfg.Server.Shards,
-		Opers:       cfg.Opers,
-		Version:     version,
-		Accounts:    cfg.Accounts.chat(),
+		ServerName:    cfg.Server.Name,
+		Network:       cfg.Server.Network,
+		Description:   cfg.Server.Description,
+		Password:      cfg.Server.Password,
+		MOTD:          cfg.Server.MOTD,
+		Casemapping:   cfg.Server.Casemapping,
+		NickLen:       cfg.Limits.NickLen,
+		ChannelLen:    cfg.Limits.ChannelLen,
+		TopicLen:      cfg.Limits.TopicLen,
+		AwayLen:       cfg.Limits.AwayLen,
+		KickLen:       cfg.Limits.KickLen,
+		MaxChannels:   cfg.Limits.MaxChannels,
+		MaxTargets:    cfg.Limits.MaxTargets,
+		MaxList:       cfg.Limits.MaxList,
+		MaxMonitor:    cfg.Limits.MaxMonitor,
+		KnockInterval: cfg.Limits.KnockInterval.Duration,
+		Shards:        cfg.Server.Shards,
+		Opers:         cfg.Opers,
+		Version:       version,
+		Accounts:      cfg.Accounts.chat(),
 	}
 }
 
