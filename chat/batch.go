@@ -48,10 +48,43 @@ type delivery struct {
 
 var deliverySize = int(unsafe.Sizeof(delivery{}))
 
-var batchPool = sync.Pool{New: func() any { return new(batch) }}
+// batchFree keeps a shard's released batches, with their grown buffers, for
+// its next drains: a sync.Pool would drop them at every GC and a big
+// channel's fan-out would grow its delivery lists again each time. Loops
+// release into it, the shard takes from it; a handful at most are in
+// flight per loop.
+type batchFree struct {
+	mu   sync.Mutex
+	list []*batch
+}
+
+const batchFreeMax = 64
+
+func (f *batchFree) get() *batch {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := len(f.list); n > 0 {
+		b := f.list[n-1]
+		f.list[n-1] = nil
+		f.list = f.list[:n-1]
+		return b
+	}
+	return nil
+}
+
+func (f *batchFree) put(b *batch) {
+	f.mu.Lock()
+	if len(f.list) < batchFreeMax {
+		f.list = append(f.list, b)
+	}
+	f.mu.Unlock()
+}
 
 func (s *Server) newBatch(shard int) *batch {
-	b := batchPool.Get().(*batch)
+	b := s.shards[shard].free.get()
+	if b == nil {
+		b = new(batch)
+	}
 	b.srv, b.shard = s, shard
 	if n := s.loops.Count(); len(b.perLoop) != n {
 		b.perLoop = make([][]delivery, n)
@@ -168,6 +201,26 @@ func (b *batch) flush() (full []int) {
 	return full
 }
 
+// A drain starts a new batch once one holds this much, so that a batch,
+// kept for reuse with its grown buffers, stays small, and a long drain's
+// output reaches the loops in pieces.
+const (
+	batchBytes      = 256 << 10
+	batchDeliveries = 16 << 10
+)
+
+// big reports whether the batch reached its size.
+func (b *batch) big() bool {
+	if len(b.buf) >= batchBytes {
+		return true
+	}
+	n := 0
+	for _, ds := range b.perLoop {
+		n += len(ds)
+	}
+	return n >= batchDeliveries
+}
+
 // parcel is one loop's part of a batch; it implements Parcel.
 type parcel struct {
 	b    *batch
@@ -236,15 +289,14 @@ func (p *parcel) Release() {
 func (b *batch) release() {
 	for i := range b.perLoop {
 		clear(b.perLoop[i])
-		if cap(b.perLoop[i]) > 4096 {
+		if cap(b.perLoop[i]) > 2*batchDeliveries {
 			b.perLoop[i] = nil
 		}
 		b.perLoop[i] = b.perLoop[i][:0]
 	}
-	if cap(b.buf) > 1<<20 {
+	if cap(b.buf) > 2*batchBytes {
 		b.buf = nil // do not keep a burst's memory forever
 	}
 	b.buf = b.buf[:0]
-	b.srv = nil
-	batchPool.Put(b)
+	b.srv.shards[b.shard].free.put(b)
 }

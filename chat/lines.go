@@ -14,7 +14,15 @@ import (
 // again after Conn.Resume.
 // The line is not retained after HandleLine returns.
 func (s *Server) HandleLine(c *Client, line []byte, now time.Time) bool {
-	var m codec.Message
+	// The parsed form lives in the loop's scratch, not on the heap: handlers
+	// reach it through an indirect call, which would make a local escape.
+	ls := s.loopState(c.loop)
+	if ls.depth == len(ls.msgs) {
+		ls.msgs = append(ls.msgs, new(codec.Message))
+	}
+	m := ls.msgs[ls.depth]
+	ls.depth++
+	defer func() { ls.depth-- }()
 	err := m.Parse(line)
 	if err != nil && c.busy() {
 		return false // its error reply must follow earlier replies
@@ -48,7 +56,7 @@ func (s *Server) HandleLine(c *Client, line []byte, now time.Time) bool {
 		s.InputTooLong(c)
 		return true
 	}
-	return s.Handle(c, &m, now)
+	return s.Handle(c, m, now)
 }
 
 // InputTooLong tells c that a line exceeded the protocol limit (417); the

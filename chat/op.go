@@ -139,6 +139,12 @@ func (o *op) fail(command, code, context, description string) {
 // command (Client.mayStart), and work an op started must not be lost
 // halfway.
 func (o *op) toShard(id int, fn func(sh *shard, b *batch)) {
+	o.onShard(id)
+	o.s.shards[id].push(task{o: o, c: o.c, run: fn})
+}
+
+// onShard counts a part that runs on shard id.
+func (o *op) onShard(id int) {
 	o.parts++
 	switch o.shard {
 	case shardNone:
@@ -147,7 +153,13 @@ func (o *op) toShard(id int, fn func(sh *shard, b *batch)) {
 	default:
 		o.shard = shardMany
 	}
-	o.s.shards[id].push(task{o: o, c: o.c, run: fn})
+}
+
+// toShardMessage is toShard for the message hot path: the task carries
+// the message instead of a closure.
+func (o *op) toShardMessage(id int, msg *messageTask) {
+	o.onShard(id)
+	o.s.shards[id].push(task{o: o, c: o.c, msg: msg})
 }
 
 // then runs fn on the loop once the parts started so far are done. From

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,7 +27,7 @@ func (s *Server) message(o *op, m *codec.Message, command string) {
 		}
 		return
 	}
-	text := ""
+	var text []byte
 	if command != "TAGMSG" {
 		if m.NParams() < 2 || len(m.Param(1)) == 0 {
 			if !quiet {
@@ -34,7 +35,7 @@ func (s *Server) message(o *op, m *codec.Message, command string) {
 			}
 			return
 		}
-		text = string(m.Param(1))
+		text = m.Param(1)
 	}
 	var clientTags []byte
 	if c.Has(CapMessageTags) {
@@ -45,7 +46,7 @@ func (s *Server) message(o *op, m *codec.Message, command string) {
 	}
 	if !containsComma(m.Param(0)) {
 		// One target, the common case: no split, no steps.
-		s.messageOne(o, command, string(m.Param(0)), text, clientTags, o.start)
+		s.messageOne(o, command, m.Param(0), text, clientTags, o.start)
 		return
 	}
 	targets := bytes.Split(m.Param(0), []byte{','})
@@ -55,23 +56,32 @@ func (s *Server) message(o *op, m *codec.Message, command string) {
 		}
 		return
 	}
+	s.messageMany(o, command, targets, text, clientTags)
+}
+
+// messageMany sends one message to several targets, one after another.
+// Later steps run after the line is gone: they keep copies.
+func (s *Server) messageMany(o *op, command string, targets [][]byte, text, clientTags []byte) {
+	text = bytes.Clone(text)
 	now := o.start
 	for _, raw := range targets {
 		if len(raw) == 0 {
 			continue
 		}
-		target := string(raw)
+		target := bytes.Clone(raw)
 		o.sequence(func() { s.messageOne(o, command, target, text, clientTags, now) })
 	}
 }
 
-func (s *Server) messageOne(o *op, command, target, text string, clientTags []byte, now time.Time) {
+// messageOne sends one message to one target. target and text may be
+// views into the input line: what outlives the call is copied, once.
+func (s *Server) messageOne(o *op, command string, target, text, clientTags []byte, now time.Time) {
 	if s.serviceMessage(o, command, target, text) {
 		return
 	}
 	name := target
 	var status memberModes
-	for len(name) > 1 && (name[0] == '@' || name[0] == '+') && codec.IsChannelName([]byte(name[1:])) {
+	for len(name) > 1 && (name[0] == '@' || name[0] == '+') && codec.IsChannelName(name[1:]) {
 		if name[0] == '@' {
 			status |= memberOp
 		} else {
@@ -79,22 +89,68 @@ func (s *Server) messageOne(o *op, command, target, text string, clientTags []by
 		}
 		name = name[1:]
 	}
-	folded := s.cm.Fold(name)
-	msg := &outMsg{command: command, params: []string{target}, at: now, clientTags: clientTags, onlyTags: command == "TAGMSG"}
+	msg := newMessageTask(s, o, command, target, text, name, now)
+	msg.out.clientTags = clientTags
+	msg.status = status
+	msg.channel = codec.IsChannelName(name)
+	o.toShardMessage(s.shardOf(msg.folded), msg)
+}
+
+// messageTask is one PRIVMSG, NOTICE or TAGMSG to one target on its way to
+// the target's shard: pooled, and run without a closure, so that a message
+// costs one allocation on the way (its strings, in one block).
+type messageTask struct {
+	out     outMsg
+	params  [2]string // out.params' backing array
+	o       *op
+	folded  string // the casefolded target name
+	status  memberModes
+	channel bool
+}
+
+var messagePool = sync.Pool{New: func() any { return new(messageTask) }}
+
+func newMessageTask(s *Server, o *op, command string, target, text, name []byte, now time.Time) *messageTask {
+	msg := messagePool.Get().(*messageTask)
+	// msgid, target, text and the folded name share one string.
+	var seq [16]byte
+	id := strconv.AppendUint(seq[:0], msgidSeq.Add(1), 36)
+	var sb strings.Builder
+	sb.Grow(len(msgidPrefix) + len(id) + len(target) + len(text) + len(name))
+	sb.WriteString(msgidPrefix)
+	sb.Write(id)
+	sb.Write(target)
+	sb.Write(text)
+	for _, ch := range name {
+		sb.WriteByte(s.cm.Lower(ch))
+	}
+	all := sb.String()
+	i := len(msgidPrefix) + len(id)
+	j := i + len(target)
+	k := j + len(text)
+	msg.out = outMsg{command: command, at: now, atNano: now.UnixNano(), msgid: all[:i], onlyTags: command == "TAGMSG"}
+	msg.params[0] = all[i:j]
+	msg.out.params = msg.params[:1]
 	if command != "TAGMSG" {
-		msg.params = append(msg.params, text)
+		msg.params[1] = all[j:k]
+		msg.out.params = msg.params[:2]
 	}
-	msg.msgid = newMsgID()
-	msg.atNano = now.UnixNano()
-	if codec.IsChannelName([]byte(name)) {
-		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
-			sh.channelMessage(b, o, msg, folded, status)
-		})
-		return
+	msg.o = o
+	msg.folded = all[k:]
+	return msg
+}
+
+// run delivers the message on the target's shard and returns the task to
+// its pool: nothing refers to it afterwards (recipients get the batch's
+// bytes, history gets copies).
+func (msg *messageTask) run(sh *shard, b *batch) {
+	if msg.channel {
+		sh.channelMessage(b, msg.o, &msg.out, msg.folded, msg.status)
+	} else {
+		sh.privateMessage(b, msg.o, &msg.out, msg.folded)
 	}
-	o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
-		sh.privateMessage(b, o, msg, folded)
-	})
+	*msg = messageTask{}
+	messagePool.Put(msg)
 }
 
 // channelMessage runs on the channel's shard.
@@ -214,6 +270,8 @@ func copyClientTags(tags []byte) []byte {
 	}
 }
 
+// A msgid is unique across restarts (a random per-process prefix) and
+// within the process (a counter).
 var (
 	msgidPrefix = func() string {
 		var b [5]byte
@@ -222,12 +280,6 @@ var (
 	}()
 	msgidSeq atomic.Uint64
 )
-
-// newMsgID returns an identifier unique across restarts (random per-process
-// prefix) and within the process (a counter).
-func newMsgID() string {
-	return msgidPrefix + strconv.FormatUint(msgidSeq.Add(1), 36)
-}
 
 // isCTCP reports whether a PRIVMSG/NOTICE is a CTCP other than ACTION.
 func isCTCP(msg *outMsg) bool {

@@ -139,6 +139,10 @@ func (s *Server) Stats() Stats {
 // loopState is chat's state per event loop, touched only by that loop.
 type loopState struct {
 	waiting []*Client // clients holding a command back for a full shard
+	// msgs are parse scratch for HandleLine; depth of them are in use (a
+	// handler may, rarely, lead to another client's line being handled).
+	msgs  []*codec.Message
+	depth int
 }
 
 func (s *Server) loopState(id int) *loopState { return &s.perLoop[id] }

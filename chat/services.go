@@ -39,17 +39,18 @@ func init() {
 // (never answered automatically). The op is recorded under the service's
 // own command (NICKSERV, CHANSERV), so that a slow IDENTIFY does not show
 // as a slow PRIVMSG.
-func (s *Server) serviceMessage(o *op, command, target, text string) bool {
+func (s *Server) serviceMessage(o *op, command string, target, text []byte) bool {
 	if len(target) != len("nickserv") { // both services' names are this long
 		return false
 	}
-	svc := services[s.cm.Fold(target)]
+	var buf [len("nickserv")]byte
+	svc := services[string(s.cm.AppendFold(buf[:0], target))]
 	if svc == nil {
 		return false
 	}
 	o.metric = commandIndex(strings.ToUpper(svc.name))
 	if command == "PRIVMSG" {
-		s.runService(o, svc, text)
+		s.runService(o, svc, string(text))
 	}
 	return true
 }

@@ -17,7 +17,8 @@ type task struct {
 	o   *op     // the op this is a part of; nil for internal work
 	c   *Client // o.c, or the client internal work is about (may be nil)
 	run func(sh *shard, b *batch)
-	enq time.Time // when it was queued, for the queue-wait histogram
+	msg *messageTask // instead of run: a message, without a closure
+	enq time.Time    // when it was queued, for the queue-wait histogram
 }
 
 // shard owns one partition of the shared state. Only its goroutine reads or
@@ -43,7 +44,8 @@ type shard struct {
 	waiting    []atomic.Bool
 	anyWaiting atomic.Bool
 
-	rec *perf.Recorder // owned by the shard goroutine; nil without monitoring
+	rec  *perf.Recorder // owned by the shard goroutine; nil without monitoring
+	free batchFree      // released batches for reuse
 
 	registered map[string]*regChan     // registered channels, by casefolded name (regchan.go)
 	held       map[*Client]*heldClient // clients whose tasks wait (hold.go)
@@ -136,10 +138,17 @@ func (sh *shard) drain() bool {
 		}
 	}
 	b := sh.srv.newBatch(sh.id)
+	var full []int
 	for i := range tasks {
 		sh.runTask(b, &tasks[i])
+		if b.big() {
+			// A batch stays small enough to keep for reuse, and loops get
+			// a long drain's output in pieces.
+			full = append(full, b.flush()...)
+			b = sh.srv.newBatch(sh.id)
+		}
 	}
-	full := b.flush()
+	full = append(full, b.flush()...)
 	sh.wakeWaiting()
 	if sh.rec != nil {
 		sh.rec.AddBusy(time.Since(start))
@@ -165,7 +174,11 @@ func (sh *shard) runTask(b *batch, t *task) {
 		return
 	}
 	sh.cur, sh.kept = t, false
-	t.run(sh, b)
+	if t.msg != nil {
+		t.msg.run(sh, b)
+	} else {
+		t.run(sh, b)
+	}
 	if t.o != nil && !sh.kept {
 		b.done(t.o)
 	}
