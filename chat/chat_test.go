@@ -157,3 +157,57 @@ func TestShardFullHoldsCommands(t *testing.T) {
 		t.Fatalf("a held command was refused:\n%s", out)
 	}
 }
+
+// TestShardFloodBounded: clients storm one shard with JOIN/PART across
+// 1,000 channels, each pipelining far more than the shard's queue holds.
+// The queue stays at its bound (the loops hold commands back) and every
+// command is answered, in order.
+func TestShardFloodBounded(t *testing.T) {
+	w := newTestWorld(t, 1, 2)
+	w.srv.cfg.ShardQueue = 64
+	w.srv.cfg.PipelineMax = 1000
+	const clients, perClient = 20, 300
+	var conns []*fakeConn
+	for i := 0; i < clients; i++ {
+		conns = append(conns, w.connect(fmt.Sprintf("f%d", i), true))
+	}
+	stop := make(chan struct{})
+	peak := make(chan int)
+	go func() {
+		most := 0
+		for {
+			select {
+			case <-stop:
+				peak <- most
+				return
+			default:
+			}
+			most = max(most, w.srv.shards[0].queueLen())
+		}
+	}()
+	for i, c := range conns {
+		var lines []string
+		for j := 0; j < perClient/2; j++ {
+			ch := fmt.Sprintf("#c%d", (i*perClient/2+j)%1000)
+			lines = append(lines, "JOIN "+ch, "PART "+ch)
+		}
+		w.send(c, lines...)
+	}
+	for i, c := range conns {
+		last := fmt.Sprintf("#c%d", (i*perClient/2+perClient/2-1)%1000)
+		w.waitFor(c, "PART "+last+"\r\n")
+	}
+	close(stop)
+	most := <-peak
+	if bound := 64 + 2*clients; most > bound {
+		t.Errorf("shard queue reached %d tasks, bound %d", most, bound)
+	}
+	for i, c := range conns {
+		out := c.text()
+		own := fmt.Sprintf(":f%d!f%d@127.0.0.1 PART ", i, i)
+		if j, p := strings.Count(out, " 366 "), strings.Count(out, own); j != perClient/2 || p != perClient/2 {
+			t.Errorf("client %d: %d JOIN and %d PART answers, want %d each", i, j, p, perClient/2)
+		}
+	}
+	t.Logf("peak queue depth %d", most)
+}

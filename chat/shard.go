@@ -34,6 +34,7 @@ type shard struct {
 
 	mu     sync.Mutex
 	queue  []task
+	qlen   atomic.Int64 // len(queue), for lock-free room checks
 	wake   chan struct{}
 	spare  []task
 	stop   chan struct{}
@@ -83,6 +84,7 @@ func (sh *shard) push(t task) {
 	}
 	sh.queue = append(sh.queue, t)
 	first := len(sh.queue) == 1
+	sh.qlen.Store(int64(len(sh.queue)))
 	sh.mu.Unlock()
 	if first {
 		select {
@@ -93,11 +95,7 @@ func (sh *shard) push(t task) {
 }
 
 // queueLen returns the current queue depth.
-func (sh *shard) queueLen() int {
-	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	return len(sh.queue)
-}
+func (sh *shard) queueLen() int { return int(sh.qlen.Load()) }
 
 // hasRoom reports whether client commands may be queued here.
 func (sh *shard) hasRoom() bool { return sh.queueLen() < sh.srv.cfg.ShardQueue }
@@ -125,6 +123,7 @@ func (sh *shard) drain() bool {
 	sh.mu.Lock()
 	tasks := sh.queue
 	sh.queue = sh.spare[:0]
+	sh.qlen.Store(0)
 	sh.mu.Unlock()
 	if len(tasks) == 0 {
 		sh.spare = tasks
