@@ -82,18 +82,21 @@ type Client struct {
 	// ops are the commands in progress, oldest first (op.go). A command
 	// starts only when mayStart allows it, which keeps per-connection
 	// order.
-	ops        []*op
-	idle       []func()       // internal ops waiting for ops to drain (internalOp)
-	rec        *perf.Recorder // the client's loop's recorder, or nil
-	budget     guard.Budget   // flood control
-	lagPaid    bool           // the waiting command was charged already
-	lagUntil   time.Time      // fakelag: run it then
-	quitting   bool
-	quitMsg    string
-	signon     time.Time
-	lastActive time.Time
-	monitor    map[string]string // casefolded -> as given
-	acct       accountState      // SASL exchange, nick protection (nickprotect.go)
+	ops  []*op
+	idle []func() // internal ops waiting for ops to drain (internalOp)
+	// waitingRoom: on its loop's list of clients holding a command back
+	// for a full shard (queue.go).
+	waitingRoom bool
+	rec         *perf.Recorder // the client's loop's recorder, or nil
+	budget      guard.Budget   // flood control
+	lagPaid     bool           // the waiting command was charged already
+	lagUntil    time.Time      // fakelag: run it then
+	quitting    bool
+	quitMsg     string
+	signon      time.Time
+	lastActive  time.Time
+	monitor     map[string]string // casefolded -> as given
+	acct        accountState      // SASL exchange, nick protection (nickprotect.go)
 
 	// chans is the set of channels the client is in, by casefolded name.
 	// Shards owning those channels write it; the client's loop reads it to

@@ -101,8 +101,11 @@ type fakeConn struct {
 	lines   atomic.Int64
 	closed  atomic.Bool
 	onWrite func(n int)
-	// processing is set while process runs (loop-owned).
+	// processing is set while process runs; delayed while a Delay is
+	// pending, until resumeAt (loop-owned).
 	processing bool
+	delayed    bool
+	resumeAt   time.Time
 }
 
 func (fc *fakeConn) WriteShared(b []byte) { fc.Write(b) }
@@ -139,10 +142,26 @@ func (fc *fakeConn) Resume() {
 	}
 }
 
+// Delay resumes the connection at until; like the real loop's, one delay
+// at a time per connection (a later call moves it).
 func (fc *fakeConn) Delay(until time.Time) {
-	time.AfterFunc(time.Until(until), func() {
-		_ = fc.srv.loops.Run(fc.loop, fc.process)
-	})
+	fc.resumeAt = until
+	if fc.delayed {
+		return
+	}
+	fc.delayed = true
+	var wake func()
+	wake = func() {
+		_ = fc.srv.loops.Run(fc.loop, func() {
+			if d := time.Until(fc.resumeAt); d > 0 {
+				time.AfterFunc(d, wake)
+				return
+			}
+			fc.delayed = false
+			fc.Resume()
+		})
+	}
+	time.AfterFunc(time.Until(until), wake)
 }
 
 // process offers queued input lines until one must wait. Loop only.

@@ -101,8 +101,11 @@ func (s *Server) waitForRoom(c *Client, id int) {
 	sh := s.shards[id]
 	sh.waiting[c.loop].Store(true)
 	sh.anyWaiting.Store(true)
-	ls := s.loopState(c.loop)
-	ls.waiting = append(ls.waiting, c)
+	if !c.waitingRoom {
+		c.waitingRoom = true
+		ls := s.loopState(c.loop)
+		ls.waiting = append(ls.waiting, c)
+	}
 	c.conn.Delay(time.Now().Add(backpressureRetry))
 }
 
@@ -116,6 +119,9 @@ func (s *Server) resumeWaiting(id int) {
 	ls := s.loopState(id)
 	list := ls.waiting
 	ls.waiting = nil
+	for _, c := range list {
+		c.waitingRoom = false
+	}
 	for _, c := range list {
 		c.conn.Resume()
 	}
