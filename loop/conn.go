@@ -3,7 +3,6 @@ package loop
 import (
 	"net/netip"
 	"time"
-	"unsafe"
 
 	"laird/chat"
 	"laird/codec"
@@ -85,18 +84,18 @@ func (c *conn) append(seg []byte) {
 	c.segs = append(c.segs, seg)
 }
 
-// joinAdjacent returns a and b as one slice when b starts where a ends in
-// memory (consecutive copies into one arena chunk, consecutive lines of one
-// parcel), so that a burst to one client is one segment.
+// joinAdjacent returns a and b as one slice when b directly follows a in
+// the same array (consecutive copies into one arena chunk, consecutive
+// lines of one parcel), so that a burst to one client is one segment.
 func joinAdjacent(a, b []byte) ([]byte, bool) {
-	if len(a) == 0 || len(b) == 0 {
+	if len(a) == 0 || len(b) == 0 || cap(a)-len(a) < len(b) {
 		return nil, false
 	}
-	end := unsafe.Add(unsafe.Pointer(unsafe.SliceData(a)), len(a))
-	if end != unsafe.Pointer(unsafe.SliceData(b)) {
+	ext := a[:len(a)+len(b)]
+	if &ext[len(a)] != &b[0] {
 		return nil, false
 	}
-	return unsafe.Slice(unsafe.SliceData(a), len(a)+len(b)), true
+	return ext, true
 }
 
 // flush hands gathered output to the transport, which writes what the

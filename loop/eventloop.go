@@ -297,7 +297,9 @@ func (a *arena) copy(b []byte) []byte {
 	}
 	start := len(a.cur)
 	a.cur = append(a.cur, b...)
-	return a.cur[start:len(a.cur):len(a.cur)]
+	// The copy keeps the chunk's spare capacity, so that the next copy for
+	// the same connection can be joined to it (joinAdjacent).
+	return a.cur[start:]
 }
 
 // reset makes every chunk available again, keeping a few for the next
