@@ -125,6 +125,13 @@ func deleteNick(vw *views, nick, keepFor string) error {
 }
 
 func deleteAccount(vw *views, name string) error {
+	if a, err := storedAccount(vw, name); err == nil {
+		for _, fp := range a.CertFPs {
+			if err := deleteCert(vw, fp, name); err != nil {
+				return err
+			}
+		}
+	}
 	if err := vw.del(key1(nil, tagAccount, name)); err != nil {
 		return err
 	}

@@ -25,8 +25,9 @@
 //
 //	key                          value
 //	S                            schema version, uint32 big-endian
-//	a account                    Account
+//	a account                    Account (with its Version: see PutAccount)
 //	s account                    empty: index of suspended accounts (Account.Suspended is authoritative)
+//	f fingerprint                account name: certificate fingerprints (Account.CertFPs is authoritative)
 //	n nick                       NickRecord: the account that reserved the nick
 //	N account 0 nick             empty: nicks of an account (reverse of n)
 //	c channel                    Channel: a registered channel
@@ -46,10 +47,10 @@
 // A history target is a casefolded channel name or, for a private
 // conversation, PrivateTarget of its two parties: "a:" + account for an
 // account, "c:" + a never-reused token for a connection that is not logged
-// in (see Party). The reverse indexes (s, N, X, H, p) are maintained by the
-// typed operations of Txn, in the same batch as the records they index:
-// PutAccount keeps s, PutNick/DeleteNick keep N (moving a nick from its old
-// owner), PutAccess/DeleteAccess keep X, AppendHistory keeps H,
+// in (see Party). The reverse indexes (s, f, N, X, H, p) are maintained by
+// the typed operations of Txn, in the same batch as the records they index:
+// PutAccount keeps s and f, PutNick/DeleteNick keep N (moving a nick from
+// its old owner), PutAccess/DeleteAccess keep X, AppendHistory keeps H,
 // AppendPrivate and AppendOffline keep H and p (and U, u, o); DeleteAccount
 // and DeleteChannel remove everything that hangs off the record, and
 // DeleteAccount also the account's private conversations (both sides: a

@@ -14,68 +14,12 @@ import (
 
 // Record encoding versions (the first byte of every value).
 const (
-	accountV1 = 1
 	nickV1    = 1
 	channelV1 = 1
 	accessV1  = 1
 	banV1     = 1
 	auditV1   = 1
 )
-
-// Account is a registered account.
-type Account struct {
-	Name        string // casefolded account name: the key
-	DisplayName string // the name as registered, for display
-	PassHash    string // opaque password hash (bcrypt, argon2id...), chosen by chat
-	Scram       string // opaque SCRAM-SHA-256 verifier (salt, iterations, keys), chosen by chat
-	Email       string
-	Created     time.Time
-	Verified    bool
-	VerifyCode  string   // opaque pending verification secret; empty once verified
-	CertFPs     []string // client certificate fingerprints for SASL EXTERNAL
-
-	Suspended     bool
-	SuspendReason string
-	SuspendedBy   string
-	SuspendedAt   time.Time
-}
-
-func (a *Account) appendValue(dst []byte) []byte {
-	e := encoder{dst}
-	e.byte(accountV1)
-	e.str(a.DisplayName)
-	e.str(a.PassHash)
-	e.str(a.Scram)
-	e.str(a.Email)
-	e.time(a.Created)
-	e.bool(a.Verified)
-	e.str(a.VerifyCode)
-	e.strs(a.CertFPs)
-	e.bool(a.Suspended)
-	e.str(a.SuspendReason)
-	e.str(a.SuspendedBy)
-	e.time(a.SuspendedAt)
-	return e.b
-}
-
-func decodeAccount(name string, v []byte) (Account, error) {
-	d := newDecoder(v)
-	d.version("account", accountV1)
-	a := Account{Name: name}
-	a.DisplayName = d.str()
-	a.PassHash = d.str()
-	a.Scram = d.str()
-	a.Email = d.str()
-	a.Created = d.time()
-	a.Verified = d.bool()
-	a.VerifyCode = d.str()
-	a.CertFPs = d.strs()
-	a.Suspended = d.bool()
-	a.SuspendReason = d.str()
-	a.SuspendedBy = d.str()
-	a.SuspendedAt = d.time()
-	return a, d.finish("account")
-}
 
 // NickRecord reserves a nick for an account.
 type NickRecord struct {

@@ -21,9 +21,11 @@ func codecCases() []codecCase {
 	t1 := time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC)
 	old := time.Date(1601, 1, 1, 0, 0, 0, 1, time.UTC) // outside UnixNano range
 	acct := Account{
-		Name: "alice", DisplayName: "Alice", PassHash: "$2a$10$abcdefghijklmnopqrstuv", Scram: "SCRAM-SHA-256$4096:c2FsdA==$a:b",
+		Name: "alice", Version: 7, DisplayName: "Alice", PassHash: "$2a$10$abcdefghijklmnopqrstuv", Scram: "SCRAM-SHA-256$4096:c2FsdA==$a:b",
 		Email: "alice@example.org", Created: t1, Verified: true, VerifyCode: "", CertFPs: []string{"ab:cd", "ef"},
 		Suspended: true, SuspendReason: "spam ünïcode", SuspendedBy: "oper", SuspendedAt: old,
+		AlwaysOn: ToggleOn, Settings: map[string]string{"auto-away": "on", "enforce": ""},
+		LastLogin: t1.Add(time.Second), FailedLogins: 3,
 	}
 	ch := Channel{
 		Name: "#laird", DisplayName: "#Laird", Founder: "alice", Created: t1, Topic: "welcome", TopicSetBy: "alice!a@h",

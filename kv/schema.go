@@ -34,6 +34,7 @@ const (
 	tagUnreadCount   = 'u' // "u" account -> uvarint: unread total
 	tagOffline       = 'o' // "o" time seq account 0x00 conversation -> "" (offline expiry queue)
 	tagMarker        = 'r' // "r" account 0x00 target -> read marker time
+	tagCert          = 'f' // "f" fingerprint -> account name
 )
 
 var schemaKey = []byte{tagSchema}

@@ -168,23 +168,6 @@ func (t *Txn) require(kind condKind, rk RecordKind, name string, key span, acct 
 
 func noValue(b []byte) []byte { return b }
 
-// PutAccount stores an account (replacing any with the same name) and keeps
-// the index of suspended accounts in step with a.Suspended. It does not
-// touch the account's nicks or access entries.
-func (t *Txn) PutAccount(a Account) {
-	if !t.ok("account name", a.Name) {
-		return
-	}
-	k := t.mark(func(b []byte) []byte { return key1(b, tagAccount, a.Name) })
-	t.set(k, t.mark(a.appendValue))
-	sk := t.mark(func(b []byte) []byte { return key1(b, tagSuspended, a.Name) })
-	if a.Suspended {
-		t.set(sk, t.mark(noValue))
-	} else {
-		t.del(sk)
-	}
-}
-
 // DeleteAccount deletes an account together with every nick reserved for it
 // and every channel access entry it holds. Channels it founded keep their
 // record (Channel.Founder still names it): what happens to them is chat's

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -157,7 +158,8 @@ func TestDeleteAccountCascades(t *testing.T) {
 	mustCommit(t, s, register(s, "bob", 2))
 	txn := s.NewTxn()
 	txn.PutNick(NickRecord{Nick: "al", Account: "alice"})
-	txn.PutAccount(Account{Name: "alice", Suspended: true, SuspendReason: "x"})
+	txn.PutAccount(Account{Name: "alice", Version: 1, Suspended: true, SuspendReason: "x",
+		CertFPs: []string{strings.Repeat("a1", 32)}})
 	txn.PutChannel(Channel{Name: "#a", Founder: "alice"})
 	txn.PutAccess(Access{Channel: "#a", Account: "alice", Level: LevelFounder})
 	txn.PutAccess(Access{Channel: "#a", Account: "bob", Level: LevelVoice})
@@ -194,6 +196,9 @@ func TestDeleteAccountCascades(t *testing.T) {
 	}
 	if owner, _ := s.NickOwner("bob"); owner != "bob" {
 		t.Fatal("bob's nick touched")
+	}
+	if _, err := s.AccountByCert(strings.Repeat("a1", 32)); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("certificate of a deleted account: %v", err)
 	}
 	if c, err := s.Channel("#a"); err != nil || c.Founder != "alice" {
 		t.Fatalf("channel: %+v %v", c, err)
