@@ -52,6 +52,13 @@ type AccountConfig struct {
 	// ScramIterations is the PBKDF2 iteration count of SCRAM verifiers.
 	// Default (and minimum) 4096.
 	ScramIterations int
+	// NoMulticlient turns off multiclient: by default a connection that
+	// registers logged in (SASL) to an account whose user is online
+	// becomes another session of that user (same nick, channels and away
+	// state).
+	NoMulticlient bool
+	// MaxSessions bounds the connections of one account's user. Default 8.
+	MaxSessions int
 }
 
 // Password length limit: a password must fit in a PRIVMSG to NickServ
@@ -72,6 +79,9 @@ func (a *AccountConfig) setDefaults() {
 		a.BcryptCost = bcrypt.DefaultCost
 	}
 	a.BcryptCost = min(max(a.BcryptCost, bcrypt.MinCost), bcrypt.MaxCost)
+	if a.MaxSessions <= 0 {
+		a.MaxSessions = 8
+	}
 	if a.ScramIterations < scramMinIter {
 		a.ScramIterations = scramMinIter
 	}
@@ -238,6 +248,13 @@ func (s *Server) setAccount(o *op, account string) {
 	// tags it with that one (broadcastCommonCap reads the identity now).
 	s.broadcastCommonCap(o, appendCmd(nil, old.Prefix, "ACCOUNT", false, shown), false, CapAccountNotify)
 	c.update(func(id *Identity) { id.Account = account })
+	u := c.user()
+	if old.Account != "" {
+		s.forgetAccountUser(s.cm.Fold(old.Account), u)
+	}
+	if account != "" {
+		s.rememberAccountUser(s.cm.Fold(account), u)
+	}
 	s.nickProtect(c)
 }
 
@@ -488,8 +505,11 @@ func (s *Server) setPassword(o *op, folded, password string, then func(err error
 // accountTagged returns line with c's account tag (account-tag: every
 // command a logged-in user sends carries it), or nil when c is not logged
 // in. line has no tags of its own.
-func accountTagged(c *Client, line []byte) []byte {
-	acct := c.Identity().Account
+func accountTagged(c *Client, line []byte) []byte { return accountTaggedID(c.Identity(), line) }
+
+// accountTaggedID is accountTagged for an identity.
+func accountTaggedID(id *Identity, line []byte) []byte {
+	acct := id.Account
 	if acct == "" || len(line) == 0 || line[0] == '@' {
 		return nil
 	}

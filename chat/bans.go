@@ -135,10 +135,10 @@ func (s *Server) enforceBan(m guard.BanMatcher, b guard.Ban) {
 		s.post(i, func(sh *shard, _ *batch) {
 			for _, t := range sh.nicks {
 				id := t.Identity()
-				if !t.registeredShared() || !m.Match(id.Nick, id.User, id.Host, t.ip) {
+				if !t.present() || !m.Match(id.Nick, id.User, id.Host, t.ip) {
 					continue
 				}
-				s.disconnect(t, reason)
+				s.disconnectUser(t, reason)
 			}
 		})
 	}

@@ -128,6 +128,13 @@ func (b *batch) sendSpan(c *Client, off, end int32) {
 	b.perLoop[c.loop] = append(b.perLoop[c.loop], delivery{c: c, off: off, end: end})
 }
 
+// sendUser delivers an already appended span to every session of u.
+func (b *batch) sendUser(u *user, off, end int32) {
+	for _, s := range u.sessionList() {
+		b.sendSpan(s, off, end)
+	}
+}
+
 // send copies line into the batch and delivers it to c.
 func (b *batch) send(c *Client, line []byte) {
 	off, end := b.appendLine(line)

@@ -150,7 +150,7 @@ func (w *benchWorld) members(name string) []*Client {
 	w.srv.post(w.srv.shardOf(folded), func(sh *shard, _ *batch) {
 		if ch := sh.channels[folded]; ch != nil {
 			for _, mb := range ch.members {
-				out = append(out, mb.c)
+				out = append(out, mb.u.sessionList()...)
 			}
 		}
 		close(done)

@@ -27,9 +27,9 @@ const (
 	memberOp                            // +o
 )
 
-// Member is one client's membership of a channel.
+// Member is one user's membership of a channel.
 type Member struct {
-	c      *Client
+	u      *user
 	modes  memberModes
 	joined time.Time
 }
@@ -48,7 +48,7 @@ type Channel struct {
 	created time.Time
 
 	members []*Member
-	index   map[*Client]int // position in members
+	index   map[*user]int // position in members
 
 	topic   string
 	topicBy string
@@ -69,41 +69,41 @@ func newChannel(name, folded string, now time.Time) *Channel {
 		name:    name,
 		folded:  folded,
 		created: now,
-		index:   make(map[*Client]int),
+		index:   make(map[*user]int),
 		modes:   cmodeNoExternal | cmodeTopicLock,
 	}
 }
 
-func (ch *Channel) member(c *Client) *Member {
-	if i, ok := ch.index[c]; ok {
+func (ch *Channel) member(u *user) *Member {
+	if i, ok := ch.index[u]; ok {
 		return ch.members[i]
 	}
 	return nil
 }
 
-func (ch *Channel) addMember(c *Client, modes memberModes, now time.Time) *Member {
-	m := &Member{c: c, modes: modes, joined: now}
-	ch.index[c] = len(ch.members)
+func (ch *Channel) addMember(u *user, modes memberModes, now time.Time) *Member {
+	m := &Member{u: u, modes: modes, joined: now}
+	ch.index[u] = len(ch.members)
 	ch.members = append(ch.members, m)
 	return m
 }
 
-// removeMember takes c out of ch, deleting ch when it empties. It reports
-// whether c was a member.
-func (sh *shard) removeMember(ch *Channel, c *Client) bool {
-	i, ok := ch.index[c]
+// removeMember takes u out of ch, deleting ch when it empties. It reports
+// whether u was a member.
+func (sh *shard) removeMember(ch *Channel, u *user) bool {
+	i, ok := ch.index[u]
 	if !ok {
 		return false
 	}
 	last := len(ch.members) - 1
 	if i != last {
 		ch.members[i] = ch.members[last]
-		ch.index[ch.members[i].c] = i
+		ch.index[ch.members[i].u] = i
 	}
 	ch.members[last] = nil
 	ch.members = ch.members[:last]
-	delete(ch.index, c)
-	c.removeChannel(ch.folded)
+	delete(ch.index, u)
+	u.removeChannel(ch.folded)
 	if len(ch.members) == 0 {
 		delete(sh.channels, ch.folded)
 		sh.srv.channels.Add(-1)
@@ -125,7 +125,7 @@ func (m *Member) prefix(multi bool) string {
 }
 
 // memberChannel looks up a channel for a command that needs c to be a
-// member (o's client), and allowed(ch, member) to hold (e.g. being an operator). It
+// member (o's user), and allowed(ch, member) to hold (e.g. being an operator). It
 // answers 403, 442 or 482 itself and reports false when the command must
 // stop. Shard goroutine only.
 func (sh *shard) memberChannel(b *batch, o *op, name, folded string, allowed func(*Channel, *Member) bool) (*Channel, bool) {
@@ -134,7 +134,7 @@ func (sh *shard) memberChannel(b *batch, o *op, name, folded string, allowed fun
 		sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return nil, false
 	}
-	mb := ch.member(o.c)
+	mb := ch.member(o.c.user())
 	if mb == nil {
 		sh.numericTo(b, o, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
 		return nil, false

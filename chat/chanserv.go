@@ -91,7 +91,7 @@ func csRegister(o *op, args []string) {
 		ch := sh.channels[call.folded]
 		var mb *Member
 		if ch != nil {
-			mb = ch.member(c)
+			mb = ch.member(c.user())
 		}
 		switch {
 		case sh.regOf(call.folded) != nil:
@@ -238,7 +238,7 @@ func csAccess(o *op, args []string) {
 			ch := sh.channels[call.folded]
 			chanOp := false
 			if ch != nil {
-				mb := ch.member(c)
+				mb := ch.member(c.user())
 				chanOp = mb != nil && mb.modes&memberOp != 0
 			}
 			if mine == 0 && !chanOp && !call.isOper() {

@@ -23,7 +23,7 @@ func handleChghost(o *op, m *codec.Message) {
 		return
 	}
 	folded := s.cm.Fold(nick)
-	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
+	s.lookupNicks(o, []string{folded}, func(found map[string]*user) {
 		t := found[folded]
 		if t == nil {
 			o.numeric(codec.ERR_NOSUCHNICK, nick, "No such nick/channel")
@@ -34,9 +34,16 @@ func handleChghost(o *op, m *codec.Message) {
 		r := o.replies()
 		r.cmd(s.name, "NOTICE", true, by, "Changing the host of "+t.Identity().Nick+" to "+host)
 		o.reply(r)
-		// The change is the target's own op, ordered with its commands.
-		s.onLoop(t, func() {
-			t.internalOp(func(to *op) { setHost(to, host) })
+		// The change is the target's own op (on one of its sessions),
+		// ordered with its commands; a user with no session just takes it.
+		sessions := t.sessionList()
+		if len(sessions) == 0 {
+			t.update(func(id *Identity) { id.Host = host })
+			return
+		}
+		first := sessions[0]
+		s.onLoop(first, func() {
+			first.internalOp(func(to *op) { setHost(to, host) })
 		})
 	})
 }

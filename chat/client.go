@@ -2,11 +2,9 @@ package chat
 
 import (
 	"net/netip"
-	"slices"
 
 	"laird/guard"
 	"laird/perf"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -49,8 +47,10 @@ const (
 	regDone                            // the welcome burst was sent
 )
 
-// Client is one connected user. See the package documentation for which
-// goroutine may touch which field.
+// Client is one connection: a session of a user (user.go). Identity,
+// nick, channels and away state belong to the user; capabilities, the
+// commands in flight, flood budget and output accounting to the session.
+// See the package documentation for which goroutine may touch which field.
 type Client struct {
 	srv  *Server
 	conn Conn
@@ -58,13 +58,11 @@ type Client struct {
 	loop int // the event loop owning the connection; immutable
 
 	// Read by any goroutine.
-	id   atomic.Pointer[Identity]
-	caps atomic.Uint64 // capSet bits
+	u    atomic.Pointer[user] // the user this is a session of; replaced once, at attach
+	caps atomic.Uint64        // capSet bits
 	// live is set once registered and cleared at disconnect; shards use it
-	// to skip clients that are not (or no longer) users.
+	// to skip sessions that are not (or no longer) connected.
 	live atomic.Bool
-	// activeAt is the unix time of the last non-idle command (WHOIS idle).
-	activeAt atomic.Int64
 
 	// SendQ accounting of fan-out, shared by shards and the loop: queued
 	// is what shards put in mailboxes for the client and the loop has not
@@ -97,22 +95,19 @@ type Client struct {
 	lastActive  time.Time
 	monitor     map[string]string // casefolded -> as given
 	acct        accountState      // SASL exchange, nick protection (nickprotect.go)
-
-	// chans is the set of channels the client is in, by casefolded name.
-	// Shards owning those channels write it; the client's loop reads it to
-	// plan QUIT and NICK. Rarely contended.
-	chansMu sync.Mutex
-	chans   []string // casefolded names; at most CHANLIMIT, so a slice beats a map
 }
 
-// Identity returns the client's current public identity.
-func (c *Client) Identity() *Identity { return c.id.Load() }
+// user returns the user this connection is a session of.
+func (c *Client) user() *user { return c.u.Load() }
+
+// Identity returns the public identity of the client's user.
+func (c *Client) Identity() *Identity { return c.user().Identity() }
 
 // registeredShared is Registered for goroutines other than c's loop.
 func (c *Client) registeredShared() bool { return c.live.Load() }
 
 // Nick returns the current nickname ("*" before one is claimed).
-func (c *Client) Nick() string { return c.id.Load().Nick }
+func (c *Client) Nick() string { return c.user().Nick() }
 
 // Registered reports whether the welcome burst has been sent. Loop-owned.
 func (c *Client) Registered() bool { return c.reg&regDone != 0 }
@@ -128,19 +123,8 @@ func (c *Client) SetBacklog(n int) { c.backlog.Store(int64(n)) }
 // IP returns the address the connection came from.
 func (c *Client) IP() netip.Addr { return c.ip }
 
-// update applies fn to a copy of the identity and publishes it. It is safe
-// from any goroutine; concurrent updates retry rather than lose a change.
-func (c *Client) update(fn func(*Identity)) *Identity {
-	for {
-		old := c.id.Load()
-		nid := *old
-		fn(&nid)
-		nid.withPrefix()
-		if c.id.CompareAndSwap(old, &nid) {
-			return &nid
-		}
-	}
-}
+// update changes the identity of the client's user (user.update).
+func (c *Client) update(fn func(*Identity)) *Identity { return c.user().update(fn) }
 
 // Has reports whether the client enabled capability cp.
 func (c *Client) Has(cp Cap) bool { return c.caps.Load()&(1<<cp) != 0 }
@@ -149,42 +133,4 @@ func (c *Client) Has(cp Cap) bool { return c.caps.Load()&(1<<cp) != 0 }
 // JOIN (no-implicit-names, under either of its names).
 func (c *Client) noImplicitNames() bool {
 	return c.Has(CapNoImplicitNames) || c.Has(CapNoImplicitNamesDraft)
-}
-
-func (c *Client) channelList() []string {
-	c.chansMu.Lock()
-	defer c.chansMu.Unlock()
-	return append([]string(nil), c.chans...)
-}
-
-func (c *Client) channelCount() int {
-	c.chansMu.Lock()
-	defer c.chansMu.Unlock()
-	return len(c.chans)
-}
-
-// inChannel reports whether c is in the casefolded channel.
-func (c *Client) inChannel(folded string) bool {
-	c.chansMu.Lock()
-	defer c.chansMu.Unlock()
-	return slices.Contains(c.chans, folded)
-}
-
-func (c *Client) addChannel(folded string) {
-	c.chansMu.Lock()
-	if !slices.Contains(c.chans, folded) {
-		c.chans = append(c.chans, folded)
-	}
-	c.chansMu.Unlock()
-}
-
-func (c *Client) removeChannel(folded string) {
-	c.chansMu.Lock()
-	if i := slices.Index(c.chans, folded); i >= 0 {
-		last := len(c.chans) - 1
-		c.chans[i] = c.chans[last]
-		c.chans[last] = ""
-		c.chans = c.chans[:last]
-	}
-	c.chansMu.Unlock()
 }

@@ -99,7 +99,7 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 	}
 	if (cmd == nil || !cmd.idle) && now.Sub(c.lastActive) >= time.Second {
 		c.lastActive = now
-		c.activeAt.Store(now.Unix())
+		c.user().activeAt.Store(now.Unix())
 	}
 	o := c.newOp(cmd, now)
 	if c.Has(CapLabeledResponse) {

@@ -142,7 +142,7 @@ func handleChathistory(o *op, m *codec.Message) {
 func (s *Server) historyKey(c *Client, target string) (string, bool) {
 	if codec.IsChannelName([]byte(target)) {
 		folded := s.cm.Fold(target)
-		return folded, c.inChannel(folded)
+		return folded, c.user().inChannel(folded)
 	}
 	if !codec.ValidNick([]byte(target), s.cfg.NickLen) {
 		return "", false
@@ -207,7 +207,7 @@ func historyTargets(o *op, m *codec.Message, limit int) {
 	if hi.Before(lo) {
 		lo, hi = hi, lo
 	}
-	chans := c.channelList()
+	chans := c.user().channelList()
 	type hit struct {
 		name string
 		at   time.Time

@@ -24,9 +24,9 @@ func handleInvite(o *op, m *codec.Message) {
 	name := string(m.Param(1))
 	nickFolded := s.cm.Fold(nick)
 	chanFolded := s.cm.Fold(name)
-	var target *Client // written by the nick shard, read after its part completed
+	var target *user // written by the nick shard, read after its part completed
 	o.toShard(s.shardOf(nickFolded), func(sh *shard, b *batch) {
-		if t := sh.nicks[nickFolded]; t != nil && t.registeredShared() {
+		if t := sh.nicks[nickFolded]; t != nil && t.present() {
 			target = t
 			return
 		}
@@ -43,7 +43,7 @@ func handleInvite(o *op, m *codec.Message) {
 	})
 }
 
-func (sh *shard) invite(b *batch, o *op, target *Client, name, folded string, now time.Time) {
+func (sh *shard) invite(b *batch, o *op, target *user, name, folded string, now time.Time) {
 	s, c := sh.srv, o.c
 	ch, ok := sh.memberChannel(b, o, name, folded, func(ch *Channel, mb *Member) bool {
 		return ch.modes&cmodeInvite == 0 || mb.modes&memberOp != 0
@@ -65,14 +65,19 @@ func (sh *shard) invite(b *batch, o *op, target *Client, name, folded string, no
 	id := c.Identity()
 	sh.numericTo(b, o, codec.RPL_INVITING, tid.Nick, ch.name)
 	msg := &outMsg{source: id.Prefix, command: "INVITE", params: []string{tid.Nick, ch.name}, plainLast: true, at: now, account: id.Account}
-	msg.deliver(b, target)
+	msg.deliverUser(b, target, nil)
 	if tid.Away != "" {
 		sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away)
 	}
 	// invite-notify: other members who may see invitations learn of it.
 	for _, m := range ch.members {
-		if m.c != c && m.c != target && m.c.Has(CapInviteNotify) && (m.modes&memberOp != 0 || ch.modes&cmodeInvite == 0) {
-			msg.deliver(b, m.c)
+		if m.u == target || (m.modes&memberOp == 0 && ch.modes&cmodeInvite != 0) {
+			continue
+		}
+		for _, s := range m.u.sessionList() {
+			if s != c && s.Has(CapInviteNotify) {
+				msg.deliver(b, s)
+			}
 		}
 	}
 }

@@ -55,7 +55,7 @@ func (s *Server) joinOne(o *op, name, key string) {
 		return
 	}
 	folded := s.cm.Fold(name)
-	if c.channelCount() >= s.cfg.MaxChannels && !c.inChannel(folded) {
+	if c.user().channelCount() >= s.cfg.MaxChannels && !c.user().inChannel(folded) {
 		o.numeric(codec.ERR_TOOMANYCHANNELS, name, "You have joined too many channels")
 		return
 	}
@@ -76,7 +76,7 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 		}
 	}
 	if ch != nil {
-		if ch.member(c) != nil {
+		if ch.member(c.user()) != nil {
 			return
 		}
 		if errNum, text := ch.joinDenied(s, c, id, key); errNum != "" && !sh.regExempt(ch, id) {
@@ -93,8 +93,9 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 		modes = memberOp
 	}
 	modes = sh.regJoinModes(ch, id, modes)
-	ch.addMember(c, modes, now)
-	c.addChannel(folded)
+	u := c.user()
+	ch.addMember(u, modes, now)
+	u.addChannel(folded)
 	if ch.invited != nil {
 		delete(ch.invited, s.cm.Fold(id.Nick))
 	}
@@ -114,16 +115,36 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 		away = appendCmd(nil, id.Prefix, "AWAY", true, id.Away)
 	}
 	for _, mb := range ch.members {
-		if mb.c != c {
-			msg.deliver(b, mb.c)
-			if away != nil && mb.c.Has(CapAwayNotify) {
-				b.send(mb.c, away)
+		if mb.u == u {
+			continue
+		}
+		for _, s := range mb.u.sessionList() {
+			msg.deliver(b, s)
+			if away != nil && s.Has(CapAwayNotify) {
+				b.send(s, away)
 			}
 		}
 	}
 	// The joiner gets JOIN, the topic and NAMES (unless it opted out with
-	// no-implicit-names), labeled as one response.
+	// no-implicit-names), labeled as one response; its user's other
+	// sessions the same, so that they show the channel.
 	r := sh.replies(c)
+	ch.joinReplies(r, msg, c)
+	b.reply(o, r)
+	for _, sib := range u.sessionList() {
+		if sib != c {
+			r := sh.replies(sib)
+			ch.joinReplies(r, msg, sib)
+			b.send(sib, r.buf)
+			putReplies(r)
+		}
+	}
+	sh.regAnnounce(b, ch, c, modes, now)
+}
+
+// joinReplies appends what a joining session sees: its JOIN, the topic and
+// NAMES.
+func (ch *Channel) joinReplies(r *replies, msg *outMsg, c *Client) {
 	r.begin()
 	r.buf = msg.appendVariant(r.buf, msg.variantOf(c))
 	if ch.topic != "" {
@@ -132,8 +153,6 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 	if !c.noImplicitNames() {
 		ch.namesReplies(r, c)
 	}
-	b.reply(o, r)
-	sh.regAnnounce(b, ch, c, modes, now)
 }
 
 // joinDenied applies +k, +l, +i and bans; it returns the numeric and text
@@ -175,7 +194,7 @@ func (ch *Channel) nameLines(r *replies, c *Client) {
 	if ch.modes&cmodeSecret != 0 {
 		symbol = "@"
 	}
-	_, onChannel := ch.index[c]
+	_, onChannel := ch.index[c.user()]
 	const room = 400
 	var line []byte
 	flush := func() {
@@ -185,7 +204,7 @@ func (ch *Channel) nameLines(r *replies, c *Client) {
 		}
 	}
 	for _, mb := range ch.members {
-		id := mb.c.Identity()
+		id := mb.u.Identity()
 		if !onChannel && id.Modes&UModeInvisible != 0 {
 			continue
 		}
@@ -229,7 +248,7 @@ func handlePart(o *op, m *codec.Message) {
 func (sh *shard) part(b *batch, o *op, name, folded, reason string) {
 	c := o.c
 	ch := sh.channels[folded]
-	if ch == nil || ch.member(c) == nil {
+	if ch == nil || ch.member(c.user()) == nil {
 		if ch == nil {
 			sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		} else {
@@ -243,19 +262,15 @@ func (sh *shard) part(b *batch, o *op, name, folded, reason string) {
 		params = append(params, reason)
 	}
 	msg := &outMsg{source: id.Prefix, command: "PART", params: params, plainLast: reason == "", at: time.Now(), account: id.Account}
-	for _, mb := range ch.members {
-		if mb.c != c {
-			msg.deliver(b, mb.c)
-		}
-	}
+	msg.toMembers(b, ch, c)
 	msg.echo(b, o)
-	sh.removeMember(ch, c)
+	sh.removeMember(ch, c.user())
 }
 
 // partAll implements JOIN 0.
 func partAll(o *op) {
 	s := o.s
-	for _, folded := range o.c.channelList() {
+	for _, folded := range o.c.user().channelList() {
 		o.sequence(func() {
 			o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
 				sh.part(b, o, folded, folded, "")

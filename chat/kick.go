@@ -67,21 +67,17 @@ func (sh *shard) kick(b *batch, o *op, name, folded, nick, reason string, now ti
 		return
 	}
 	id := c.Identity()
-	msg := &outMsg{source: id.Prefix, command: "KICK", params: []string{ch.name, victim.c.Nick(), reason}, at: now, account: id.Account}
-	for _, m := range ch.members {
-		if m.c != c {
-			msg.deliver(b, m.c)
-		}
-	}
+	msg := &outMsg{source: id.Prefix, command: "KICK", params: []string{ch.name, victim.u.Nick(), reason}, at: now, account: id.Account}
+	msg.toMembers(b, ch, c)
 	msg.echo(b, o)
-	sh.removeMember(ch, victim.c)
+	sh.removeMember(ch, victim.u)
 }
 
 // memberByNick finds a member by nickname; channels are small enough that
 // a scan beats keeping a second index in step with nick changes.
 func (ch *Channel) memberByNick(s *Server, nick string) *Member {
 	for _, m := range ch.members {
-		if s.cm.Equal(m.c.Nick(), nick) {
+		if s.cm.Equal(m.u.Nick(), nick) {
 			return m
 		}
 	}

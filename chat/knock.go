@@ -42,7 +42,7 @@ func (sh *shard) knock(b *batch, o *op, name, folded, text string, now time.Time
 		sh.numericTo(b, o, codec.ERR_NOSUCHCHANNEL, name, "No such channel")
 		return
 	}
-	if ch.member(c) != nil {
+	if ch.member(c.user()) != nil {
 		sh.numericTo(b, o, codec.ERR_KNOCKONCHAN, ch.name, "You're already on that channel")
 		return
 	}
@@ -69,8 +69,8 @@ func (sh *shard) knock(b *batch, o *op, name, folded, text string, now time.Time
 			continue
 		}
 		off := int32(len(b.buf))
-		b.buf = appendCmd(b.buf, s.name, codec.RPL_KNOCK, true, mb.c.Nick(), ch.name, id.Prefix, notice)
-		b.sendSpan(mb.c, off, int32(len(b.buf)))
+		b.buf = appendCmd(b.buf, s.name, codec.RPL_KNOCK, true, mb.u.Nick(), ch.name, id.Prefix, notice)
+		b.sendUser(mb.u, off, int32(len(b.buf)))
 	}
 	sh.numericTo(b, o, codec.RPL_KNOCKDLVR, ch.name, "Your KNOCK has been delivered")
 }

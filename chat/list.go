@@ -110,7 +110,7 @@ func handleList(o *op, m *codec.Message) {
 			if !f.match(s, folded, ch, now) {
 				continue
 			}
-			if ch.modes&cmodeSecret != 0 && ch.member(c) == nil {
+			if ch.modes&cmodeSecret != 0 && ch.member(c.user()) == nil {
 				continue
 			}
 			mine = append(mine, listEntryOut{ch.name, ch.topic, len(ch.members)})

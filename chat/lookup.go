@@ -6,10 +6,10 @@ import "sync"
 // (each ask is a part of the op) and continues on its loop with all the
 // parts together.
 
-// lookupNicks resolves casefolded nicks to registered clients across the
-// nick shards, then runs then(found) on the loop as part of o. Missing
-// nicks are absent from found.
-func (s *Server) lookupNicks(o *op, folded []string, then func(found map[string]*Client)) {
+// lookupNicks resolves casefolded nicks to present users across the nick
+// shards, then runs then(found) on the loop as part of o. Missing nicks are
+// absent from found.
+func (s *Server) lookupNicks(o *op, folded []string, then func(found map[string]*user)) {
 	groups := make(map[int][]string)
 	for _, n := range folded {
 		id := s.shardOf(n)
@@ -17,20 +17,20 @@ func (s *Server) lookupNicks(o *op, folded []string, then func(found map[string]
 	}
 	type hit struct {
 		folded string
-		c      *Client
+		u      *user
 	}
 	gatherGroups(o, groups, func(sh *shard, names []string) []hit {
 		var mine []hit
 		for _, n := range names {
-			if t := sh.nicks[n]; t != nil && t.registeredShared() {
+			if t := sh.nicks[n]; t != nil && t.present() {
 				mine = append(mine, hit{n, t})
 			}
 		}
 		return mine
 	}, func(hits []hit) {
-		found := make(map[string]*Client, len(hits))
+		found := make(map[string]*user, len(hits))
 		for _, h := range hits {
-			found[h.folded] = h.c
+			found[h.folded] = h.u
 		}
 		then(found)
 	})
@@ -46,7 +46,7 @@ type channelView struct {
 
 // gatherChannels collects target's channels from their shards and runs
 // then(views) on the loop as part of o.
-func (s *Server) gatherChannels(o *op, target *Client, then func(views []channelView)) {
+func (s *Server) gatherChannels(o *op, target *user, then func(views []channelView)) {
 	requester := o.c
 	multi := requester.Has(CapMultiPrefix)
 	gatherGroups(o, s.channelsByShard(target.channelList()), func(sh *shard, names []string) []channelView {
@@ -62,7 +62,7 @@ func (s *Server) gatherChannels(o *op, target *Client, then func(views []channel
 			}
 			mine = append(mine, channelView{
 				name: ch.name, prefix: mb.prefix(multi),
-				secret: ch.modes&cmodeSecret != 0, shared: ch.member(requester) != nil,
+				secret: ch.modes&cmodeSecret != 0, shared: ch.member(requester.user()) != nil,
 			})
 		}
 		return mine

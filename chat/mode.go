@@ -34,7 +34,7 @@ func handleMode(o *op, m *codec.Message) {
 	for _, a := range args {
 		nicks = append(nicks, s.cm.Fold(a))
 	}
-	s.lookupNicks(o, nicks, func(found map[string]*Client) {
+	s.lookupNicks(o, nicks, func(found map[string]*user) {
 		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
 			sh.channelMode(b, o, target, folded, modestr, args, found, now)
 		})
@@ -50,7 +50,7 @@ type modeChange struct {
 
 // channelMode applies a MODE change on the channel's shard. existing, when
 // not nil, holds the +o/+v arguments known to be online (folded).
-func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args []string, existing map[string]*Client, now time.Time) {
+func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args []string, existing map[string]*user, now time.Time) {
 	s, c := sh.srv, o.c
 	ch := sh.channels[folded]
 	if ch == nil && len(args) == 0 && strings.Trim(modestr, "+beI") == "" {
@@ -67,12 +67,12 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 	}
 	r := sh.replies(c)
 	if modestr == "" {
-		r.numeric(codec.RPL_CHANNELMODEIS, ch.modeParams(ch.member(c) != nil)...)
+		r.numeric(codec.RPL_CHANNELMODEIS, ch.modeParams(ch.member(c.user()) != nil)...)
 		r.numeric(codec.RPL_CREATIONTIME, ch.name, strconv.FormatInt(ch.created.Unix(), 10))
 		b.reply(o, r)
 		return
 	}
-	mb := ch.member(c)
+	mb := ch.member(c.user())
 	isOp := mb != nil && mb.modes&memberOp != 0
 	key0, limit0 := ch.key, ch.limit
 	var changes []modeChange
@@ -148,7 +148,7 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 			} else {
 				t.modes &^= bit
 			}
-			changes = append(changes, modeChange{add, mc, t.c.Nick()})
+			changes = append(changes, modeChange{add, mc, t.u.Nick()})
 		case 'k':
 			arg, ok := nextArg()
 			if add && (!ok || arg == "" || strings.ContainsAny(arg, " ,")) {
@@ -216,11 +216,7 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 	if len(changes) > 0 {
 		id := c.Identity()
 		msg := &outMsg{source: id.Prefix, command: "MODE", params: modeLine(ch.name, changes), plainLast: true, at: now, account: id.Account}
-		for _, m := range ch.members {
-			if m.c != c {
-				msg.deliver(b, m.c)
-			}
-		}
+		msg.toMembers(b, ch, c)
 		// The sender's MODE echo and any errors form one labeled response.
 		r.begin()
 		r.buf = msg.appendVariant(r.buf, msg.variantOf(c))

@@ -52,7 +52,7 @@ func handleMonitor(o *op, m *codec.Message) {
 		for f := range c.monitor {
 			folded = append(folded, f)
 		}
-		s.lookupNicks(o, folded, func(found map[string]*Client) {
+		s.lookupNicks(o, folded, func(found map[string]*user) {
 			r := o.replies()
 			monitorStatus(r, c, folded, found)
 			o.reply(r)
@@ -94,14 +94,14 @@ func monitorAdd(o *op, nicks []string) {
 	if len(full) > 0 {
 		o.numeric(codec.ERR_MONLISTFULL, strconv.Itoa(s.cfg.MaxMonitor), strings.Join(full, ","), "Monitor list is full.")
 	}
-	s.lookupNicks(o, added, func(found map[string]*Client) {
+	s.lookupNicks(o, added, func(found map[string]*user) {
 		r := o.replies()
 		monitorStatus(r, c, added, found)
 		o.reply(r)
 	})
 }
 
-func monitorStatus(r *replies, c *Client, folded []string, found map[string]*Client) {
+func monitorStatus(r *replies, c *Client, folded []string, found map[string]*user) {
 	var on, off []string
 	for _, f := range folded {
 		if t := found[f]; t != nil {

@@ -36,24 +36,32 @@ func handleNick(o *op, m *codec.Message) {
 // claimNick runs on the shard owning newFolded, as part of o.
 func (sh *shard) claimNick(b *batch, o *op, newNick, newFolded, oldFolded string) {
 	c := o.c
-	if owner := sh.nicks[newFolded]; owner != nil && owner != c {
+	u := c.user()
+	if owner := sh.nicks[newFolded]; owner != nil && owner != u {
+		if !c.Registered() && sh.srv.willAttach(c, owner) {
+			// A session of the account that holds the nick: it joins that
+			// user at registration and takes its nick then (attach.go).
+			u.update(func(id *Identity) { id.Nick = newNick })
+			b.call(c, func(c *Client) { c.reg |= regNick; c.srv.tryRegister(o) })
+			return
+		}
 		sh.numericTo(b, o, codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
 		return
 	}
-	sh.nicks[newFolded] = c
+	sh.nicks[newFolded] = u
 	if oldFolded != "" && oldFolded != newFolded {
-		sh.srv.releaseNick(sh, oldFolded, c)
+		sh.srv.releaseNick(sh, oldFolded, u)
 	}
-	old := c.Identity()
-	c.update(func(id *Identity) { id.Nick = newNick })
+	old := u.Identity()
+	u.update(func(id *Identity) { id.Nick = newNick })
 	b.call(c, func(c *Client) { c.srv.nickChanged(o, old) })
 }
 
-// releaseNick frees folded if c still owns it. It runs on shard from, and
+// releaseNick frees folded if u still holds it. It runs on shard from, and
 // posts to the owning shard when that is another one.
-func (s *Server) releaseNick(from *shard, folded string, c *Client) {
+func (s *Server) releaseNick(from *shard, folded string, u *user) {
 	release := func(sh *shard, _ *batch) {
-		if sh.nicks[folded] == c {
+		if sh.nicks[folded] == u {
 			delete(sh.nicks, folded)
 		}
 	}

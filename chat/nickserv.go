@@ -300,7 +300,7 @@ func nsGhost(o *op, args []string) {
 // ghost disconnects whoever uses the folded nick, for o's client.
 func (s *Server) ghost(o *op, nick, folded string) {
 	me := o.c.Identity()
-	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
+	s.lookupNicks(o, []string{folded}, func(found map[string]*user) {
 		t := found[folded]
 		if t == nil {
 			s.ns(o, "Nobody is using "+nick)
@@ -308,7 +308,7 @@ func (s *Server) ghost(o *op, nick, folded string) {
 		}
 		reason := "Ghosted by " + me.Nick
 		s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
-		s.disconnect(t, reason)
+		s.disconnectUser(t, reason)
 		s.ns(o, nick+" has been disconnected")
 	})
 }

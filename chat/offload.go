@@ -41,6 +41,19 @@ func (s *Server) onLoopID(id int, fn func()) {
 // onLoop runs fn on c's loop from any goroutine.
 func (s *Server) onLoop(c *Client, fn func()) { s.onLoopID(c.loop, fn) }
 
+// disconnectUser ends every session of u from any goroutine (KILL, bans,
+// suspensions, GHOST); an always-on user with no session leaves at once.
+func (s *Server) disconnectUser(u *user, reason string) {
+	sessions := u.sessionList()
+	if len(sessions) == 0 && u.present() {
+		s.userLeft(u, reason)
+		return
+	}
+	for _, t := range sessions {
+		s.disconnect(t, reason)
+	}
+}
+
 // disconnect ends t's connection from any goroutine: on t's loop it is
 // marked quitting with reason (what its channels see in the QUIT) and gets
 // "ERROR :Closing Link: <host> (reason)". Used by KILL, bans, suspensions

@@ -77,7 +77,7 @@ func handleKill(o *op, m *codec.Message) {
 	}
 	killer := c.Identity()
 	folded := s.cm.Fold(nick)
-	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
+	s.lookupNicks(o, []string{folded}, func(found map[string]*user) {
 		t := found[folded]
 		if t == nil {
 			o.numeric(codec.ERR_NOSUCHNICK, nick, "No such nick/channel")
@@ -85,7 +85,7 @@ func handleKill(o *op, m *codec.Message) {
 		}
 		msg := "Killed (" + killer.Nick + " (" + reason + "))"
 		s.audit(killer.Nick, "kill", t.Identity().Prefix, reason, c.ip.String())
-		s.disconnect(t, msg)
+		s.disconnectUser(t, msg)
 	})
 }
 
@@ -97,8 +97,8 @@ func handleWallops(o *op, m *codec.Message) {
 		s.post(i, func(sh *shard, b *batch) {
 			off, end := b.appendLine(line)
 			for _, t := range sh.nicks {
-				if t.registeredShared() && t.Identity().Modes&UModeWallops != 0 {
-					b.sendSpan(t, off, end)
+				if t.present() && t.Identity().Modes&UModeWallops != 0 {
+					b.sendUser(t, off, end)
 				}
 			}
 		})
@@ -113,8 +113,8 @@ func (s *Server) serverNotice(text string) {
 		s.post(i, func(sh *shard, b *batch) {
 			off, end := b.appendLine(line)
 			for _, t := range sh.nicks {
-				if t.registeredShared() && t.Identity().Modes&UModeOper != 0 {
-					b.sendSpan(t, off, end)
+				if t.present() && t.Identity().Modes&UModeOper != 0 {
+					b.sendUser(t, off, end)
 				}
 			}
 		})

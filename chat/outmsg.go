@@ -83,6 +83,24 @@ func (o *outMsg) deliver(b *batch, c *Client) bool {
 	return true
 }
 
+// deliverUser queues the message for every session of u but except (the
+// session that sent it, whose copy is its echo or its reply).
+func (o *outMsg) deliverUser(b *batch, u *user, except *Client) {
+	for _, s := range u.sessionList() {
+		if s != except {
+			o.deliver(b, s)
+		}
+	}
+}
+
+// toMembers queues the message for every member of ch: every session but
+// from, which sent it (from's other sessions get it like any member).
+func (o *outMsg) toMembers(b *batch, ch *Channel, from *Client) {
+	for _, mb := range ch.members {
+		o.deliverUser(b, mb.u, from)
+	}
+}
+
 // appendVariant encodes the message for variant v.
 func (o *outMsg) appendVariant(dst []byte, v int) []byte {
 	return o.appendVariantIn(dst, v, "")

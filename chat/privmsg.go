@@ -166,7 +166,7 @@ func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, sta
 		return
 	}
 	id := c.Identity()
-	if !ch.canSpeak(s, c, id) || (ch.modes&cmodeNoCTCP != 0 && isCTCP(msg) && ch.member(c).opOrNil() == 0) {
+	if !ch.canSpeak(s, c, id) || (ch.modes&cmodeNoCTCP != 0 && isCTCP(msg) && ch.member(c.user()).opOrNil() == 0) {
 		if !quiet {
 			sh.numericTo(b, o, codec.ERR_CANNOTSENDTOCHAN, ch.name, "Cannot send to channel")
 		}
@@ -179,13 +179,10 @@ func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, sta
 		s.appendHistory(msg, ch.folded)
 	}
 	for _, mb := range ch.members {
-		if mb.c == c {
-			continue
-		}
 		if status != 0 && mb.modes&memberOp == 0 && (status&memberOp != 0 || mb.modes&memberVoice == 0) {
 			continue
 		}
-		msg.deliver(b, mb.c)
+		msg.deliverUser(b, mb.u, c)
 	}
 	if c.Has(CapEchoMessage) {
 		msg.echo(b, o)
@@ -195,7 +192,7 @@ func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, sta
 // canSpeak applies +n, +m, bans and mutes (m: extbans); exceptions lift
 // both.
 func (ch *Channel) canSpeak(s *Server, c *Client, id *Identity) bool {
-	mb := ch.member(c)
+	mb := ch.member(c.user())
 	if mb == nil {
 		if ch.modes&cmodeNoExternal != 0 {
 			return false
@@ -216,7 +213,7 @@ func (ch *Channel) canSpeak(s *Server, c *Client, id *Identity) bool {
 func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	s, c := sh.srv, o.c
 	to := sh.nicks[folded]
-	if to == nil || !to.registeredShared() {
+	if to == nil || !to.present() {
 		if msg.command != "NOTICE" {
 			sh.numericTo(b, o, codec.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
 		}
@@ -229,7 +226,12 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	tid := to.Identity()
 	msg.params[0] = tid.Nick
 	s.appendHistory(msg, s.dmTarget(id.Nick, tid.Nick))
-	msg.deliver(b, to)
+	// Every session of the recipient gets it; the sender's other sessions
+	// too (what one connection sends, the others see).
+	msg.deliverUser(b, to, c)
+	if from := c.user(); from != to {
+		msg.deliverUser(b, from, c)
+	}
 	if c.Has(CapEchoMessage) {
 		msg.echo(b, o)
 	}

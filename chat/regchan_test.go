@@ -59,7 +59,7 @@ func TestMemberModesNotPersistent(t *testing.T) {
 	now := time.Now()
 	ch := newChannel("#c", "#c", now)
 	rec := recordOf(ch, kv.Channel{Name: "#c"})
-	ch.addMember(&Client{}, memberOp, now)
+	ch.addMember(&user{}, memberOp, now)
 	after := recordOf(ch, kv.Channel{Name: "#c"})
 	if !samePersistent(&rec, &after) {
 		t.Fatal("a member change changed the record")

@@ -77,35 +77,7 @@ func (s *Server) tryRegister(o *op) {
 		c.conn.Close("Closing Link: " + c.Identity().Host + " (" + reason + ")")
 		return
 	}
-	c.reg |= regDone
-	c.live.Store(true)
-	if s.std != nil {
-		s.std.Registrations.Inc()
-	}
-	s.unknown.Add(-1)
-	n := s.users.Add(1)
-	for {
-		max := s.maxUsers.Load()
-		if n <= max || s.maxUsers.CompareAndSwap(max, n) {
-			break
-		}
-	}
-	id := c.Identity()
-	s.monitorNotify(s.cm.Fold(id.Nick), id, true)
-	r := o.replies()
-	r.numeric(codec.RPL_WELCOME, "Welcome to the "+s.cfg.Network+" IRC Network "+id.Prefix)
-	r.numeric(codec.RPL_YOURHOST, "Your host is "+s.name+", running version "+s.cfg.Version)
-	r.numeric(codec.RPL_CREATED, "This server was created "+s.cfg.Created.UTC().Format("Mon Jan 2 2006 at 15:04:05 MST"))
-	r.numeric(codec.RPL_MYINFO, s.name, s.cfg.Version, "iowB", "CbeIiklmnost", "beIklov")
-	for _, line := range s.isupport {
-		// line holds several space-separated tokens; written as one
-		// middle parameter they become the middle parameters 005 needs.
-		r.numeric(codec.RPL_ISUPPORT, line, "are supported by this server")
-	}
-	s.lusers(r)
-	s.motd(r)
-	o.reply(r)
-	s.nickProtect(c)
+	s.registerUser(o)
 }
 
 // sameSecret compares a secret with what a client sent in time that

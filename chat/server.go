@@ -161,8 +161,9 @@ func (s *Server) Connect(conn Conn, loopID int, ip netip.Addr, now time.Time) *C
 	if ip.Is6() && len(host) > 0 && host[0] == ':' {
 		host = "0" + host // a leading ':' would break the prefix syntax
 	}
-	c.activeAt.Store(now.Unix())
-	c.id.Store((&Identity{Nick: "*", User: "*", Host: host}).withPrefix())
+	u := newUser(s, c, (&Identity{Nick: "*", User: "*", Host: host}).withPrefix())
+	u.activeAt.Store(now.Unix())
+	c.u.Store(u)
 	s.unknown.Add(1)
 	return c
 }
@@ -194,12 +195,11 @@ func (s *Server) Disconnect(c *Client, reason string) {
 		if c.Identity().Modes&UModeOper != 0 {
 			s.opers.Add(-1)
 		}
-		s.whowas.add(c.Identity(), s.name)
 	} else {
 		s.unknown.Add(-1)
 	}
 	c.reg = 0
 	c.live.Store(false)
 	monitorClear(s, c)
-	s.quitEverywhere(c, reason, registered)
+	s.sessionClosed(c, reason, registered)
 }

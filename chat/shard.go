@@ -28,7 +28,8 @@ type shard struct {
 	srv *Server
 
 	channels map[string]*Channel // by casefolded name
-	nicks    map[string]*Client  // by casefolded nick
+	nicks    map[string]*user    // by casefolded nick
+	accounts map[string]*user    // users logged in, by casefolded account (multiclient)
 	// watchers are the MONITOR lists, by casefolded nick watched.
 	watchers map[string]map[*Client]struct{}
 
@@ -59,7 +60,8 @@ func newShard(srv *Server, id int) *shard {
 		id:       id,
 		srv:      srv,
 		channels: make(map[string]*Channel),
-		nicks:    make(map[string]*Client),
+		nicks:    make(map[string]*user),
+		accounts: make(map[string]*user),
 		watchers: make(map[string]map[*Client]struct{}),
 		wake:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),

@@ -82,10 +82,10 @@ func (s *Server) endSessions(account, reason string) {
 	for i := range s.shards {
 		s.post(i, func(sh *shard, _ *batch) {
 			for _, t := range sh.nicks {
-				if !t.registeredShared() || s.cm.Fold(t.Identity().Account) != account {
+				if !t.present() || s.cm.Fold(t.Identity().Account) != account {
 					continue
 				}
-				s.disconnect(t, reason)
+				s.disconnectUser(t, reason)
 			}
 		})
 	}

@@ -37,7 +37,7 @@ func (sh *shard) topic(b *batch, o *op, name, folded string, set bool, topic str
 	}) {
 		return
 	}
-	mb := ch.member(c)
+	mb := ch.member(c.user())
 	if !set {
 		if mb == nil && ch.modes&cmodeSecret != 0 {
 			sh.numericTo(b, o, codec.ERR_NOTONCHANNEL, ch.name, "You're not on that channel")
@@ -66,11 +66,7 @@ func (sh *shard) topic(b *batch, o *op, name, folded string, set bool, topic str
 	id := c.Identity()
 	ch.topic, ch.topicBy, ch.topicAt = topic, id.Prefix, now
 	msg := &outMsg{source: id.Prefix, command: "TOPIC", params: []string{ch.name, topic}, at: now, account: id.Account}
-	for _, m := range ch.members {
-		if m.c != c {
-			msg.deliver(b, m.c)
-		}
-	}
+	msg.toMembers(b, ch, c)
 	msg.echo(b, o)
 }
 
@@ -100,7 +96,7 @@ func handleNames(o *op, m *codec.Message) {
 		o.sequence(func() {
 			o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
 				r := sh.replies(c)
-				if ch := sh.channels[folded]; ch != nil && (ch.modes&cmodeSecret == 0 || ch.member(c) != nil) {
+				if ch := sh.channels[folded]; ch != nil && (ch.modes&cmodeSecret == 0 || ch.member(c.user()) != nil) {
 					ch.nameLines(r, c)
 					if len(names) == 1 {
 						end = ch.name

@@ -36,14 +36,14 @@ func handleWho(o *op, m *codec.Message) {
 		o.toShard(s.shardOf(folded), func(sh *shard, b *batch) {
 			r := sh.replies(c)
 			if ch := sh.channels[folded]; ch != nil {
-				member := ch.member(c) != nil
+				member := ch.member(c.user()) != nil
 				if member || ch.modes&cmodeSecret == 0 {
 					for _, mb := range ch.members {
-						id := mb.c.Identity()
+						id := mb.u.Identity()
 						if !member && id.Modes&UModeInvisible != 0 {
 							continue
 						}
-						s.whoReply(r, q, ch.name, mb.c, id, mb.prefix(c.Has(CapMultiPrefix)))
+						s.whoReply(r, q, ch.name, mb.u, id, mb.prefix(c.Has(CapMultiPrefix)))
 					}
 				}
 			}
@@ -53,7 +53,7 @@ func handleWho(o *op, m *codec.Message) {
 		return
 	}
 	if !strings.ContainsAny(q.mask, "*?!@") {
-		s.lookupNicks(o, []string{s.cm.Fold(q.mask)}, func(found map[string]*Client) {
+		s.lookupNicks(o, []string{s.cm.Fold(q.mask)}, func(found map[string]*user) {
 			r := o.replies()
 			for _, t := range found {
 				s.whoReply(r, q, "*", t, t.Identity(), "")
@@ -74,14 +74,15 @@ func (s *Server) whoScan(o *op, q whoQuery) {
 	if mask == "0" {
 		mask = "*"
 	}
-	gatherAll(o, func(sh *shard) []*Client {
-		var mine []*Client
+	me := c.user()
+	gatherAll(o, func(sh *shard) []*user {
+		var mine []*user
 		for _, t := range sh.nicks {
-			if !t.registeredShared() {
+			if !t.present() {
 				continue
 			}
 			tid := t.Identity()
-			if t != c && !oper && tid.Modes&UModeInvisible != 0 && !shareChannel(c, t) {
+			if t != me && !oper && tid.Modes&UModeInvisible != 0 && !shareChannel(me, t) {
 				continue
 			}
 			if globMatch(s.cm, mask, tid.Nick) || globMatch(s.cm, mask, tid.Prefix) || globMatch(s.cm, mask, tid.Host) || globMatch(s.cm, mask, tid.Realname) {
@@ -89,7 +90,7 @@ func (s *Server) whoScan(o *op, q whoQuery) {
 			}
 		}
 		return mine
-	}, func(found []*Client) {
+	}, func(found []*user) {
 		r := o.replies()
 		for i, t := range found {
 			if i >= 500 {
@@ -117,7 +118,7 @@ func whoFlags(id *Identity, prefix string) string {
 	return f + prefix
 }
 
-func (s *Server) whoReply(r *replies, q whoQuery, channel string, t *Client, id *Identity, prefix string) {
+func (s *Server) whoReply(r *replies, q whoQuery, channel string, t *user, id *Identity, prefix string) {
 	if !q.whox {
 		r.numeric(codec.RPL_WHOREPLY, channel, id.User, id.Host, s.name, id.Nick, whoFlags(id, prefix), "0 "+id.Realname)
 		return
@@ -197,7 +198,7 @@ func handleWhois(o *op, m *codec.Message) {
 		nick = nick[:i] // TARGMAX WHOIS:1
 	}
 	folded := s.cm.Fold(nick)
-	s.lookupNicks(o, []string{folded}, func(found map[string]*Client) {
+	s.lookupNicks(o, []string{folded}, func(found map[string]*user) {
 		t := found[folded]
 		if t == nil {
 			r := o.replies()
@@ -212,15 +213,16 @@ func handleWhois(o *op, m *codec.Message) {
 	})
 }
 
-func (s *Server) whoisReplies(o *op, t *Client, views []channelView) {
+func (s *Server) whoisReplies(o *op, t *user, views []channelView) {
 	c := o.c
+	self := t == c.user()
 	id := t.Identity()
 	me := c.Identity()
 	r := c.replies()
 	r.numeric(codec.RPL_WHOISUSER, id.Nick, id.User, id.Host, "*", id.Realname)
 	var chans []string
 	for _, v := range views {
-		if v.secret && !v.shared && t != c && me.Modes&UModeOper == 0 {
+		if v.secret && !v.shared && !self && me.Modes&UModeOper == 0 {
 			continue
 		}
 		chans = append(chans, v.prefix+v.name)
@@ -241,7 +243,7 @@ func (s *Server) whoisReplies(o *op, t *Client, views []channelView) {
 	if id.Account != "" {
 		r.numeric(codec.RPL_WHOISACCOUNT, id.Nick, id.Account, "is logged in as")
 	}
-	if t == c || me.Modes&UModeOper != 0 {
+	if self || me.Modes&UModeOper != 0 {
 		r.numeric(codec.RPL_WHOISHOST, id.Nick, "is connecting from *@"+t.ip.String()+" "+t.ip.String())
 	}
 	idle := time.Now().Unix() - t.activeAt.Load()
@@ -278,7 +280,7 @@ func handleIson(o *op, m *codec.Message) {
 			folded = append(folded, s.cm.Fold(n))
 		}
 	}
-	s.lookupNicks(o, folded, func(found map[string]*Client) {
+	s.lookupNicks(o, folded, func(found map[string]*user) {
 		var on []string
 		for _, f := range folded {
 			if t := found[f]; t != nil {
@@ -300,7 +302,7 @@ func handleUserhost(o *op, m *codec.Message) {
 		}
 		folded = append(folded, s.cm.Fold(string(p)))
 	}
-	s.lookupNicks(o, folded, func(found map[string]*Client) {
+	s.lookupNicks(o, folded, func(found map[string]*user) {
 		var out []string
 		for _, f := range folded {
 			t := found[f]
@@ -326,8 +328,8 @@ func handleUserhost(o *op, m *codec.Message) {
 }
 
 // shareChannel reports whether a and b are in a common channel. It reads
-// both clients' channel sets under their locks, one at a time.
-func shareChannel(a, b *Client) bool {
+// both users' channel sets under their locks, one at a time.
+func shareChannel(a, b *user) bool {
 	mine := a.channelList()
 	for _, name := range mine {
 		if b.inChannel(name) {
