@@ -108,10 +108,14 @@ func (s *Server) welcome(o *op, existing *user) {
 	}
 	s.lusers(r)
 	s.motd(r)
-	if existing != nil && id.Away != "" {
-		r.numeric(codec.RPL_NOWAWAY, "You have been marked as being away")
-	}
 	o.reply(r)
+	if p := c.away.Load(); p != nil && *p != "" || existing != nil {
+		msg := ""
+		if p != nil {
+			msg = *p
+		}
+		s.updateAway(o, msg) // pre-away, or a present session joining an away user
+	}
 	if existing != nil {
 		s.log.Info("session attached", "account", id.Account, "nick", id.Nick, "sessions", len(u.sessionList()), "ip", c.ip.String())
 		s.replayChannels(o, u)

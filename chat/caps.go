@@ -28,6 +28,7 @@ const (
 	CapStandardReplies      // standard-replies: FAIL/WARN/NOTE are sent anyway; advertised for clients that look
 	CapNoImplicitNames      // no-implicit-names: no NAMES burst after JOIN
 	CapNoImplicitNamesDraft // draft/no-implicit-names, the same before ratification
+	CapPreAway              // draft/pre-away (away.go)
 	capCount
 )
 
@@ -54,6 +55,7 @@ var capNames = [capCount]string{
 	CapStandardReplies:      "standard-replies",
 	CapNoImplicitNames:      "no-implicit-names",
 	CapNoImplicitNamesDraft: "draft/no-implicit-names",
+	CapPreAway:              "draft/pre-away",
 }
 
 // String returns the capability's name.

@@ -63,6 +63,9 @@ type Client struct {
 	// live is set once registered and cleared at disconnect; shards use it
 	// to skip sessions that are not (or no longer) connected.
 	live atomic.Bool
+	// away is this session's own away message ("" or nil: present); the
+	// user's is derived from all its sessions' (away.go).
+	away atomic.Pointer[string]
 
 	// SendQ accounting of fan-out, shared by shards and the loop: queued
 	// is what shards put in mailboxes for the client and the loop has not

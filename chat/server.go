@@ -76,7 +76,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 		cm:    cm,
 		log:   log,
 		loops: loops,
-		caps: []Cap{CapCapNotify, CapMessageTags, CapServerTime, CapEchoMessage, CapBatch,
+		caps: []Cap{CapCapNotify, CapMessageTags, CapServerTime, CapEchoMessage, CapBatch, CapPreAway,
 			CapLabeledResponse, CapAccountTag, CapAwayNotify, CapExtendedJoin, CapMultiPrefix,
 			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify, CapExtendedMonitor,
 			CapStandardReplies, CapNoImplicitNames, CapNoImplicitNamesDraft},

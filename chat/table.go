@@ -49,7 +49,7 @@ func commandTable() map[string]*command {
 		"WHOWAS":   {handle: handleWhowas, minParams: 1, help: "WHOWAS <nick> [<count>]\nInformation about a nick that is gone."},
 		"ISON":     {handle: handleIson, minParams: 1, help: "ISON <nick> [<nick>...]\nWhich of these nicks are online."},
 		"USERHOST": {handle: handleUserhost, minParams: 1, help: "USERHOST <nick> [<nick>...]\nuser@host of up to five nicks."},
-		"AWAY":     {handle: handleAway, help: "AWAY [:<message>]\nMark yourself away, or back without a message."},
+		"AWAY":     {handle: handleAway, preReg: true, help: "AWAY [:<message>]\nMark yourself away, or back without a message (before registration too, with draft/pre-away)."},
 		"SETNAME":  {handle: handleSetname, minParams: 1, help: "SETNAME :<realname>\nChange your realname (setname capability)."},
 		"MONITOR":  {handle: handleMonitor, minParams: 1, help: "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S\nBe told when nicks come online or leave."},
 
