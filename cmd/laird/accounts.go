@@ -24,6 +24,11 @@ type AccountsConfig struct {
 	PasswordMinLen int      `toml:"password_min_len"`
 	// BcryptCost is the work factor of stored password hashes (4-31).
 	BcryptCost int `toml:"bcrypt_cost"`
+	// Multiclient: a connection that registers logged in (SASL) to an
+	// account whose user is online becomes another session of that user
+	// (same nick, channels and away state), up to MaxSessions.
+	Multiclient bool `toml:"multiclient"`
+	MaxSessions int  `toml:"max_sessions"`
 }
 
 func defaultAccounts() AccountsConfig {
@@ -34,6 +39,8 @@ func defaultAccounts() AccountsConfig {
 		GuestPrefix:           "Guest",
 		PasswordMinLen:        5,
 		BcryptCost:            10,
+		Multiclient:           true,
+		MaxSessions:           8,
 	}
 }
 
@@ -49,5 +56,7 @@ func (a AccountsConfig) chat() chat.AccountConfig {
 		GuestPrefix:          a.GuestPrefix,
 		PasswordMinLen:       a.PasswordMinLen,
 		BcryptCost:           a.BcryptCost,
+		NoMulticlient:        !a.Multiclient,
+		MaxSessions:          a.MaxSessions,
 	}
 }
