@@ -55,6 +55,12 @@ type Options struct {
 	// hit the disk on a busy server.
 	CacheSize int64
 
+	// MaxOpenFiles bounds the files Pebble keeps open (its table cache, a
+	// soft limit; it never goes below 74). Default Pebble's 1000. The
+	// server sets it from its descriptor budget, so that the store cannot
+	// take the descriptors its listeners need.
+	MaxOpenFiles int
+
 	// ReadOnly opens the store for reading only: every commit fails with
 	// ErrReadOnly. A server whose data directory cannot be written can still
 	// start this way and serve what is stored.

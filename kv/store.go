@@ -72,6 +72,7 @@ func Open(opts Options) (*Store, error) {
 		Logger:             pebbleLogger{s: s, log: opts.Logger.With("component", "pebble")},
 		EventListener:      s.eventListener(),
 		ReadOnly:           opts.ReadOnly,
+		MaxOpenFiles:       opts.MaxOpenFiles,
 		FS:                 opts.fs, // nil: Pebble's default, with disk-health checks
 	}
 	// Preconditions and nick checks mostly look up keys that are absent:

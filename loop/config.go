@@ -36,6 +36,9 @@ type Config struct {
 	// Perf, when set, gives every event loop a latency recorder and
 	// counters. Register every latency series before New.
 	Perf *perf.Registry
+	// FDs bounds the connections held by the open-files limit (see
+	// MeasureFDBudget); the zero value bounds nothing.
+	FDs FDBudget
 }
 
 func (c *Config) setDefaults() {

@@ -29,4 +29,8 @@
 //     the same SendQ before they queue fan-out (chat.Client.SetBacklog
 //     publishes what the transport holds), so a stalled loop's slow
 //     recipients are cut without waiting for that loop.
+//   - Descriptors are budgeted (fdbudget.go): OnOpen closes a new
+//     connection, before anything is allocated for it, once the open ones
+//     would eat into the reserve the rest of the process needs, so accept
+//     never meets EMFILE (fatal to gnet). Nothing connected is dropped.
 package loop

@@ -31,6 +31,7 @@ type Server struct {
 	nloops  atomic.Int32
 	recs    []*perf.Recorder // by loop id; nil entries without monitoring
 	tcpConn *perf.Gauge      // laird_connections{transport="tcp"}; nil without monitoring
+	fds     fdGate           // the descriptor budget (fdbudget.go)
 
 	started  chan struct{}
 	stopped  chan struct{} // closed when the engine stopped (Serve returns)
@@ -52,6 +53,9 @@ func New(cfg Config, log *slog.Logger) *Server {
 			s.recs[i].Prepare(perf.Fanout)
 		}
 		s.tcpConn = cfg.Perf.Std.Connections.With("tcp")
+	}
+	if err := s.fds.init(cfg.FDs, cfg.Perf); err != nil {
+		log.Error("descriptor budget metrics", "err", err)
 	}
 	return s
 }
@@ -212,6 +216,9 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	now := time.Now()
 	el.clock = now
 	ip := addrIP(gc.RemoteAddr())
+	if s.fdFull(gc, now) {
+		return []byte("ERROR :Closing Link: " + ip.String() + " (" + fdRefusal + ")\r\n"), gnet.Close
+	}
 	// Admission first: a refused connection costs one ERROR line and no
 	// per-connection state.
 	if reason := s.chat.Admit(ip, now); reason != "" {

@@ -91,12 +91,21 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	if mon != nil {
 		perfReg = mon.reg
 	}
+	// The open-files budget: Go's runtime raised the soft limit to the
+	// hard one at start; connections get what the reserve leaves.
+	fds, err := loop.MeasureFDBudget(cfg.Server.Loops)
+	if err != nil {
+		return nil, err
+	}
+	log.Info("open files", "soft_limit", fds.Soft, "hard_limit", fds.Hard, "reserve", fds.Reserve,
+		"store_files", fds.StoreFiles, "max_connections", fds.MaxConns)
 	store, err := openStore(kv.Options{
-		Dir:         cfg.Server.DataDir,
-		Logger:      log,
-		DiskReserve: cfg.Store.DiskReserveMB << 20,
-		LazyHistory: cfg.Store.LazyHistory,
-		OnCommit:    mon.kvHook(),
+		Dir:          cfg.Server.DataDir,
+		Logger:       log,
+		DiskReserve:  cfg.Store.DiskReserveMB << 20,
+		LazyHistory:  cfg.Store.LazyHistory,
+		OnCommit:     mon.kvHook(),
+		MaxOpenFiles: fds.StoreFiles,
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -110,6 +119,7 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		PingInterval:        cfg.Limits.PingInterval.Duration,
 		PingTimeout:         cfg.Limits.PingTimeout.Duration,
 		Perf:                perfReg,
+		FDs:                 fds,
 	}, log)
 	chatCfg := cfg.chatConfig(version)
 	chatCfg.SendQ = net.Config().SendQ // shards enforce the same SendQ on fan-out

@@ -13,6 +13,7 @@ import (
 
 	"laird/chat"
 	"laird/kv"
+	"laird/loop"
 	"laird/perf"
 )
 
@@ -85,7 +86,7 @@ func (m *monitor) start(cfg Config, log *slog.Logger, irc *chat.Server, store *k
 			irc.ServerNotice(fmt.Sprintf("alert %s %s: %s = %.6g (threshold %s %.6g)", ev.Rule, ev.State, ev.Metric, ev.Value, ev.Op, ev.Threshold))
 		},
 	}
-	alerter, err := perf.NewAlerter(m.reg, cfg.Alerts, m.alertOpts)
+	alerter, err := perf.NewAlerter(m.reg, withBuiltinAlerts(cfg.Alerts), m.alertOpts)
 	if err != nil {
 		return fmt.Errorf("alerts: %w", err)
 	}
@@ -110,6 +111,7 @@ func (m *monitor) start(cfg Config, log *slog.Logger, irc *chat.Server, store *k
 	if err != nil {
 		return fmt.Errorf("metrics listener: %w", err)
 	}
+	ln = newLimitListener(ln, loop.MetricsConns)
 	m.http = &http.Server{ReadHeaderTimeout: 5 * time.Second,
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*m.mux.Load()).ServeHTTP(w, r) })}
 	go func() {
@@ -142,7 +144,7 @@ func (m *monitor) reloadAlerts(cfg perf.AlertConfig) {
 	prev := m.alerter.Load()
 	opts := m.alertOpts
 	opts.Previous = prev
-	a, err := perf.NewAlerter(m.reg, cfg, opts)
+	a, err := perf.NewAlerter(m.reg, withBuiltinAlerts(cfg), opts)
 	if err != nil {
 		m.alertOpts.Logger.Error("alert rules not reloaded", "err", err)
 		return
