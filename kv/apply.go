@@ -180,11 +180,15 @@ func deleteAccount(vw *views, name string) error {
 
 // deleteAccountData deletes what an account owns besides its record, nicks
 // and access: its private conversations (so that a later account of the
-// same name cannot read them), what it had unread, its read markers.
+// same name cannot read them), its invitations, what it had unread, its
+// read markers.
 // (Offline expiry entries of its messages are left for ExpireOffline,
 // which finds no unread state for them and drops them.)
 func deleteAccountData(vw *views, name string) error {
 	if err := deleteConversations(vw, AccountParty(name)); err != nil {
+		return err
+	}
+	if err := deleteAccountInvites(vw, name); err != nil {
 		return err
 	}
 	for _, p := range [][]byte{prefix2(nil, tagUnread, name), prefix2(nil, tagMarker, name)} {

@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -24,7 +25,9 @@ import (
 const crashWriters = 8
 
 // crashTxn is one unit of the check: account, nick, access entry, audit
-// entry and metadata, all keyed by id.
+// entry and metadata, all keyed by id, and the acceptance of the account's
+// invitation to #crash-inv with the access entry it grants (issue 14: a
+// crash leaves both or neither). The invitation itself is committed before.
 func crashTxn(s *Store, id int) *Txn {
 	name := fmt.Sprint("acct-", id)
 	txn := s.NewTxn()
@@ -34,6 +37,13 @@ func crashTxn(s *Store, id int) *Txn {
 	txn.PutAccess(Access{Channel: "#crash", Account: name, Level: LevelVoice})
 	txn.AppendAudit(AuditEntry{Actor: name, Action: "crash", Target: strconv.Itoa(id)})
 	txn.PutMeta(fmt.Sprint("crash/", id), []byte(name))
+	txn.AcceptInvite("#crash-inv", name, time.Now(), LevelMember, AuditEntry{Actor: name})
+	return txn
+}
+
+func crashInvite(s *Store, id int) *Txn {
+	txn := s.NewTxn()
+	txn.Invite(Invitation{Channel: "#crash-inv", Account: fmt.Sprint("acct-", id), InviterNick: "op"}, AuditEntry{Actor: "op"})
 	return txn
 }
 
@@ -43,9 +53,15 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("run by TestCrashAcknowledgedTxnsSurvive")
 	}
 	round, _ := strconv.Atoi(os.Getenv("KV_CRASH_ROUND"))
-	s, err := Open(Options{Dir: dir, Logger: quietLogger(), DiskReserve: -1})
+	s, err := Open(Options{Dir: dir, Logger: quietLogger(), DiskReserve: -1, MaxInvitesPerChannel: 1 << 30})
 	if err != nil {
 		fmt.Println("open error:", err)
+		os.Exit(2)
+	}
+	reg := s.NewTxn()
+	reg.PutChannel(Channel{Name: "#crash-inv", Founder: "op"})
+	if err := s.CommitWait(reg); err != nil {
+		fmt.Println("register #crash-inv:", err)
 		os.Exit(2)
 	}
 	var out sync.Mutex
@@ -58,6 +74,10 @@ func TestCrashChild(t *testing.T) {
 		wg.Go(func() {
 			for i := 0; i < 20000 && time.Now().Before(deadline); i++ {
 				id := round*1_000_000 + g*100_000 + i
+				if err := s.CommitWait(crashInvite(s, id)); err != nil {
+					fmt.Fprintln(os.Stderr, "invite:", err)
+					os.Exit(3)
+				}
 				if err := s.CommitWait(crashTxn(s, id)); err != nil {
 					fmt.Fprintln(os.Stderr, "commit:", err)
 					os.Exit(3)
@@ -175,13 +195,27 @@ func checkCrashState(t *testing.T, dir string, acked map[int]bool, round int) {
 	for _, a := range access {
 		hasAccess[a.Account] = true
 	}
+	invAccess, err := s.Access("#crash-inv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	granted := map[string]bool{}
+	for _, a := range invAccess {
+		granted[a.Account] = a.Level == LevelMember
+	}
 	present := 0
 	for id := range seen {
 		name := fmt.Sprint("acct-", id)
 		_, accErr := s.Account(name)
 		owner, nickErr := s.NickOwner(fmt.Sprint("nick-", id))
 		_, metaErr := s.Meta(fmt.Sprint("crash/", id))
-		parts := []bool{accErr == nil, nickErr == nil && owner == name, hasAccess[name], audited[id], metaErr == nil}
+		inv, invErr := s.Invite("#crash-inv", name)
+		if invErr != nil && !errors.Is(invErr, ErrNotFound) {
+			t.Fatal(invErr)
+		}
+		accepted := invErr == nil && inv.Status == InviteAccepted
+		parts := []bool{accErr == nil, nickErr == nil && owner == name, hasAccess[name], audited[id], metaErr == nil,
+			accepted, granted[name]}
 		all, none := true, true
 		for _, p := range parts {
 			all = all && p

@@ -42,6 +42,10 @@
 //	u account                    uvarint: the account's unread total (the offline quota's count)
 //	o time seq account 0 conv    empty: offline expiry queue, oldest first
 //	r account 0 target           read marker: time of the last message read
+//	i channel 0 account          Invitation (issue 14)
+//	I account 0 channel          empty: invitations of an account (reverse of i)
+//	e time channel 0 account     empty: invitation sweep queue, by when ExpireInvites acts
+//	k 'a' account | 'c' channel  uvarint: pending invitations (what the caps count)
 //	m name                       caller's bytes: generic metadata
 //
 // A history target is a casefolded channel name or, for a private
@@ -54,8 +58,9 @@
 // AppendPrivate and AppendOffline keep H and p (and U, u, o); DeleteAccount
 // and DeleteChannel remove everything that hangs off the record, and
 // DeleteAccount also the account's private conversations (both sides: a
-// later account of the same name must not read them), unread state and
-// read markers.
+// later account of the same name must not read them), invitations, unread
+// state and read markers. Invite, AcceptInvite, DeclineInvite and
+// RevokeInvite keep I, e and k.
 //
 // Schema version 1 keyed private history by the two nicks (the h and H
 // families with a target "nick1 nick2"). Nothing says which accounts those

@@ -80,6 +80,21 @@ type Options struct {
 	// in history until its retention). Default 30 days.
 	OfflineMaxAge time.Duration
 
+	// InviteTTL is the lifetime of an invitation stored without an expiry
+	// time of its own. Default 7 days.
+	InviteTTL time.Duration
+
+	// InviteKeep is how long an invitation stays listed after it was
+	// accepted, declined, revoked or expired, before ExpireInvites deletes
+	// it. Default 7 days.
+	InviteKeep time.Duration
+
+	// MaxInvitesPerAccount and MaxInvitesPerChannel cap pending
+	// invitations: Invite refuses more with a *LimitError. Defaults 50 and
+	// 500.
+	MaxInvitesPerAccount int
+	MaxInvitesPerChannel int
+
 	// OnCommit, when set, is called on the writer goroutine after every
 	// Pebble batch the writer commits, with the commit's duration (for
 	// latency monitoring: kv cannot import perf). It must not block.
@@ -102,6 +117,11 @@ const (
 
 	DefaultOfflineMaxMessages = 1000
 	DefaultOfflineMaxAge      = 30 * 24 * time.Hour
+
+	DefaultInviteTTL            = 7 * 24 * time.Hour
+	DefaultInviteKeep           = 7 * 24 * time.Hour
+	DefaultMaxInvitesPerAccount = 50
+	DefaultMaxInvitesPerChannel = 500
 )
 
 // maxTxnBytes bounds one transaction's encoded size.
@@ -140,6 +160,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.OfflineMaxAge <= 0 {
 		o.OfflineMaxAge = DefaultOfflineMaxAge
+	}
+	if o.InviteTTL <= 0 {
+		o.InviteTTL = DefaultInviteTTL
+	}
+	if o.InviteKeep <= 0 {
+		o.InviteKeep = DefaultInviteKeep
+	}
+	if o.MaxInvitesPerAccount <= 0 {
+		o.MaxInvitesPerAccount = DefaultMaxInvitesPerAccount
+	}
+	if o.MaxInvitesPerChannel <= 0 {
+		o.MaxInvitesPerChannel = DefaultMaxInvitesPerChannel
 	}
 	return o
 }

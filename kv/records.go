@@ -141,6 +141,9 @@ type Level uint8
 
 // Access levels, lowest first.
 const (
+	// LevelMember admits an account past +i, +k and +l without a status
+	// mode (what accepting an invitation may grant).
+	LevelMember  Level = 5
 	LevelVoice   Level = 10
 	LevelHalfOp  Level = 20
 	LevelOp      Level = 30
@@ -149,6 +152,8 @@ const (
 
 func (l Level) String() string {
 	switch l {
+	case LevelMember:
+		return "member"
 	case LevelVoice:
 		return "voice"
 	case LevelHalfOp:

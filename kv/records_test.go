@@ -17,6 +17,9 @@ type codecCase struct {
 	decode func(b []byte) (any, error)
 }
 
+// invalidZero names the records whose zero value is invalid (a status 0).
+var invalidZero = map[string]bool{"invitation": true}
+
 func codecCases() []codecCase {
 	t1 := time.Date(2024, 2, 29, 23, 59, 59, 999999999, time.UTC)
 	old := time.Date(1601, 1, 1, 0, 0, 0, 1, time.UTC) // outside UnixNano range
@@ -76,6 +79,11 @@ func codecCases() []codecCase {
 		{"marker", t1,
 			func(v any) []byte { return appendMarker(nil, v.(time.Time)) },
 			func(b []byte) (any, error) { return decodeMarker(b) }},
+		{"invitation", Invitation{Channel: "#c", Account: "alice", ChannelName: "#C", Inviter: "bob", InviterNick: "Bob",
+			Created: t1, Expires: t1.Add(time.Hour), Status: InviteRevoked, Changed: t1.Add(time.Minute), ChangedBy: "op",
+			sweepAt: old},
+			func(v any) []byte { i := v.(Invitation); return i.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeInvite("#c", "alice", b) }},
 	}
 }
 
@@ -93,6 +101,12 @@ func TestRecordRoundTrip(t *testing.T) {
 			// The zero record round-trips too (zero times included).
 			zero := reflect.Zero(reflect.TypeOf(c.sample)).Interface()
 			zgot, err := c.decode(c.encode(zero))
+			if invalidZero[c.name] {
+				if !errors.Is(err, ErrCorrupt) {
+					t.Fatalf("invalid zero record decoded: %v", err)
+				}
+				return
+			}
 			if err != nil {
 				t.Fatalf("decode zero: %v", err)
 			}
@@ -276,6 +290,7 @@ func TestHistoryKindHeader(t *testing.T) {
 func FuzzDecodeConversation(f *testing.F) { fuzzRecord(f, "conversation") }
 func FuzzDecodeUnread(f *testing.F)       { fuzzRecord(f, "unread") }
 func FuzzDecodeMarker(f *testing.F)       { fuzzRecord(f, "marker") }
+func FuzzDecodeInvitation(f *testing.F)   { fuzzRecord(f, "invitation") }
 
 // FuzzDecodeCount checks the counters' decoder: no panic, and what decodes
 // re-encodes to the same bytes.

@@ -35,6 +35,10 @@ const (
 	tagOffline       = 'o' // "o" time seq account 0x00 conversation -> "" (offline expiry queue)
 	tagMarker        = 'r' // "r" account 0x00 target -> read marker time
 	tagCert          = 'f' // "f" fingerprint -> account name
+	tagInvite        = 'i' // "i" channel 0x00 account -> Invitation
+	tagAccountInvite = 'I' // "I" account 0x00 channel -> "" (invitations of an account)
+	tagInviteDue     = 'e' // "e" time channel 0x00 account -> "" (invitation sweep queue)
+	tagInviteCount   = 'k' // "k" 'a' account | 'c' channel -> uvarint: pending invitations
 )
 
 var schemaKey = []byte{tagSchema}
