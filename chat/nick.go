@@ -45,8 +45,13 @@ func (sh *shard) claimNick(b *batch, o *op, newNick, newFolded, oldFolded string
 			b.call(c, func(c *Client) { c.reg |= regNick; c.srv.tryRegister(o) })
 			return
 		}
-		sh.numericTo(b, o, codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
-		return
+		if !sh.srv.ownsNick(c, newFolded, owner) {
+			sh.numericTo(b, o, codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
+			return
+		}
+		// The nick is the name of the claimant's own account: it takes it
+		// at once, and whoever held it is renamed to a guest nick.
+		sh.srv.reclaimNick(owner, newNick)
 	}
 	sh.nicks[newFolded] = u
 	if oldFolded != "" && oldFolded != newFolded {

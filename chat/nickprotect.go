@@ -58,6 +58,28 @@ func (s *Server) nickProtect(c *Client) {
 	}()
 }
 
+// ownsNick reports whether c may take folded from holder: it is the name of
+// the account c is logged in to, and holder is not logged in to it.
+// Shard (reads identities only).
+func (s *Server) ownsNick(c *Client, folded string, holder *user) bool {
+	acct := c.Identity().Account
+	return acct != "" && s.cm.Fold(acct) == folded && !s.cm.Equal(holder.Identity().Account, acct)
+}
+
+// reclaimNick renames the user holding nick, which its owner just took.
+// Any goroutine.
+func (s *Server) reclaimNick(holder *user, nick string) {
+	sessions := holder.sessionList()
+	if len(sessions) == 0 {
+		return
+	}
+	first := sessions[0]
+	s.log.Info("nick reclaimed by its account", "nick", nick, "from", holder.Identity().Prefix)
+	s.onLoop(first, func() {
+		s.toGuest(first, "Your nick "+nick+" was reclaimed by its owner; your nick is now ")
+	})
+}
+
 // nickOwned runs on c's loop with the owner of the nick c had when gen was
 // current.
 func (s *Server) nickOwned(c *Client, gen uint64, folded, owner string, err error) {
@@ -88,6 +110,12 @@ func (s *Server) nickOwned(c *Client, gen uint64, folded, owner string, err erro
 // would, after whatever c has in flight.
 func (s *Server) renameGuest(c *Client) {
 	c.acct.protectTimer = nil
+	s.toGuest(c, "You did not identify in time; your nick is now ")
+}
+
+// toGuest renames c's user to a free guest nick, as a NICK command would,
+// after whatever c has in flight; NickServ tells it why (notice + nick).
+func (s *Server) toGuest(c *Client, notice string) {
 	guest := fmt.Sprintf("%s%05d", s.accounts().GuestPrefix, rand.IntN(100000))
 	if len(guest) > s.cfg.NickLen {
 		guest = guest[:s.cfg.NickLen]
@@ -97,7 +125,7 @@ func (s *Server) renameGuest(c *Client) {
 			return
 		}
 		old := s.cm.Fold(c.Nick())
-		s.ns(o, "You did not identify in time; your nick is now "+guest)
+		s.ns(o, notice+guest)
 		s.log.Info("nick protection rename", "from", old, "to", guest, "ip", c.ip.String())
 		newFolded := s.cm.Fold(guest)
 		o.toShard(s.shardOf(newFolded), func(sh *shard, b *batch) {

@@ -201,3 +201,21 @@ func TestMulticlientRaces(t *testing.T) {
 		t.Fatalf("observer saw %d messages", got)
 	}
 }
+
+// TestOwnerReclaimsNick: when the owner of an account logs in and asks
+// for the account's nick, it gets it at once; whoever squatted it is
+// renamed to a guest nick and told why.
+func TestOwnerReclaimsNick(t *testing.T) {
+	ts := startTestServer(t, fastAccounts)
+	ts.registerAccount("kim", "sesame11").quit()
+	squatter := ts.connect("kim")
+	owner := ts.session("owner", "kim", "sesame11", "kim")
+	if !strings.Contains(strings.Join(owner.log, "\n"), " 001 kim ") {
+		t.Fatalf("the owner did not get its nick:\n%s", strings.Join(owner.log, "\n"))
+	}
+	squatter.expect(`^:NickServ!\S+ NOTICE kim :Your nick kim was reclaimed by its owner; your nick is now Guest\d+$`)
+	squatter.expect(`^:kim!\S+ NICK :?Guest\d+$`)
+	obs := ts.connect("obs2")
+	obs.send("WHOIS kim")
+	obs.expect(` 330 obs2 kim kim :is logged in as`)
+}
