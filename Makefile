@@ -15,8 +15,10 @@ build:
 	@if [ -d cmd/laird-bench ]; then $(GO) build -o bin/laird-bench ./cmd/laird-bench; fi
 
 # The server on the embedded default: Pebble in ./data, IRC on 127.0.0.1:6667.
+# Flags and commands go in ARGS: make run ARGS="-config laird.toml -listen 127.0.0.1:6668"
+ARGS ?=
 run: build
-	./bin/laird
+	./bin/laird $(ARGS)
 
 vet:
 	$(GO) vet $(PKGS)
