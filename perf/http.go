@@ -40,6 +40,7 @@ var statusHTML []byte
 //	                     the token and reads the token from its URL fragment
 //	                     (/debug/status#token=...), which browsers never send
 //	/debug/status.json   the latest Snapshot as JSON
+//	/debug/history.json  the last minutes of the headline figures (History)
 //	/debug/report        the report (slowest commands, hottest shard) as text
 //	/debug/report.json   the same as JSON
 func NewHTTPHandler(reg *Registry, opts HTTPOptions) (http.Handler, error) {
@@ -76,6 +77,9 @@ func NewHTTPHandler(reg *Registry, opts HTTPOptions) (http.Handler, error) {
 		if s, ok := latest(reg, w); ok {
 			writeJSON(w, s)
 		}
+	})))
+	mux.Handle("GET /debug/history.json", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, reg.History())
 	})))
 	mux.Handle("GET /debug/report.json", auth(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if s, ok := latest(reg, w); ok {

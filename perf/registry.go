@@ -86,6 +86,11 @@ type Options struct {
 	Logger *slog.Logger
 	// Now is the clock of the reporter side (tests use a fake). Default time.Now.
 	Now func() time.Time
+	// HistoryStep and HistoryLength shape the history behind the status
+	// page's charts: a point every step (at least Interval), for length.
+	// Defaults 5s and 15m.
+	HistoryStep   time.Duration
+	HistoryLength time.Duration
 }
 
 // DefaultBuckets are fine enough for sub-millisecond quantiles.
@@ -139,6 +144,7 @@ type Registry struct {
 
 	collectMu sync.Mutex // serialises Collect
 	snap      atomic.Pointer[Snapshot]
+	hist      *history
 	alerter   atomic.Pointer[Alerter]
 }
 
@@ -162,12 +168,20 @@ func NewRegistry(opts Options) *Registry {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.HistoryStep <= 0 {
+		opts.HistoryStep = 5 * time.Second
+	}
+	opts.HistoryStep = max(opts.HistoryStep, opts.Interval)
+	if opts.HistoryLength <= 0 {
+		opts.HistoryLength = 15 * time.Minute
+	}
 	r := &Registry{
 		opts:     opts,
 		log:      opts.Logger,
 		now:      opts.Now,
 		byName:   make(map[string]MetricID),
 		families: make(map[string]*family),
+		hist:     newHistory(opts.HistoryStep, opts.HistoryLength),
 	}
 	r.started = r.now()
 	for _, b := range opts.Buckets {

@@ -111,6 +111,7 @@ func (r *Registry) Collect() *Snapshot {
 		s.Alerts = al.Evaluate(s)
 	}
 	r.snap.Store(s)
+	r.hist.add(s, r.opts.Interval)
 	return s
 }
 
