@@ -40,7 +40,9 @@
 // are never reset (what /metrics exports as Prometheus histograms, with
 // DefaultBuckets from 5 us to 10 s) and keeps the last Options.Window
 // intervals for the live quantiles, rates and busy fractions of the Snapshot.
-// Values are microseconds from 1 us to 60 s at 3 significant digits.
+// Values are microseconds from 1 us to 60 s at 3 significant digits. Every
+// Options.HistoryStep a collection also leaves a point of the headline
+// figures in a bounded ring (history.go), which the status page charts.
 //
 // # Costs (2-core AMD EPYC, go test -bench)
 //
