@@ -74,6 +74,6 @@ func commandTable() map[string]*command {
 		"UNSUSPEND": {handle: handleUnsuspend, minParams: 1, oper: true, help: "UNSUSPEND <account>\nLift a suspension."},
 		"AUDIT":     {handle: handleAudit, oper: true, help: "AUDIT [action=<a>] [actor=<nick>] [target=<t>] [since=<duration>] [limit=<n>]\nQuery the audit trail."},
 		"CHGHOST":   {handle: handleChghost, minParams: 2, oper: true, help: "CHGHOST <nick> <host>\nChange a user's displayed host (sent to chghost clients)."},
-		"REHASH":    {handle: handleRehash, oper: true, help: "REHASH\nReload the MOTD, operator blocks and server password from the configuration file."},
+		"REHASH":    {handle: handleRehash, oper: true, help: "REHASH\nReload the configuration file (like SIGHUP): what can change live applies at once; the reply names what needs a restart."},
 	}
 }

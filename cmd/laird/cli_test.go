@@ -218,32 +218,37 @@ func openPTY(t *testing.T) (master, term *os.File) {
 // afterwards.
 func TestPasswdOnTerminal(t *testing.T) {
 	master, term := openPTY(t)
-	lines := make(chan string, 16)
-	var shown strings.Builder // everything the terminal displayed
+	chunks := make(chan string, 16)
 	go func() {
 		b := make([]byte, 256)
 		for {
 			n, err := master.Read(b)
 			if n > 0 {
-				lines <- string(b[:n])
+				chunks <- string(b[:n])
 			}
 			if err != nil {
-				close(lines)
+				close(chunks)
 				return
 			}
 		}
 	}()
+	// shown is everything the terminal displayed; waitFor consumes it up
+	// to the end of the text it waited for.
+	var shown string
+	seen := 0
 	waitFor := func(text string) {
 		t.Helper()
-		var got strings.Builder
-		deadline := time.After(5 * time.Second)
-		for !strings.Contains(got.String(), text) {
+		deadline := time.After(10 * time.Second)
+		for {
+			if i := strings.Index(shown[seen:], text); i >= 0 {
+				seen += i + len(text)
+				return
+			}
 			select {
-			case l := <-lines:
-				got.WriteString(l)
-				shown.WriteString(l)
+			case c := <-chunks:
+				shown += c
 			case <-deadline:
-				t.Fatalf("the terminal never showed %q; it showed %q", text, got.String())
+				t.Fatalf("the terminal never showed %q; it showed %q", text, shown)
 			}
 		}
 	}
@@ -268,8 +273,23 @@ func TestPasswdOnTerminal(t *testing.T) {
 	// Echo is back: typing now shows.
 	master.WriteString("visible\n")
 	waitFor("visible")
-	if strings.Contains(shown.String(), "s3cret") {
-		t.Fatalf("the password was echoed: %q", shown.String())
+	if strings.Contains(shown, "s3cret") {
+		t.Fatalf("the password was echoed: %q", shown)
+	}
+
+	// "visible" is still unread: typeahead is discarded at the prompt,
+	// not taken for the password.
+	out.Reset()
+	go func() { done <- passwdCommand(nil, stdio{in: term, out: &out, err: term}) }()
+	waitFor("Password: ")
+	master.WriteString("same-pw\n")
+	waitFor("Repeat the password: ")
+	master.WriteString("same-pw\n")
+	if err := <-done; err != nil {
+		t.Fatalf("typeahead before the prompt: %v", err)
+	}
+	if bcrypt.CompareHashAndPassword([]byte(strings.TrimSpace(out.String())), []byte("same-pw")) != nil {
+		t.Fatal("typeahead became part of the password")
 	}
 
 	go func() { done <- passwdCommand(nil, stdio{in: term, out: &out, err: term}) }()

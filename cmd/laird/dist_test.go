@@ -31,7 +31,7 @@ func TestSystemdUnit(t *testing.T) {
 		"Type=notify\n",
 		"ExecReload=/bin/kill -HUP $MAINPID\n",
 		"StateDirectory=laird\n",
-		"ExecStart=/usr/local/bin/laird -config /etc/laird/laird.toml -data ${STATE_DIRECTORY}\n",
+		"ExecStart=/usr/local/bin/laird -config /etc/laird/laird.toml -data ${STATE_DIRECTORY}/data\n",
 	} {
 		if !bytes.Contains(unit, []byte(want)) {
 			t.Errorf("laird.service lacks %q", want)

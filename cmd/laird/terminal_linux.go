@@ -29,7 +29,9 @@ func readHidden(f *os.File, r *bufio.Reader, prompt io.Writer, text string) (str
 	quiet := *saved
 	quiet.Lflag &^= unix.ECHO
 	quiet.Lflag |= unix.ECHONL | unix.ICANON // the Enter key still moves to the next line
-	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &quiet); err != nil {
+	// TCSETSF also discards what was typed before the prompt: typeahead
+	// must not become the password.
+	if err := unix.IoctlSetTermios(fd, unix.TCSETSF, &quiet); err != nil {
 		return "", fmt.Errorf("terminal: %w", err)
 	}
 	restore := func() { _ = unix.IoctlSetTermios(fd, unix.TCSETS, saved) }
