@@ -316,6 +316,11 @@ func TestWebhookDelivery(t *testing.T) {
 	if auth[0] != "Bearer hooktoken" {
 		t.Errorf("authorization %q", auth[0])
 	}
+	// The sender counts a delivery once the response is back, which can
+	// be after the handler above has recorded it.
+	for a.hook.sent.Load() != 2 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
 	if a.hook.sent.Load() != 2 {
 		t.Errorf("sent %d", a.hook.sent.Load())
 	}

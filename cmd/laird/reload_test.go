@@ -1,8 +1,8 @@
 package main
 
 import (
+	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -430,4 +430,17 @@ func TestOptionKeysAndReloadability(t *testing.T) {
 	}
 }
 
-var _ = io.Discard
+
+// TestReloadWithoutConfigFile: a server started without -config has
+// nothing to reload; SIGHUP's reload says so and changes nothing (REHASH's
+// refusal is in TestOperatorsManualIRCCommands).
+func TestReloadWithoutConfigFile(t *testing.T) {
+	ts := startTestServer(t, nil)
+	before := ts.in.config()
+	if _, err := ts.in.reload("SIGHUP"); !errors.Is(err, errNoConfigFile) {
+		t.Fatalf("reload without a file: %v", err)
+	}
+	if ts.in.config() != before {
+		t.Fatal("the configuration was replaced")
+	}
+}
