@@ -430,7 +430,6 @@ func TestOptionKeysAndReloadability(t *testing.T) {
 	}
 }
 
-
 // TestReloadWithoutConfigFile: a server started without -config has
 // nothing to reload; SIGHUP's reload says so and changes nothing (REHASH's
 // refusal is in TestOperatorsManualIRCCommands).
