@@ -64,6 +64,16 @@ func TestUsersGuideCommands(t *testing.T) {
 		{"| `+k <key>` |", "MODE #guide +k sekrit", `MODE #guide \+k sekrit`},
 		{"| `+b <mask>`, `+e <mask>`, `+I <mask>` |", "MODE #guide +beI *!*@bad.example *!*@ok.example *!*@in.example", `MODE #guide \+beI`},
 		{"| `+i` | invite only (`/invite <nick> #channel`) |", "MODE #guide +i", `MODE #guide \+i`},
+		{"| `+b a:<account>` |", "MODE #guide +b a:mallory", `MODE #guide \+b a:mallory`},
+		{"| `+b m:<mask>` |", "MODE #guide +b m:*!*@muted.example", `MODE #guide \+b m:\*!\*@muted\.example`},
+	})
+	bob.send("JOIN #guide")
+	bob.expect(` 47[135] bob #guide `)
+	runDocSteps(t, guide, bob, []docStep{
+		{"/quote KNOCK #channel :please", "KNOCK #guide :please", ` 711 bob #guide :Your KNOCK has been delivered`},
+	})
+	alice.expect(` 710 alice #guide bob!\S+ :`)
+	runDocSteps(t, guide, alice, []docStep{
 		{"", "INVITE bob #guide", ` 341 alice bob :?#guide`},
 	})
 	bob.expect(`INVITE bob :?#guide`)
@@ -139,6 +149,7 @@ func TestOperatorsManualIRCCommands(t *testing.T) {
 		{"`STATS L`", "STATS L", ` 219 op L `},
 		{"`STATS u`", "STATS u", ` 242 op :Server Up `},
 		{"`SUSPEND <account> [:<reason>]`", "SUSPEND carol :testing", `NOTICE op :Account carol is suspended: testing`},
+		{"`CHGHOST <nick> <host>`", "CHGHOST w staff.example", `NOTICE op :Changing the host of w to staff\.example`},
 		{"`UNSUSPEND <account>`", "UNSUSPEND carol", `NOTICE op :Account carol is no longer suspended`},
 		{"AUDIT action=oper.fail since=1h", "AUDIT action=oper.fail since=1h", `NOTICE op :AUDIT end: 0 entries`},
 		{"AUDIT actor=admin limit=20", "AUDIT actor=op limit=20", `NOTICE op :AUDIT \S+ op oper\.up admin`},
@@ -146,5 +157,6 @@ func TestOperatorsManualIRCCommands(t *testing.T) {
 		{"`REHASH`", "REHASH", `FAIL REHASH CANNOT_REHASH :This server was started without a configuration file`},
 	})
 	w.expect(`WALLOPS :maintenance`)
+	w.expect(` 396 w staff\.example :is now your displayed host`)
 	victim.expect(`^ERROR :Closing Link: .*Killed \(op \(bye\)\)`)
 }
