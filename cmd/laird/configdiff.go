@@ -20,7 +20,17 @@ var reloadableKeys = []string{
 	"server.motd",
 	"server.motd_file",
 	"oper",
-	"accounts",
+	// chat reads these from its live settings (chat.Reloadable); the rest
+	// of [accounts] (multiclient, max_sessions) shapes sessions in place.
+	"accounts.require_verification",
+	"accounts.register_before_connect",
+	"accounts.nick_protection",
+	"accounts.nick_grace",
+	"accounts.guest_prefix",
+	"accounts.password_min_len",
+	"accounts.bcrypt_cost",
+	// Reconfigure builds the whole guard from the file, so every option
+	// of [guard] applies but those that key its state (restartKeys).
 	"guard",
 	"alerts",
 	"metrics.token",

@@ -403,6 +403,7 @@ func TestOptionKeysAndReloadability(t *testing.T) {
 		"server.motd": true, "server.password": true, "oper": true, "metrics.token": true, "log.format": true,
 		"guard.flood.classes": true, "guard.connections.max_per_ip": true, "guard.detect.auth_fail_ip.threshold": true,
 		"alerts.webhook.url": true, "accounts.bcrypt_cost": true, "store.audit_retention": true,
+		"accounts.multiclient": false, "accounts.max_sessions": false,
 	} {
 		if got := reloadable(key); got != want {
 			t.Errorf("reloadable(%q) = %v, want %v", key, got, want)
