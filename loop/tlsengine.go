@@ -157,7 +157,11 @@ func (e *tlsEngine) failure() error {
 	return e.err
 }
 
-// feed hands the engine ciphertext read from the socket; it is copied.
+// feed hands the engine ciphertext read from the socket. While the
+// handshake runs it is copied. Afterwards the engine borrows b until the
+// next readPlain, which consumes all of it, so a connection's read buffer
+// (gnet's Next slice) is decrypted where it lies: call readPlain before b
+// is reused.
 func (e *tlsEngine) feed(ciphertext []byte) { e.mem.feed(ciphertext) }
 
 // readPlain decrypts every complete record fed so far and appends the
@@ -181,9 +185,10 @@ func (e *tlsEngine) readPlain(dst []byte) ([]byte, error) {
 		switch {
 		case err == nil:
 		case errors.Is(err, errTLSWouldBlock):
-			return dst, nil
+			return dst, nil // the borrowed input is all consumed
 		default:
 			e.err = err
+			e.mem.unborrow()
 			return dst, err
 		}
 	}
@@ -264,10 +269,15 @@ func (e *tlsEngine) connState() tls.ConnectionState {
 // to take. While blocking (the handshake), Read waits for feed or close;
 // afterwards it returns errTLSWouldBlock when empty. Deadlines are not
 // used: the handshake timeout closes the conn instead.
+//
+// After the handshake an idle session holds no buffer here: fed bytes are
+// borrowed, not copied, and the output buffer is kept only while small.
+// (crypto/tls itself keeps its record buffer, some KiB.)
 type memConn struct {
 	mu       sync.Mutex
 	in       []byte // fed, not yet read; in[inOff:] is unread
 	inOff    int
+	borrowed bool // in is the caller's slice (see tlsEngine.feed)
 	out      []byte
 	blocking bool
 	closed   bool
@@ -280,17 +290,38 @@ type memConn struct {
 	local, remote net.Addr
 }
 
-// Buffers above this size are dropped when they empty, so an idle session
-// holds no large buffer.
-const memConnKeep = 4 << 10
+// memConnKeep is the largest output buffer kept once emptied after the
+// handshake: room for a flush of a few lines, not a record of 16 KiB.
+const memConnKeep = 1 << 10
 
 func (m *memConn) feed(b []byte) {
 	m.mu.Lock()
-	if !m.closed {
+	switch {
+	case m.closed:
+	case !m.blocking && m.inOff == len(m.in):
+		m.in, m.inOff, m.borrowed = b, 0, true
+	default:
+		if m.borrowed {
+			m.unborrowLocked()
+		}
 		m.in = append(m.in, b...)
 	}
 	m.mu.Unlock()
 	m.notify()
+}
+
+// unborrow copies what is left of a borrowed input (a readPlain that
+// stopped on an error), so nothing refers to the caller's buffer.
+func (m *memConn) unborrow() {
+	m.mu.Lock()
+	m.unborrowLocked()
+	m.mu.Unlock()
+}
+
+func (m *memConn) unborrowLocked() {
+	if m.borrowed {
+		m.in, m.inOff, m.borrowed = slices.Clone(m.in[m.inOff:]), 0, false
+	}
 }
 
 func (m *memConn) notify() {
@@ -308,8 +339,9 @@ func (m *memConn) Read(p []byte) (int, error) {
 			m.inOff += n
 			if m.inOff == len(m.in) {
 				m.in, m.inOff = m.in[:0], 0
-				if cap(m.in) > memConnKeep {
-					m.in = nil
+				if !m.blocking {
+					// Borrowed, or left from the handshake: drop it.
+					m.in, m.borrowed = nil, false
 				}
 			}
 			m.mu.Unlock()
@@ -347,7 +379,7 @@ func (m *memConn) take(dst []byte) []byte {
 	m.mu.Lock()
 	dst = append(dst, m.out...)
 	m.out = m.out[:0]
-	if cap(m.out) > memConnKeep {
+	if !m.blocking && cap(m.out) > memConnKeep {
 		m.out = nil
 	}
 	m.mu.Unlock()
