@@ -180,8 +180,8 @@ func deleteAccount(vw *views, name string) error {
 
 // deleteAccountData deletes what an account owns besides its record, nicks
 // and access: its private conversations (so that a later account of the
-// same name cannot read them), its invitations, what it had unread, its
-// read markers.
+// same name cannot read them), its invitations, always-on channels and
+// metadata, what it had unread, its read markers.
 // (Offline expiry entries of its messages are left for ExpireOffline,
 // which finds no unread state for them and drops them.)
 func deleteAccountData(vw *views, name string) error {
@@ -189,6 +189,12 @@ func deleteAccountData(vw *views, name string) error {
 		return err
 	}
 	if err := deleteAccountInvites(vw, name); err != nil {
+		return err
+	}
+	if err := clearAlwaysOn(vw, name); err != nil {
+		return err
+	}
+	if err := vw.delPrefix(AccountMetadata(name).prefix()); err != nil {
 		return err
 	}
 	for _, p := range [][]byte{prefix2(nil, tagUnread, name), prefix2(nil, tagMarker, name)} {
@@ -199,8 +205,14 @@ func deleteAccountData(vw *views, name string) error {
 	return vw.del(key1(nil, tagUnreadCount, name))
 }
 
+// deleteChannel unregisters a channel: its record, access list and
+// metadata. Its history, invitations and always-on members belong to the
+// channel whether registered or not, and stay.
 func deleteChannel(vw *views, name string) error {
 	if err := vw.del(key1(nil, tagChannel, name)); err != nil {
+		return err
+	}
+	if err := vw.delPrefix(ChannelMetadata(name).prefix()); err != nil {
 		return err
 	}
 	prefix := prefix2(nil, tagAccess, name)

@@ -46,6 +46,11 @@
 //	I account 0 channel          empty: invitations of an account (reverse of i)
 //	e time channel 0 account     empty: invitation sweep queue, by when ExpireInvites acts
 //	k 'a' account | 'c' channel  uvarint: pending invitations (what the caps count)
+//	M 'a' account 0 key          MetadataEntry: an account's metadata (draft/metadata-2)
+//	M 'c' channel 0 key          MetadataEntry: a registered channel's metadata
+//	j account 0 channel          AlwaysOnChannel: channels of an always-on account
+//	J channel 0 account          empty: always-on members of a channel (reverse of j)
+//	R channel 0 time seq         new name: renamed history still to move (see RenameChannel)
 //	m name                       caller's bytes: generic metadata
 //
 // A history target is a casefolded channel name or, for a private
@@ -60,7 +65,9 @@
 // DeleteAccount also the account's private conversations (both sides: a
 // later account of the same name must not read them), invitations, unread
 // state and read markers. Invite, AcceptInvite, DeclineInvite and
-// RevokeInvite keep I, e and k.
+// RevokeInvite keep I, e and k; PutAlwaysOn and DeleteAlwaysOn keep J;
+// RenameChannel moves what is keyed by the channel and leaves R for the
+// history, which moves in bounded batches.
 //
 // Schema version 1 keyed private history by the two nicks (the h and H
 // families with a target "nick1 nick2"). Nothing says which accounts those

@@ -95,6 +95,13 @@ type Options struct {
 	MaxInvitesPerAccount int
 	MaxInvitesPerChannel int
 
+	// MetadataMaxKeys bounds the metadata keys of one account or channel
+	// and MetadataMaxValueBytes the size of a value (draft/metadata-2's
+	// max-keys and max-value-bytes): more is refused with a *LimitError.
+	// Defaults 100 and 1024.
+	MetadataMaxKeys       int
+	MetadataMaxValueBytes int
+
 	// OnCommit, when set, is called on the writer goroutine after every
 	// Pebble batch the writer commits, with the commit's duration (for
 	// latency monitoring: kv cannot import perf). It must not block.
@@ -122,6 +129,9 @@ const (
 	DefaultInviteKeep           = 7 * 24 * time.Hour
 	DefaultMaxInvitesPerAccount = 50
 	DefaultMaxInvitesPerChannel = 500
+
+	DefaultMetadataMaxKeys       = 100
+	DefaultMetadataMaxValueBytes = 1024
 )
 
 // maxTxnBytes bounds one transaction's encoded size.
@@ -172,6 +182,12 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxInvitesPerChannel <= 0 {
 		o.MaxInvitesPerChannel = DefaultMaxInvitesPerChannel
+	}
+	if o.MetadataMaxKeys <= 0 {
+		o.MetadataMaxKeys = DefaultMetadataMaxKeys
+	}
+	if o.MetadataMaxValueBytes <= 0 {
+		o.MetadataMaxValueBytes = DefaultMetadataMaxValueBytes
 	}
 	return o
 }

@@ -84,6 +84,12 @@ func codecCases() []codecCase {
 			sweepAt: old},
 			func(v any) []byte { i := v.(Invitation); return i.appendValue(nil) },
 			func(b []byte) (any, error) { return decodeInvite("#c", "alice", b) }},
+		{"metadata", MetadataEntry{Key: "avatar", Value: "https://example.org/a.png", Visibility: "*"},
+			func(v any) []byte { m := v.(MetadataEntry); return m.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeMetadata("avatar", b) }},
+		{"always-on", AlwaysOnChannel{Channel: "#c", Name: "#C", Modes: "ov", Joined: t1},
+			func(v any) []byte { c := v.(AlwaysOnChannel); return c.appendValue(nil) },
+			func(b []byte) (any, error) { return decodeAlwaysOn("#c", b) }},
 	}
 }
 
@@ -179,6 +185,9 @@ func fuzzRecord(f *testing.F, name string) {
 		if cc.name == name {
 			c = cc
 		}
+	}
+	if c.encode == nil {
+		f.Fatalf("no codec case %q", name)
 	}
 	f.Add(c.encode(c.sample))
 	f.Add(c.encode(reflect.Zero(reflect.TypeOf(c.sample)).Interface()))
@@ -291,6 +300,8 @@ func FuzzDecodeConversation(f *testing.F) { fuzzRecord(f, "conversation") }
 func FuzzDecodeUnread(f *testing.F)       { fuzzRecord(f, "unread") }
 func FuzzDecodeMarker(f *testing.F)       { fuzzRecord(f, "marker") }
 func FuzzDecodeInvitation(f *testing.F)   { fuzzRecord(f, "invitation") }
+func FuzzDecodeMetadata(f *testing.F)     { fuzzRecord(f, "metadata") }
+func FuzzDecodeAlwaysOn(f *testing.F)     { fuzzRecord(f, "always-on") }
 
 // FuzzDecodeCount checks the counters' decoder: no panic, and what decodes
 // re-encodes to the same bytes.

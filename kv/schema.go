@@ -16,29 +16,33 @@ const SchemaVersion uint32 = 2
 // Key family tags: the first byte of every key. The table in doc.go is the
 // reference; keep both in step.
 const (
-	tagSchema        = 'S' // "S" -> schema version (4 bytes big-endian)
-	tagAccount       = 'a' // "a" account -> Account
-	tagSuspended     = 's' // "s" account -> "" (index of suspended accounts)
-	tagNick          = 'n' // "n" nick -> NickRecord
-	tagAccountNick   = 'N' // "N" account 0x00 nick -> "" (nicks of an account)
-	tagChannel       = 'c' // "c" channel -> Channel
-	tagAccess        = 'x' // "x" channel 0x00 account -> Access
-	tagAccountAccess = 'X' // "X" account 0x00 channel -> "" (access of an account)
-	tagBan           = 'b' // "b" kind mask -> Ban
-	tagAudit         = 'l' // "l" time seq -> AuditEntry
-	tagHistory       = 'h' // "h" target 0x00 time seq -> HistoryMessage
-	tagMsgID         = 'H' // "H" target 0x00 msgid -> time seq
-	tagMeta          = 'm' // "m" name -> caller's bytes
-	tagConv          = 'p' // "p" party 0x00 conversation -> convEntry
-	tagUnread        = 'U' // "U" account 0x00 conversation -> Unread
-	tagUnreadCount   = 'u' // "u" account -> uvarint: unread total
-	tagOffline       = 'o' // "o" time seq account 0x00 conversation -> "" (offline expiry queue)
-	tagMarker        = 'r' // "r" account 0x00 target -> read marker time
-	tagCert          = 'f' // "f" fingerprint -> account name
-	tagInvite        = 'i' // "i" channel 0x00 account -> Invitation
-	tagAccountInvite = 'I' // "I" account 0x00 channel -> "" (invitations of an account)
-	tagInviteDue     = 'e' // "e" time channel 0x00 account -> "" (invitation sweep queue)
-	tagInviteCount   = 'k' // "k" 'a' account | 'c' channel -> uvarint: pending invitations
+	tagSchema          = 'S' // "S" -> schema version (4 bytes big-endian)
+	tagAccount         = 'a' // "a" account -> Account
+	tagSuspended       = 's' // "s" account -> "" (index of suspended accounts)
+	tagNick            = 'n' // "n" nick -> NickRecord
+	tagAccountNick     = 'N' // "N" account 0x00 nick -> "" (nicks of an account)
+	tagChannel         = 'c' // "c" channel -> Channel
+	tagAccess          = 'x' // "x" channel 0x00 account -> Access
+	tagAccountAccess   = 'X' // "X" account 0x00 channel -> "" (access of an account)
+	tagBan             = 'b' // "b" kind mask -> Ban
+	tagAudit           = 'l' // "l" time seq -> AuditEntry
+	tagHistory         = 'h' // "h" target 0x00 time seq -> HistoryMessage
+	tagMsgID           = 'H' // "H" target 0x00 msgid -> time seq
+	tagMeta            = 'm' // "m" name -> caller's bytes
+	tagConv            = 'p' // "p" party 0x00 conversation -> convEntry
+	tagUnread          = 'U' // "U" account 0x00 conversation -> Unread
+	tagUnreadCount     = 'u' // "u" account -> uvarint: unread total
+	tagOffline         = 'o' // "o" time seq account 0x00 conversation -> "" (offline expiry queue)
+	tagMarker          = 'r' // "r" account 0x00 target -> read marker time
+	tagCert            = 'f' // "f" fingerprint -> account name
+	tagInvite          = 'i' // "i" channel 0x00 account -> Invitation
+	tagAccountInvite   = 'I' // "I" account 0x00 channel -> "" (invitations of an account)
+	tagInviteDue       = 'e' // "e" time channel 0x00 account -> "" (invitation sweep queue)
+	tagInviteCount     = 'k' // "k" 'a' account | 'c' channel -> uvarint: pending invitations
+	tagMetadata        = 'M' // "M" 'a' account | 'c' channel, 0x00 key -> MetadataEntry
+	tagAlwaysOn        = 'j' // "j" account 0x00 channel -> AlwaysOnChannel
+	tagChannelAlwaysOn = 'J' // "J" channel 0x00 account -> "" (always-on members of a channel)
+	tagRename          = 'R' // "R" old 0x00 time seq -> new: history still to move after a rename
 )
 
 var schemaKey = []byte{tagSchema}
@@ -48,7 +52,7 @@ var schemaKey = []byte{tagSchema}
 // Options.SeparateHistory they live in their own Pebble instance.)
 func histFamily(tag byte) bool {
 	switch tag {
-	case tagHistory, tagMsgID, tagConv, tagUnread, tagUnreadCount, tagOffline:
+	case tagHistory, tagMsgID, tagConv, tagUnread, tagUnreadCount, tagOffline, tagRename:
 		return true
 	}
 	return false

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -43,6 +44,8 @@ type Store struct {
 
 	stats  writerStats
 	events eventStats
+
+	bg sync.WaitGroup // background work started by Open (resumeRenames)
 }
 
 // Open opens (creating if needed) the store in opts.Dir and starts its
@@ -104,6 +107,7 @@ func Open(opts Options) (*Store, error) {
 	s.queue = make(chan *Txn, opts.QueueSize)
 	s.writerDone = make(chan struct{})
 	go s.runWriter()
+	s.resumeRenames()
 	return s, nil
 }
 
@@ -188,6 +192,7 @@ func (s *Store) Close() error {
 	for s.inflight.Load() > 0 {
 		time.Sleep(time.Millisecond)
 	}
+	s.bg.Wait() // it stops at its next call, refused with ErrClosed
 	close(s.queue)
 	<-s.writerDone
 	return s.closeDB()
