@@ -29,6 +29,8 @@ const (
 	CapNoImplicitNames      // no-implicit-names: no NAMES burst after JOIN
 	CapNoImplicitNamesDraft // draft/no-implicit-names, the same before ratification
 	CapPreAway              // draft/pre-away (away.go)
+	CapMessageRedaction     // draft/message-redaction: REDACT (redact.go)
+	CapMessageEdit          // draft/message-edit: EDIT (redact.go)
 	capCount
 )
 
@@ -56,6 +58,8 @@ var capNames = [capCount]string{
 	CapNoImplicitNames:      "no-implicit-names",
 	CapNoImplicitNamesDraft: "draft/no-implicit-names",
 	CapPreAway:              "draft/pre-away",
+	CapMessageRedaction:     "draft/message-redaction",
+	CapMessageEdit:          "draft/message-edit",
 }
 
 // String returns the capability's name.

@@ -43,8 +43,20 @@ type Config struct {
 
 	Accounts AccountConfig // accounts, services, nick protection (accounts.go)
 
+	Messages MessagesConfig // deleting, editing, multiline messages
+
 	Version string // server version string in 002/004/351
 	Created time.Time
+}
+
+// MessagesConfig limits what clients do with messages.
+type MessagesConfig struct {
+	// RedactWindow is how long authors may REDACT their messages; channel
+	// and server operators may at any time. 0: no limit (default).
+	RedactWindow time.Duration
+	// EditWindow is how long authors may EDIT their messages. 0: no limit
+	// (default).
+	EditWindow time.Duration
 }
 
 // Oper is an operator block: OPER name password.

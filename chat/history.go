@@ -19,8 +19,11 @@ import (
 const historyMax = 100
 
 func (s *Server) enableHistory() {
-	if !s.offers(CapChathistory) {
-		s.caps = append(s.caps, CapChathistory)
+	// Deleting and editing act on stored messages (redact.go).
+	for _, cp := range []Cap{CapChathistory, CapMessageRedaction, CapMessageEdit} {
+		if !s.offers(cp) {
+			s.caps = append(s.caps, cp)
+		}
 	}
 	s.isupport = s.buildISupport()
 }
@@ -114,20 +117,12 @@ func handleChathistory(o *op, m *codec.Message) {
 			return
 		}
 	}
+	// Messages only: a redacted message is left out (its tombstone is for
+	// event-playback), an edited one comes with its latest text.
+	q := kv.HistoryQuery{Target: key, Select: historySelects[sub], Ref: ref1, Ref2: ref2, Limit: limit, Kinds: kv.HistMessages}
 	var list []kv.HistoryMessage
 	s.readHistory(o, func() {
-		switch sub {
-		case "LATEST":
-			list, err = s.store.HistoryLatest(key, ref1, limit)
-		case "BEFORE":
-			list, err = s.store.HistoryBefore(key, ref1, limit)
-		case "AFTER":
-			list, err = s.store.HistoryAfter(key, ref1, limit)
-		case "AROUND":
-			list, err = s.store.HistoryAround(key, ref1, limit)
-		case "BETWEEN":
-			list, err = s.store.HistoryBetween(key, ref1, ref2, limit)
-		}
+		list, err = s.store.QueryHistory(q)
 	}, func() {
 		if err != nil {
 			fail("MESSAGE_ERROR", sub, "Messages could not be retrieved")
@@ -135,6 +130,11 @@ func handleChathistory(o *op, m *codec.Message) {
 		}
 		s.sendHistory(o, target, list)
 	})
+}
+
+var historySelects = map[string]kv.HistorySelect{
+	"LATEST": kv.SelectLatest, "BEFORE": kv.SelectBefore, "AFTER": kv.SelectAfter,
+	"AROUND": kv.SelectAround, "BETWEEN": kv.SelectBetween,
 }
 
 // historyKey resolves a CHATHISTORY target: a channel the client is in,
@@ -170,7 +170,9 @@ func parseMsgRef(p string, starOK bool) (kv.HistoryRef, bool) {
 }
 
 // sendHistory writes the messages in a chathistory batch (when the client
-// has batch), each with its original time, msgid and tags.
+// has batch), each with its original time, msgid and tags. An edited
+// message has its latest text and, for draft/message-edit clients, the
+// tag draft/edited=<time of the last edit>.
 func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
 	c := o.c
 	r := o.replies()
@@ -185,6 +187,11 @@ func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
 			at: h.Time, msgid: h.MsgID, account: h.Account, clientTags: []byte(h.Tags),
 		}
 		r.begin()
+		if h.Edited != nil && c.Has(CapMessageEdit) {
+			line := msg.appendVariantIn(nil, msg.variantOf(c), id)
+			r.buf = appendWithTag(r.buf, line, "draft/edited", []byte(h.Edited.At.UTC().Format(serverTimeFormat)))
+			continue
+		}
 		r.buf = msg.appendVariantIn(r.buf, msg.variantOf(c), id)
 	}
 	if id != "" {
@@ -233,7 +240,7 @@ func historyTargets(o *op, m *codec.Message, limit int) {
 			if i >= limit {
 				break
 			}
-			line := appendCmd(nil, s.name, "CHATHISTORY", false, "TARGETS", h.name, "timestamp="+h.at.UTC().Format("2006-01-02T15:04:05.000Z"))
+			line := appendCmd(nil, s.name, "CHATHISTORY", false, "TARGETS", h.name, "timestamp="+h.at.UTC().Format(serverTimeFormat))
 			if c.Has(CapBatch) {
 				line = appendWithTag(nil, line, "batch", []byte(id))
 			}

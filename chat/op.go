@@ -130,6 +130,13 @@ func (o *op) fail(command, code, context, description string) {
 	o.reply(r)
 }
 
+// failWith replies with a FAIL whose context is several parameters.
+func (o *op) failWith(command, code, description string, context ...string) {
+	r := o.replies()
+	r.failWith(command, code, description, context...)
+	o.reply(r)
+}
+
 // Work. Each kind of work is a part: the op waits for every part, then runs
 // its continuations and steps on the loop.
 

@@ -35,6 +35,9 @@ type outMsg struct {
 	have  uint16
 }
 
+// serverTimeFormat is the IRCv3 server-time format.
+const serverTimeFormat = "2006-01-02T15:04:05.000Z"
+
 const (
 	variantTime = 1 << iota
 	variantTags
@@ -132,7 +135,7 @@ func (o *outMsg) appendVariantIn(dst []byte, v int, batchID string) []byte {
 	}
 	if v&variantTime != 0 {
 		tag("time=")
-		dst = o.at.UTC().AppendFormat(dst, "2006-01-02T15:04:05.000Z")
+		dst = o.at.UTC().AppendFormat(dst, serverTimeFormat)
 	}
 	if v&variantTags != 0 && len(o.clientTags) > 0 {
 		dst = append(dst, sep)

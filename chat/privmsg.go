@@ -283,6 +283,12 @@ var (
 	msgidSeq atomic.Uint64
 )
 
+// newMsgID returns a fresh msgid for lines other than PRIVMSG, NOTICE and
+// TAGMSG (which build theirs in one block with their text).
+func newMsgID() string {
+	return msgidPrefix + strconv.FormatUint(msgidSeq.Add(1), 36)
+}
+
 // isCTCP reports whether a PRIVMSG/NOTICE is a CTCP other than ACTION.
 func isCTCP(msg *outMsg) bool {
 	if len(msg.params) < 2 {

@@ -61,6 +61,13 @@ func (r *replies) fail(command, code, context, description string) {
 	r.standard("FAIL", command, code, context, description)
 }
 
+// failWith appends a FAIL whose context is several parameters (a target
+// and a msgid, say).
+func (r *replies) failWith(command, code, description string, context ...string) {
+	params := append([]string{command, code}, context...)
+	r.cmd(r.srv.name, "FAIL", true, append(params, description)...)
+}
+
 func (r *replies) standard(kind, command, code, context, description string) {
 	if context == "" {
 		r.cmd(r.srv.name, kind, true, command, code, description)

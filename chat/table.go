@@ -37,10 +37,12 @@ func commandTable() map[string]*command {
 		"KNOCK":  {handle: handleKnock, minParams: 1, route: target, help: "KNOCK <#chan> [:<message>]\nAsk the operators of an invite-only, keyed or full channel to let you in."},
 		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
 
-		// Messages (privmsg.go).
+		// Messages (privmsg.go, history.go, redact.go).
 		"PRIVMSG":     {handle: handlePrivmsg, route: target, help: "PRIVMSG <target>{,<target>} :<text>\nSend a message to channels or nicks (@#chan for ops only)."},
 		"NOTICE":      {handle: handleNotice, route: target, help: "NOTICE <target>{,<target>} :<text>\nLike PRIVMSG, but never answered automatically."},
 		"CHATHISTORY": {handle: handleChathistory, minParams: 1, help: "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <msgid=..|timestamp=..|*> <limit> | BETWEEN <target> <ref> <ref> <limit> | TARGETS <timestamp=..> <timestamp=..> <limit>\nMessage history of a channel you are in or of a private conversation."},
+		"REDACT":      {handle: handleRedact, minParams: 2, help: "REDACT <target> <msgid> [:<reason>]\nDelete a message (draft/message-redaction): your own, or any in a channel you operate."},
+		"EDIT":        {handle: handleEdit, minParams: 1, help: "@draft/target-msgid=<msgid>;draft/edit-text=<text> EDIT <target>\nReplace the text of a message you sent (draft/message-edit)."},
 		"TAGMSG":      {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
 
 		// Presence and lookup (who.go, away.go, monitor.go).

@@ -32,6 +32,7 @@ type Config struct {
 	Opers   []chat.Oper      `toml:"oper"`
 
 	Accounts AccountsConfig `toml:"accounts"` // accounts.go
+	Messages MessagesConfig `toml:"messages"`
 
 	path  string        // the file it was read from (absolute), for reloads
 	flags func(*Config) // the command line's overrides, applied again on reload
@@ -93,6 +94,14 @@ type MetricsConfig struct {
 	Token string `toml:"token"`
 	// Interval between collections of the recorders.
 	Interval duration `toml:"interval"`
+}
+
+// MessagesConfig is what clients may do with messages they sent.
+type MessagesConfig struct {
+	// RedactWindow and EditWindow bound how long after sending authors
+	// may delete or edit a message ("0s": always).
+	RedactWindow duration `toml:"redact_window"`
+	EditWindow   duration `toml:"edit_window"`
 }
 
 type LogConfig struct {
@@ -232,6 +241,10 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 		Opers:         cfg.Opers,
 		Version:       version,
 		Accounts:      cfg.Accounts.chat(),
+		Messages: chat.MessagesConfig{
+			RedactWindow: cfg.Messages.RedactWindow.Duration,
+			EditWindow:   cfg.Messages.EditWindow.Duration,
+		},
 	}
 }
 
