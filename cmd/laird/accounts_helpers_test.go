@@ -188,6 +188,21 @@ func (ts *testServer) registerAccount(nick, password string, caps ...string) *ir
 	return c
 }
 
+// capLS sends CAP LS 302 and returns the advertised capabilities of every
+// reply line (the list continues over lines marked "*").
+func (c *ircClient) capLS() string {
+	c.t.Helper()
+	c.send("CAP LS 302")
+	var caps []string
+	for {
+		m := c.expect(`CAP \S+ LS (\* )?:?(.*)$`)
+		caps = append(caps, m[2])
+		if m[1] == "" {
+			return strings.Join(caps, " ")
+		}
+	}
+}
+
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 // saslPlain authenticates a connected client with PLAIN and returns the

@@ -11,8 +11,9 @@ import (
 func TestWelcomeBurst(t *testing.T) {
 	ts := startTestServer(t, nil)
 	c := ts.dial("a")
-	c.send("CAP LS 302")
-	c.expect(`^:laird\.local CAP \* LS :.*message-tags.*`)
+	if ls := c.capLS(); !strings.Contains(" "+ls+" ", " message-tags ") {
+		t.Fatalf("CAP LS lacks message-tags: %s", ls)
+	}
 	c.send("NICK alice")
 	c.send("USER alice 0 * :Alice Example")
 	c.send("CAP REQ :server-time message-tags")

@@ -40,7 +40,7 @@ func TestRedact(t *testing.T) {
 		c.expect(` 366 \S+ #r `)
 	}
 	alice.send("CAP LS 302")
-	alice.expect(`CAP alice LS :.*draft/message-redaction`)
+	alice.expect(`CAP alice LS .*draft/message-redaction`)
 
 	// The author redacts: capable members (and the author) get REDACT,
 	// others nothing; the message leaves CHATHISTORY.
