@@ -290,3 +290,37 @@ func TestAlertFiresToOperators(t *testing.T) {
 		return strings.Contains(body, `laird_alert_firing{rule="any-ping"} 1`), body
 	})
 }
+
+// TestServiceLatencyNamed: a message to NickServ is recorded as the
+// service's command, not as PRIVMSG, so that a slow IDENTIFY (bcrypt) never
+// shows as slow chat.
+func TestServiceLatencyNamed(t *testing.T) {
+	maddr := freeAddr(t)
+	ts := startTestServer(t, func(c *Config) {
+		fastAccounts(c)
+		c.Metrics.Listen = maddr
+		c.Metrics.Token = metricsToken
+		c.Metrics.Interval = duration{200 * time.Millisecond}
+	})
+	ts.registerAccount("svc", "sesame11").quit()
+	c := ts.connect("svcuser")
+	for i := 0; i < 3; i++ {
+		c.send("PRIVMSG NickServ :IDENTIFY svc wrongpass%d", i)
+		c.expect(`NOTICE svcuser :`)
+	}
+	c.send("PRIVMSG ChanServ :INFO #nothere")
+	c.expect(`^:ChanServ!\S+ NOTICE svcuser :`)
+	eventually(t, 10*time.Second, "service latency in /metrics", func() (bool, string) {
+		_, b := httpGet(t, "http://"+maddr+"/metrics", metricsToken)
+		return strings.Contains(b, `laird_command_duration_seconds_count{command="NICKSERV"} 3`) &&
+			strings.Contains(b, `laird_command_duration_seconds_count{command="CHANSERV"} 1`), b
+	})
+	_, b := httpGet(t, "http://"+maddr+"/metrics", metricsToken)
+	if strings.Contains(b, `laird_command_duration_seconds_count{command="PRIVMSG"}`) {
+		for _, l := range strings.Split(b, "\n") {
+			if strings.HasPrefix(l, `laird_command_duration_seconds_count{command="PRIVMSG"}`) && !strings.HasSuffix(l, " 0") {
+				t.Fatalf("service messages recorded as PRIVMSG: %s", l)
+			}
+		}
+	}
+}
