@@ -75,7 +75,7 @@ func nsIdentify(o *op, args []string) {
 		r := o.replies()
 		s.appendServiceNotice(r, c, nickServ, "You are now identified as "+acct.DisplayName)
 		loggedIn(r, c, acct.DisplayName)
-		s.loginSucceeded(r, c, acct.DisplayName)
+		s.loginSucceeded(r, c, acct)
 		o.reply(r)
 		s.log.Info("login", "account", acct.Name, "via", "NickServ", "ip", c.ip.String())
 		s.setAccount(o, acct.DisplayName)

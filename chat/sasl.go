@@ -120,13 +120,14 @@ func (s *Server) saslFail(o *op, text string) {
 
 // saslSucceed logs c in: 900, 903, the failures since the owner's last
 // login if any, then account-notify.
-func (s *Server) saslSucceed(o *op, account string) {
+func (s *Server) saslSucceed(o *op, acct kv.Account) {
 	c := o.c
+	account := acct.DisplayName
 	c.acct.sasl = nil
 	r := o.replies()
 	loggedIn(r, c, account)
 	r.numeric(codec.RPL_SASLSUCCESS, "SASL authentication successful")
-	s.loginSucceeded(r, c, account)
+	s.loginSucceeded(r, c, acct)
 	o.reply(r)
 	s.log.Info("login", "account", account, "via", "SASL", "ip", c.ip.String())
 	s.setAccount(o, account)
@@ -149,7 +150,7 @@ func (s *Server) saslPlain(o *op, payload []byte) {
 			s.saslFail(o, res.text(authcid))
 			return
 		}
-		s.saslSucceed(o, acct.DisplayName)
+		s.saslSucceed(o, acct)
 	})
 }
 
@@ -224,7 +225,7 @@ func (s *Server) saslScram(o *op, sess *saslSession, payload []byte) {
 			s.saslFail(o, "Unexpected SCRAM message")
 			return
 		}
-		s.saslSucceed(o, sess.acct.DisplayName)
+		s.saslSucceed(o, sess.acct)
 	}
 }
 

@@ -56,9 +56,9 @@ type LoginVerdict struct {
 	Delay time.Duration
 }
 
-// Logins keeps the login throttle's state and, per account, the failures
-// since its last successful login (for the owner's notice). In memory
-// only, bounded by MaxEntries; shared by all goroutines.
+// Logins keeps the login throttle's state, in memory and bounded by
+// MaxEntries; shared by all goroutines. (How many logins failed since the
+// owner's last one is the caller's to store: it must outlive restarts.)
 //
 // Password logins call Check first, then Failed or Succeeded with the
 // outcome. A certificate login cannot be guessed: it skips Check and
@@ -74,7 +74,7 @@ type Logins struct {
 	delay    time.Duration
 	maxDelay time.Duration
 	pairs    *table[loginPair, int64]
-	accts    *table[string, acctLogins]
+	accts    *table[string, int64] // the slow-down bucket's clock per account
 }
 
 // loginPair is an (account, address block) key; the account is folded
@@ -82,12 +82,6 @@ type Logins struct {
 type loginPair struct {
 	acct string
 	net  prefixKey
-}
-
-type acctLogins struct {
-	tat      int64 // slow-down bucket: ticks until empty (GCRA clock)
-	since    int32 // failures since the last successful login
-	lastFail int64 // wall-clock Unix ns of the newest counted failure
 }
 
 // NewLogins compiles cfg. conns, when not nil, supplies the prefix
@@ -128,7 +122,7 @@ func NewLogins(cfg LoginConfig, cm *CaseMapping, conns *ConnLimiter) (*Logins, e
 		l.slowN = int64(cfg.SlowAfter)
 	}
 	l.pairs = newTable[loginPair, int64](cfg.MaxEntries, func(k loginPair) uint64 { return hashString(k.acct) ^ k.net.hash() })
-	l.accts = newTable[string, acctLogins](cfg.MaxEntries, hashString)
+	l.accts = newTable[string, int64](cfg.MaxEntries, hashString)
 	return l, nil
 }
 
@@ -162,10 +156,10 @@ func (l *Logins) Check(account string, addr netip.Addr, now time.Time) LoginVerd
 	}
 	if l.slowGap > 0 {
 		s := l.accts.lock(acct)
-		e, ok := s.m[acct]
+		tat, ok := s.m[acct]
 		s.mu.Unlock()
 		// Failures still in the bucket, each partly drained one counted.
-		if n := (e.tat - t + l.slowGap - 1) / l.slowGap; ok && n >= l.slowN {
+		if n := (tat - t + l.slowGap - 1) / l.slowGap; ok && n >= l.slowN {
 			v.Delay = l.delayFor(int(n - l.slowN))
 		}
 	}
@@ -184,91 +178,68 @@ func (l *Logins) delayFor(extra int) time.Duration {
 	return min(d, l.maxDelay)
 }
 
-// Failed records a wrong password for account from addr. exists says
-// whether the account exists: only then does the failure count for the
-// owner's report (the throttle counts every name alike, so that its
-// answers do not tell which accounts exist).
-func (l *Logins) Failed(account string, addr netip.Addr, exists bool, now time.Time) {
+// Failed records a wrong password for account from addr. Every name
+// counts alike, existing or not, so that the throttle's answers do not
+// tell which accounts exist.
+func (l *Logins) Failed(account string, addr netip.Addr, now time.Time) {
 	t := ticks(now)
 	acct := l.fold(account)
 	if l.pairGap > 0 && addr.IsValid() {
 		k := l.pair(acct, addr)
 		s := l.pairs.lock(k)
-		if tat, ok := s.m[k]; ok || s.makeRoom(l.pairs.perShard, t, loginPairEvict) {
-			if !ok {
-				tat = t
-			}
-			s.m[k] = max(tat, t) + l.pairGap
-		}
+		gcraAdd(s, l.pairs.perShard, k, t, l.pairGap, 0)
 		s.mu.Unlock()
-	}
-	if l.slowGap == 0 && !exists {
-		return
-	}
-	s := l.accts.lock(acct)
-	defer s.mu.Unlock()
-	e, ok := s.m[acct]
-	if !ok {
-		if !s.makeRoom(l.accts.perShard, t, acctLoginsEvict) {
-			return
-		}
-		e.tat = t
 	}
 	if l.slowGap > 0 {
 		// The bucket holds at most 32 failures past the threshold: more
 		// than MaxDelay needs, and it drains in bounded time.
-		e.tat = min(max(e.tat, t)+l.slowGap, t+(l.slowN+32)*l.slowGap)
-	}
-	if exists {
-		e.since++
-		e.lastFail = now.UnixNano()
-	}
-	s.m[acct] = e
-}
-
-// Succeeded records a successful login to account from addr (addr may
-// be invalid for logins that have none). It forgets that block's failures
-// on the account and returns the failures counted since the previous
-// successful login, with the time of the newest, resetting the count.
-// The account's slow-down stays: an attack in progress goes on.
-func (l *Logins) Succeeded(account string, addr netip.Addr, now time.Time) (failures int, last time.Time) {
-	acct := l.fold(account)
-	if l.pairGap > 0 && addr.IsValid() {
-		k := l.pair(acct, addr)
-		s := l.pairs.lock(k)
-		delete(s.m, k)
+		s := l.accts.lock(acct)
+		gcraAdd(s, l.accts.perShard, acct, t, l.slowGap, (l.slowN+32)*l.slowGap)
 		s.mu.Unlock()
 	}
-	s := l.accts.lock(acct)
-	defer s.mu.Unlock()
-	e, ok := s.m[acct]
-	if !ok || e.since == 0 {
-		return 0, time.Time{}
-	}
-	failures, last = int(e.since), time.Unix(0, e.lastFail)
-	e.since, e.lastFail = 0, 0
-	if e.tat <= ticks(now) {
-		delete(s.m, acct)
-	} else {
-		s.m[acct] = e
-	}
-	return failures, last
 }
 
-// loginPairEvict: a drained pair carries nothing; under pressure any may
-// go (which forgives that block its failures).
-func loginPairEvict(tat *int64, now int64) (expired, idle bool) { return *tat <= now, true }
+// gcraAdd advances k's clock in the locked shard s by gap (from now at
+// the earliest), to at most now+limit when limit > 0. Only drained keys
+// make room, so a flood of new names cannot wipe out the throttle of an
+// attack in progress; a key that finds none is not tracked: the throttle
+// fails open rather than refuse logins for want of memory, and the
+// auth-fail-ip detector still counts.
+func gcraAdd[K comparable](s *shard[K, int64], per int, k K, now, gap, limit int64) {
+	tat, ok := s.m[k]
+	if !ok {
+		if !s.makeRoom(per, now, drainedEvict) {
+			return
+		}
+		tat = now
+	}
+	tat = max(tat, now) + gap
+	if limit > 0 {
+		tat = min(tat, now+limit)
+	}
+	s.m[k] = tat
+}
 
-// acctLoginsEvict: an entry is expired once drained with nothing to
-// report; a drained one with a report may be evicted under pressure (the
-// owner then hears of fewer failures); one still slowing logins stays.
-func acctLoginsEvict(e *acctLogins, now int64) (expired, idle bool) {
-	drained := e.tat <= now
-	return drained && e.since == 0, drained
+// Succeeded records a successful login to account from addr (addr may be
+// invalid for logins that have none): that block's failures on the
+// account are forgotten. The account's slow-down stays: an attack in
+// progress goes on.
+func (l *Logins) Succeeded(account string, addr netip.Addr) {
+	if l.pairGap == 0 || !addr.IsValid() {
+		return
+	}
+	k := l.pair(l.fold(account), addr)
+	s := l.pairs.lock(k)
+	delete(s.m, k)
+	s.mu.Unlock()
 }
 
 // Prune drops drained entries and returns how many.
 func (l *Logins) Prune(now time.Time) int {
 	t := ticks(now)
-	return l.pairs.prune(t, loginPairEvict) + l.accts.prune(t, acctLoginsEvict)
+	return l.pairs.prune(t, drainedEvict) + l.accts.prune(t, drainedEvict)
 }
+
+// drainedEvict: a key whose clock has drained carries nothing; no other
+// may be evicted.
+func drainedEvict(tat *int64, now int64) (expired, idle bool) { return *tat <= now, *tat <= now }

@@ -18,7 +18,7 @@ package guard
 //     prefix lengths) and size are unchanged; otherwise it starts counting
 //     afresh;
 //   - a quota keeps its clocks under the same condition, and so does the
-//     login throttle (with the failures each owner is yet to hear of);
+//     login throttle;
 //   - flood classes, exemptions and text limits are the new ones. Budgets
 //     hold their class: a connection whose class Flood.Owns no longer
 //     reports must be classed again (its debt is kept).

@@ -48,7 +48,7 @@ func TestReconfigureKeepsStateAppliesLimits(t *testing.T) {
 	}
 	oldClass := g.Flood.For(a, false)
 	for i := 0; i < 5; i++ {
-		g.Logins.Failed("alice", a, true, now)
+		g.Logins.Failed("alice", a, now)
 	}
 
 	next := cfg
@@ -80,9 +80,7 @@ func TestReconfigureKeepsStateAppliesLimits(t *testing.T) {
 	if v := ng.Logins.Check("alice", a, now); !v.Refused {
 		t.Fatalf("the login throttle forgot a's failures: %+v", v)
 	}
-	if n, _ := ng.Logins.Succeeded("alice", netip.Addr{}, now); n != 5 {
-		t.Fatalf("the owner's report lost failures: %d", n)
-	}
+
 	if _, fired := ng.Detect.Observe(AuthFailIP, IPKey(a), now); !fired {
 		t.Fatal("the 20th failure did not fire: the detector forgot the first 19")
 	}

@@ -342,9 +342,9 @@ func (r *Registry) NewCounterFunc(name, help string, fn func() float64) error {
 // that dashboards and alert rules on them see 0 rather than "no data"
 // until the first event. Callers (loop, chat) count with these values.
 var (
-	StdTransports   = []string{"tcp"}                             // laird_connections{transport}
-	StdFloodActions = []string{"fakelag", "disconnect"}           // laird_flood_actions_total{action}
-	StdBanKinds     = []string{"kline", "dline", "dline.refused"} // laird_bans_total{kind}; dline.refused counts refused connections
+	StdTransports   = []string{"tcp"}                                                    // laird_connections{transport}
+	StdFloodActions = []string{"fakelag", "disconnect", "login-throttle", "login-delay"} // laird_flood_actions_total{action}
+	StdBanKinds     = []string{"kline", "dline", "dline.refused"}                        // laird_bans_total{kind}; dline.refused counts refused connections
 )
 
 // Std is the standard process-wide set every laird server exports.

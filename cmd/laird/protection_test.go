@@ -181,7 +181,7 @@ func TestLockoutCannotBeTurnedAgainstOwner(t *testing.T) {
 	if d := time.Since(start); d < 100*time.Millisecond {
 		t.Fatalf("account under attack not slowed: owner answered in %v", d)
 	}
-	owner.expect(`:NickServ!\S+ NOTICE \S+ :10 failed logins to victim since your last login, the last at `)
+	owner.expect(`:NickServ!\S+ NOTICE \S+ :10 failed logins to victim since your last login$`)
 	owner.send("CAP END")
 	owner.expect(` 001 owner `)
 
@@ -199,11 +199,12 @@ func TestLockoutCannotBeTurnedAgainstOwner(t *testing.T) {
 	// reset by the login.
 	ghosted := ts.dial("ghosted")
 	ghosted.register("victim2")
+	waitFailedLogins(t, ts, "victim", 5)
 	ident := dialFrom(t, ts, "ident", "127.0.0.3")
 	ident.register("ident")
 	ident.send("PRIVMSG NickServ :IDENTIFY victim right-password")
 	ident.expect(`NOTICE ident :You are now identified as victim`)
-	ident.expect(`NOTICE ident :5 failed logins to victim since your last login`)
+	ident.expect(`NOTICE ident :5 failed logins to victim since your last login \(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC\)$`)
 	ident.send("PRIVMSG NickServ :LOGOUT")
 	ident.send("PRIVMSG NickServ :IDENTIFY victim right-password")
 	ident.expect(`NOTICE ident :You are now identified as victim`)
@@ -248,4 +249,56 @@ func TestGhostAndDropPasswordsThrottled(t *testing.T) {
 	other.register("other")
 	other.send("PRIVMSG NickServ :GHOST keeper right-password")
 	other.expect(`NOTICE other :keeper has been disconnected`)
+}
+
+// TestFailedLoginsReportedAfterRestart: the count of failed logins the
+// owner hears of is stored with the account, so a restart in between
+// does not hide an attack.
+func TestFailedLoginsReportedAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	cfg := func(c *Config) {
+		fastLogins(c)
+		c.Server.DataDir = dir
+	}
+	ts := startTestServer(t, cfg)
+	ts.registerAccount("keeper", "right-password").quit()
+	for i := 0; i < 3; i++ {
+		c, line := saslFrom(t, ts, fmt.Sprintf("127.0.0.%d", 60+i), fmt.Sprintf("g%d", i), "keeper", "wrong")
+		if !strings.Contains(line, " 904 ") {
+			t.Fatalf("guess %d: %q", i, line)
+		}
+		c.conn.Close()
+	}
+	waitFailedLogins(t, ts, "keeper", 3)
+	ctx, cancel := contextWithTimeout(10 * time.Second)
+	defer cancel()
+	if err := ts.in.stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	ts = startTestServer(t, cfg)
+	owner, line := saslFrom(t, ts, "127.0.0.2", "owner", "keeper", "right-password")
+	if !strings.Contains(line, " 903 ") {
+		t.Fatalf("owner's login: %q", line)
+	}
+	owner.expect(`NOTICE \S+ :3 failed logins to keeper since your last login$`)
+	// The next login hears of none, and knows when the last one was.
+	again, _ := saslFrom(t, ts, "127.0.0.3", "again", "keeper", "right-password")
+	again.send("CAP END")
+	again.expect(` 001 again `)
+	again.expectNone(`failed login`, 200*time.Millisecond)
+	bad, _ := saslFrom(t, ts, "127.0.0.4", "bad", "keeper", "wrong")
+	bad.conn.Close()
+	waitFailedLogins(t, ts, "keeper", 1)
+	third, _ := saslFrom(t, ts, "127.0.0.5", "third", "keeper", "right-password")
+	third.expect(`NOTICE \S+ :1 failed login to keeper since your last login \(\d{4}-`)
+}
+
+// waitFailedLogins waits until the account's stored count of failed
+// logins is n (the outcome is recorded after the client was answered).
+func waitFailedLogins(t *testing.T, ts *testServer, account string, n int) {
+	t.Helper()
+	eventually(t, 5*time.Second, "the failed logins to be recorded", func() (bool, string) {
+		a, err := ts.in.store.Account(account)
+		return err == nil && a.FailedLogins == n, fmt.Sprintf("%d recorded, err %v", a.FailedLogins, err)
+	})
 }
