@@ -226,9 +226,10 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	tid := to.Identity()
 	msg.params[0] = tid.Nick
 	s.appendHistory(msg, s.dmTarget(id.Nick, tid.Nick))
-	// Every session of the recipient gets it; the sender's other sessions
-	// too (what one connection sends, the others see).
-	msg.deliverUser(b, to, c)
+	// Every session of the recipient gets it (the sending one too, when it
+	// writes to itself); the sender's other sessions too (what one
+	// connection sends, the others see).
+	msg.deliverUser(b, to, nil)
 	if from := c.user(); from != to {
 		msg.deliverUser(b, from, c)
 	}

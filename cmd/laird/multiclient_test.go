@@ -219,3 +219,18 @@ func TestOwnerReclaimsNick(t *testing.T) {
 	obs.send("WHOIS kim")
 	obs.expect(` 330 obs2 kim kim :is logged in as`)
 }
+
+// TestMessageToSelf: a message to one's own nick arrives as a message, and
+// with echo-message a second time as the echo; a sibling session gets it
+// once.
+func TestMessageToSelf(t *testing.T) {
+	ts := startTestServer(t, fastAccounts)
+	ts.registerAccount("me", "sesame11").quit()
+	a := ts.session("a", "me", "sesame11", "me", "echo-message")
+	b := ts.session("b", "me", "sesame11", "me")
+	a.send("PRIVMSG me :note to self")
+	a.expect(`^:me!\S+ PRIVMSG me :note to self$`)
+	a.expect(`^:me!\S+ PRIVMSG me :note to self$`)
+	b.expect(`^:me!\S+ PRIVMSG me :note to self$`)
+	b.expectNone(`note to self`, 200*time.Millisecond)
+}
