@@ -63,6 +63,8 @@ type Client struct {
 	// live is set once registered and cleared at disconnect; shards use it
 	// to skip sessions that are not (or no longer) connected.
 	live atomic.Bool
+	// transport is what the connection's transport told chat (transport.go).
+	transport atomic.Pointer[TransportInfo]
 	// away is this session's own away message ("" or nil: present); the
 	// user's is derived from all its sessions' (away.go).
 	away atomic.Pointer[string]
