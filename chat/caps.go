@@ -31,6 +31,7 @@ const (
 	CapPreAway              // draft/pre-away (away.go)
 	CapMessageRedaction     // draft/message-redaction: REDACT (redact.go)
 	CapMessageEdit          // draft/message-edit: EDIT (redact.go)
+	CapMultiline            // draft/multiline (multiline.go)
 	capCount
 )
 
@@ -60,6 +61,7 @@ var capNames = [capCount]string{
 	CapPreAway:              "draft/pre-away",
 	CapMessageRedaction:     "draft/message-redaction",
 	CapMessageEdit:          "draft/message-edit",
+	CapMultiline:            "draft/multiline",
 }
 
 // String returns the capability's name.
@@ -101,6 +103,8 @@ func (s *Server) capValue(cp Cap) string {
 		return strings.Join(s.saslMechs, ",")
 	case CapAccountRegistration:
 		return s.registrationCapValue()
+	case CapMultiline:
+		return s.multilineCapValue()
 	}
 	return ""
 }

@@ -100,6 +100,7 @@ type Client struct {
 	lastActive  time.Time
 	monitor     map[string]string // casefolded -> as given
 	acct        accountState      // SASL exchange, nick protection (nickprotect.go)
+	ml          *multiline        // a draft/multiline batch being received (multiline.go)
 }
 
 // user returns the user this connection is a session of.

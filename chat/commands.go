@@ -107,6 +107,9 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 			o.setLabel(v)
 		}
 	}
+	if c.ml != nil {
+		s.multilineAllows(o, cmd, m)
+	}
 	switch {
 	case cmd == nil:
 		o.numeric(codec.ERR_UNKNOWNCOMMAND, string(m.Command), "Unknown command")

@@ -57,6 +57,11 @@ type MessagesConfig struct {
 	// EditWindow is how long authors may EDIT their messages. 0: no limit
 	// (default).
 	EditWindow time.Duration
+	// MultilineMaxBytes and MultilineMaxLines bound a draft/multiline
+	// message: its text (joining newlines counted) and its lines; defaults
+	// 4096 and 100.
+	MultilineMaxBytes int
+	MultilineMaxLines int
 }
 
 // Oper is an operator block: OPER name password.
@@ -100,6 +105,8 @@ func (c *Config) setDefaults() {
 		c.KnockInterval = time.Minute
 	}
 	c.Accounts.setDefaults()
+	def(&c.Messages.MultilineMaxBytes, 4096)
+	def(&c.Messages.MultilineMaxLines, 100)
 	if c.Version == "" {
 		c.Version = "laird-dev"
 	}

@@ -182,6 +182,16 @@ func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
 		r.cmd(s.name, "BATCH", false, "+"+id, "chathistory", target)
 	}
 	for _, h := range list {
+		if (h.Command == "PRIVMSG" || h.Command == "NOTICE") && (strings.IndexByte(h.Text, '\n') >= 0 || len(h.Text) > maxTextLen(h.To)) {
+			// A draft/multiline message: a batch again, or its lines.
+			mm := &multiMsg{
+				source: h.Source, command: h.Command, target: h.To, lines: splitStored(h.Text),
+				at: h.Time, msgid: h.MsgID, batchID: s.batchID(), account: h.Account, clientTags: []byte(h.Tags),
+			}
+			r.begin()
+			r.buf = mm.appendVariant(r.buf, mm.variantOf(c), id)
+			continue
+		}
 		msg := outMsg{
 			source: h.Source, command: h.Command, params: []string{h.To, h.Text},
 			at: h.Time, msgid: h.MsgID, account: h.Account, clientTags: []byte(h.Tags),

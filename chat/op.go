@@ -42,6 +42,9 @@ type op struct {
 	steps    []func() // the rest of a multi-step command, in order
 	finished bool     // nothing in flight and nothing left to run
 	resp     []byte   // output held back (labeled, or not at the head)
+	// batchLabel puts the label on the opening line of an output that is
+	// one batch, instead of wrapping it (a draft/multiline echo).
+	batchLabel bool
 }
 
 const (
@@ -267,6 +270,12 @@ func (o *op) emit() {
 	if c.quitting {
 		return
 	}
+	if o.batchLabel && oneBatch(o.resp) {
+		end := lineEnd(o.resp)
+		out := appendWithTag(nil, o.resp[:end], "label", o.label)
+		c.conn.Write(append(out, o.resp[end:]...))
+		return
+	}
 	c.conn.Write(frameLabeled(nil, o.s, o.label, o.resp, c.Has(CapBatch)))
 }
 
@@ -313,6 +322,27 @@ func frameLabeled(dst []byte, s *Server, label, out []byte, batchOK bool) []byte
 	dst = append(dst, " BATCH -"...)
 	dst = append(dst, id...)
 	return append(dst, '\r', '\n')
+}
+
+// oneBatch reports whether out is exactly one batch: its first line opens
+// batch X ("BATCH +X"), its last closes it.
+func oneBatch(out []byte) bool {
+	first := out[:lineEnd(out)]
+	last := out
+	for len(last) > 0 {
+		n := lineEnd(last)
+		if n == len(last) {
+			break
+		}
+		last = last[n:]
+	}
+	var m, e codec.Message
+	if len(first) == len(out) || m.Parse(bytes.TrimSuffix(first, []byte("\r\n"))) != nil ||
+		e.Parse(bytes.TrimSuffix(last, []byte("\r\n"))) != nil {
+		return false
+	}
+	return m.CommandIs("BATCH") && e.CommandIs("BATCH") && len(m.Param(0)) > 1 && m.Param(0)[0] == '+' &&
+		len(e.Param(0)) > 1 && e.Param(0)[0] == '-' && bytes.Equal(m.Param(0)[1:], e.Param(0)[1:])
 }
 
 // lineEnd returns the length of the first line of out, CRLF included.

@@ -112,6 +112,21 @@ func (o *outMsg) appendVariant(dst []byte, v int) []byte {
 // appendVariantIn encodes the message for variant v as part of batch
 // batchID ("" for none).
 func (o *outMsg) appendVariantIn(dst []byte, v int, batchID string) []byte {
+	start := len(dst)
+	dst = o.appendTagsIn(dst, v, batchID)
+	if len(dst) > start {
+		dst = append(dst, ' ')
+	}
+	params := o.params
+	if v&variantExtJoin != 0 {
+		params = o.extParams
+	}
+	return appendCmd(dst, o.source, o.command, !o.plainLast, params...)
+}
+
+// appendTagsIn writes the tag section for variant v ("@a=b;c"), without
+// the space after it; nothing when there are no tags.
+func (o *outMsg) appendTagsIn(dst []byte, v int, batchID string) []byte {
 	sep := byte('@')
 	tag := func(key string) {
 		dst = append(dst, sep)
@@ -140,16 +155,8 @@ func (o *outMsg) appendVariantIn(dst []byte, v int, batchID string) []byte {
 	if v&variantTags != 0 && len(o.clientTags) > 0 {
 		dst = append(dst, sep)
 		dst = append(dst, o.clientTags...)
-		sep = ';'
 	}
-	if sep == ';' {
-		dst = append(dst, ' ')
-	}
-	params := o.params
-	if v&variantExtJoin != 0 {
-		params = o.extParams
-	}
-	return appendCmd(dst, o.source, o.command, !o.plainLast, params...)
+	return dst
 }
 
 // echo queues the sender's own copy (echo-message) as output of its op.

@@ -20,6 +20,9 @@ func handleTagmsg(o *op, m *codec.Message)  { o.s.message(o, m, "TAGMSG") }
 // message implements PRIVMSG, NOTICE and TAGMSG.
 func (s *Server) message(o *op, m *codec.Message, command string) {
 	c := o.c
+	if (c.ml != nil || len(m.Tags) > 0 && c.Has(CapMultiline)) && command != "TAGMSG" && s.absorbMultiline(o, m, command) {
+		return // a line of a draft/multiline batch (multiline.go)
+	}
 	quiet := command == "NOTICE" // NOTICE never triggers error replies
 	if m.NParams() == 0 || len(m.Param(0)) == 0 {
 		if !quiet {

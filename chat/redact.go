@@ -248,7 +248,7 @@ func (sh *shard) changePrivate(b *batch, o *op, ed *msgChange, folded string) {
 		}
 		ed.deliverUser(b, to, o.c, out, fallback)
 	}
-	ed.deliverUser(b, from, o.c, out, nil)
+	ed.deliverUser(b, from, o.c, out, nil) // the requester's other sessions
 	ed.echo(b, o, out)
 	ed.store(sh.srv)
 }

@@ -43,6 +43,7 @@ func commandTable() map[string]*command {
 		"CHATHISTORY": {handle: handleChathistory, minParams: 1, help: "CHATHISTORY LATEST|BEFORE|AFTER|AROUND <target> <msgid=..|timestamp=..|*> <limit> | BETWEEN <target> <ref> <ref> <limit> | TARGETS <timestamp=..> <timestamp=..> <limit>\nMessage history of a channel you are in or of a private conversation."},
 		"REDACT":      {handle: handleRedact, minParams: 2, help: "REDACT <target> <msgid> [:<reason>]\nDelete a message (draft/message-redaction): your own, or any in a channel you operate."},
 		"EDIT":        {handle: handleEdit, minParams: 1, help: "@draft/target-msgid=<msgid>;draft/edit-text=<text> EDIT <target>\nReplace the text of a message you sent (draft/message-edit)."},
+		"BATCH":       {handle: handleBatch, minParams: 1, help: "BATCH +<ref> draft/multiline <target> | BATCH -<ref>\nSend one message of several lines (draft/multiline): its PRIVMSG or NOTICE lines carry @batch=<ref>."},
 		"TAGMSG":      {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
 
 		// Presence and lookup (who.go, away.go, monitor.go).

@@ -102,6 +102,10 @@ type MessagesConfig struct {
 	// may delete or edit a message ("0s": always).
 	RedactWindow duration `toml:"redact_window"`
 	EditWindow   duration `toml:"edit_window"`
+	// MultilineMaxBytes and MultilineMaxLines bound one draft/multiline
+	// message (advertised in the capability's value).
+	MultilineMaxBytes int `toml:"multiline_max_bytes"`
+	MultilineMaxLines int `toml:"multiline_max_lines"`
 }
 
 type LogConfig struct {
@@ -145,6 +149,7 @@ func defaultConfig() Config {
 		Guard:   guard.DefaultConfig(),
 
 		Accounts: defaultAccounts(),
+		Messages: MessagesConfig{MultilineMaxBytes: 4096, MultilineMaxLines: 100},
 	}
 }
 
@@ -244,6 +249,9 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 		Messages: chat.MessagesConfig{
 			RedactWindow: cfg.Messages.RedactWindow.Duration,
 			EditWindow:   cfg.Messages.EditWindow.Duration,
+
+			MultilineMaxBytes: cfg.Messages.MultilineMaxBytes,
+			MultilineMaxLines: cfg.Messages.MultilineMaxLines,
 		},
 	}
 }
