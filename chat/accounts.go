@@ -256,6 +256,7 @@ func (s *Server) setAccount(o *op, account string) {
 		s.rememberAccountUser(s.cm.Fold(account), u)
 	}
 	s.nickProtect(c)
+	s.invitesAtLogin(o, account)
 }
 
 // loggedIn appends 900 RPL_LOGGEDIN for c logged in to account.

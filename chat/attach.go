@@ -109,6 +109,7 @@ func (s *Server) welcome(o *op, existing *user) {
 	s.lusers(r)
 	s.motd(r)
 	o.reply(r)
+	s.invitesAtWelcome(o)
 	if p := c.away.Load(); p != nil && *p != "" || existing != nil {
 		msg := ""
 		if p != nil {

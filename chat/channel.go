@@ -60,7 +60,6 @@ type Channel struct {
 	bans    []listEntry
 	excepts []listEntry
 	invex   []listEntry
-	invited map[string]struct{}      // casefolded nicks invited while +i
 	knocks  map[netip.Addr]time.Time // recent KNOCKs by address (knock.go)
 }
 

@@ -29,6 +29,9 @@ type Config struct {
 	// KnockInterval is how long an address waits between KNOCKs on one
 	// channel; default 1m.
 	KnockInterval time.Duration
+	// InviteTTL is how long a stored invitation (of an account) lasts;
+	// default DefaultInviteTTL (7 days).
+	InviteTTL time.Duration
 
 	Shards       int // state partitions, each one goroutine; default GOMAXPROCS
 	ShardQueue   int // queued tasks per shard past which the loops hold client commands back; default 65536
@@ -103,6 +106,9 @@ func (c *Config) setDefaults() {
 	def(&c.WhowasLength, 1000)
 	if c.KnockInterval <= 0 {
 		c.KnockInterval = time.Minute
+	}
+	if c.InviteTTL <= 0 {
+		c.InviteTTL = DefaultInviteTTL
 	}
 	c.Accounts.setDefaults()
 	def(&c.Messages.MultilineMaxBytes, 4096)

@@ -67,6 +67,12 @@ func (s *Server) joinOne(o *op, name, key string) {
 
 // join runs on the channel's shard, as part of o.
 func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) {
+	sh.joinAdmitted(b, o, name, folded, key, now, false)
+}
+
+// joinAdmitted is join; accepted reports that the joiner's stored
+// invitation was just consumed for it (invites.go).
+func (sh *shard) joinAdmitted(b *batch, o *op, name, folded, key string, now time.Time, accepted bool) {
 	s, c := sh.srv, o.c
 	ch := sh.channels[folded]
 	id := c.Identity()
@@ -75,11 +81,15 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 			defer sh.regDropIfEmpty(ch)
 		}
 	}
+	if ch != nil && ch.member(c.user()) != nil {
+		return
+	}
+	if !accepted && sh.acceptInvite(b, o, name, folded, key, id, now) {
+		return // held: the join goes on once the invitation is consumed
+	}
 	if ch != nil {
-		if ch.member(c.user()) != nil {
-			return
-		}
-		if errNum, text := ch.joinDenied(s, c, id, key); errNum != "" && !sh.regExempt(ch, id) {
+		pass := sh.admissionOf(c, id, folded, accepted)
+		if errNum, text := ch.joinDenied(s, id, key, pass); errNum != "" && !sh.regExempt(ch, id) {
 			sh.numericTo(b, o, errNum, ch.name, text)
 			return
 		}
@@ -96,9 +106,7 @@ func (sh *shard) join(b *batch, o *op, name, folded, key string, now time.Time) 
 	u := c.user()
 	ch.addMember(u, modes, now)
 	u.addChannel(folded)
-	if ch.invited != nil {
-		delete(ch.invited, s.cm.Fold(id.Nick))
-	}
+	u.invites.remove(folded) // used up
 
 	account := id.Account
 	if account == "" {
@@ -155,19 +163,17 @@ func (ch *Channel) joinReplies(r *replies, msg *outMsg, c *Client) {
 	}
 }
 
-// joinDenied applies +k, +l, +i and bans; it returns the numeric and text
-// of the refusal, or "" to admit.
-func (ch *Channel) joinDenied(s *Server, c *Client, id *Identity, key string) (string, string) {
-	invited := false
-	if ch.invited != nil {
-		_, invited = ch.invited[s.cm.Fold(id.Nick)]
-	}
+// joinDenied applies +k, +l, +i and bans, past those pass lets the joiner;
+// it returns the numeric and text of the refusal, or "" to admit.
+func (ch *Channel) joinDenied(s *Server, id *Identity, key string, pass admission) (string, string) {
+	invited := pass&admitInvited != 0
+	past := pass != 0 // +i, +k and +l
 	switch {
-	case ch.key != "" && key != ch.key && !invited:
+	case ch.key != "" && key != ch.key && !past:
 		return codec.ERR_BADCHANNELKEY, "Cannot join channel (+k)"
-	case ch.limit > 0 && len(ch.members) >= ch.limit && !invited:
+	case ch.limit > 0 && len(ch.members) >= ch.limit && !past:
 		return codec.ERR_CHANNELISFULL, "Cannot join channel (+l)"
-	case ch.modes&cmodeInvite != 0 && !invited && !matchesAny(s.cm, ch.invex, id):
+	case ch.modes&cmodeInvite != 0 && !past && !matchesAny(s.cm, ch.invex, id):
 		return codec.ERR_INVITEONLYCHAN, "Cannot join channel (+i)"
 	case matchesAny(s.cm, ch.bans, id) && !matchesAny(s.cm, ch.excepts, id) && !invited:
 		return codec.ERR_BANNEDFROMCHAN, "Cannot join channel (+b)"

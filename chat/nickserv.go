@@ -157,6 +157,7 @@ func nsDrop(o *op, args []string) {
 			}
 			s.log.Info("account dropped", "account", folded, "ip", c.ip.String())
 			s.forgetAccountAccess(folded)
+			s.forgetAccountInvites(folded)
 			s.logout(o, "Account "+account+" has been dropped")
 		})
 	})

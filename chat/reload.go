@@ -2,6 +2,7 @@ package chat
 
 import (
 	"strings"
+	"time"
 
 	"laird/guard"
 )
@@ -18,6 +19,8 @@ type Reloadable struct {
 	// Accounts: every setting except ScramIterations and SendCode, which
 	// are not configuration-file options and keep their values from New.
 	Accounts AccountConfig
+	// InviteTTL: the lifetime of invitations stored from now on.
+	InviteTTL time.Duration
 	// Guard, when not nil, replaces the policy engine; build it with
 	// guard.Guard.Reconfigure so that bans, connection counts and detector
 	// state carry over. Clients move to the new flood classes at their next
@@ -57,6 +60,9 @@ func (s *Server) Reload(r Reloadable) {
 	r.Accounts.ScramIterations = s.cfg.Accounts.ScramIterations
 	r.Accounts.SendCode = s.cfg.Accounts.SendCode
 	r.Accounts.setDefaults()
+	if r.InviteTTL <= 0 {
+		r.InviteTTL = DefaultInviteTTL
+	}
 	if r.Guard != nil {
 		s.guardp.Store(r.Guard)
 		r.Guard = nil // the live guard has its own pointer

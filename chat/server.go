@@ -84,7 +84,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 	}
 	s.isupport = s.buildISupport()
 	s.perLoop = make([]loopState, loops.Count())
-	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password, Accounts: cfg.Accounts})
+	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password, Accounts: cfg.Accounts, InviteTTL: cfg.InviteTTL})
 	for i := 0; i < cfg.Shards; i++ {
 		s.shards = append(s.shards, newShard(s, i))
 	}
@@ -94,6 +94,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 // Start runs the shard goroutines.
 func (s *Server) Start() {
 	s.loadRegistered()
+	s.loadInvites()
 	for _, sh := range s.shards {
 		s.wg.Add(1)
 		go sh.run(&s.wg)

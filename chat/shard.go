@@ -50,6 +50,7 @@ type shard struct {
 	free batchFree      // released batches for reuse
 
 	registered map[string]*regChan     // registered channels, by casefolded name (regchan.go)
+	invites    inviteIndex             // pending stored invitations to this shard's channels (invites.go)
 	held       map[*Client]*heldClient // clients whose tasks wait (hold.go)
 	cur        *task                   // the task running, for hold
 	kept       bool                    // cur was held: its completion moves to release

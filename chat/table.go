@@ -33,9 +33,12 @@ func commandTable() map[string]*command {
 		"NAMES":  {handle: handleNames, route: target, help: "NAMES <#chan>{,<#chan>}\nList channels' members."},
 		"LIST":   {handle: handleList, help: "LIST [<#chan>{,<#chan>}|<mask>|!<mask>] [>n] [<n] [C<m] [C>m] [T<m] [T>m]\nList channels, filtered by name, mask, member count, age or topic age (minutes)."},
 		"KICK":   {handle: handleKick, minParams: 2, route: target, help: "KICK <#chan> <nick>{,<nick>} [:<reason>]\nRemove members (channel operators)."},
-		"INVITE": {handle: handleInvite, help: "INVITE <nick> <#chan> | INVITE\nInvite someone (channel operators on +i channels), or list your invitations."},
+		"INVITE": {handle: handleInvite, help: "INVITE <nick> <#chan> | INVITE\nInvite someone (channel operators on +i channels), or list your invitations. An account's invitation lasts until accepted by JOIN, declined, revoked or expired."},
 		"KNOCK":  {handle: handleKnock, minParams: 1, route: target, help: "KNOCK <#chan> [:<message>]\nAsk the operators of an invite-only, keyed or full channel to let you in."},
 		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
+
+		// Invitations (uninvite.go).
+		"UNINVITE": {handle: handleUninvite, minParams: 2, help: "UNINVITE <nick> <#chan>\nDecline your own invitation (your own nick), or revoke one you sent (channel operators: any)."},
 
 		// Messages (privmsg.go, history.go, redact.go).
 		"PRIVMSG":     {handle: handlePrivmsg, route: target, help: "PRIVMSG <target>{,<target>} :<text>\nSend a message to channels or nicks (@#chan for ops only)."},

@@ -38,6 +38,8 @@ type user struct {
 
 	chansMu sync.Mutex
 	chans   []string // casefolded names; at most CHANLIMIT, so a slice beats a map
+
+	invites connInvites // invitations while not logged in (invites.go)
 }
 
 func newUser(s *Server, first *Client, id *Identity) *user {

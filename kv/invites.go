@@ -421,6 +421,22 @@ func (s *Store) InvitesTo(channel string) ([]Invitation, error) {
 	return list, err
 }
 
+// ScanInvites calls fn with every invitation, pending or not, ordered by
+// channel and account, until fn returns false (loading them at start).
+func (s *Store) ScanInvites(fn func(Invitation) bool) error {
+	return s.scanPrefix([]byte{tagInvite}, func(k, v []byte) (bool, error) {
+		channel, account, ok := splitKey2(k[1:])
+		if !ok {
+			return false, fmt.Errorf("kv: invitation key %q: %w", k, ErrCorrupt)
+		}
+		inv, err := decodeInvite(string(channel), string(account), v)
+		if err != nil {
+			return false, err
+		}
+		return fn(inv), nil
+	})
+}
+
 // PendingInvites returns how many pending invitations an account has and a
 // channel has (what the caps count; expired ones not swept yet included).
 func (s *Store) PendingInvites(account, channel string) (forAccount, toChannel int, err error) {

@@ -269,3 +269,26 @@ func TestDeleteAccountDeletesInvitations(t *testing.T) {
 		t.Fatalf("#a's invitations: %+v", list)
 	}
 }
+
+func TestScanInvites(t *testing.T) {
+	s := openTest(t, Options{})
+	mustCommit(t, s, invite(s, "#b", "alice", ts(0)))
+	mustCommit(t, s, invite(s, "#a", "carol", ts(0)))
+	mustCommit(t, s, invite(s, "#a", "alice", ts(0)))
+	txn := s.NewTxn()
+	txn.DeclineInvite("#b", "alice", ts(1), AuditEntry{})
+	mustCommit(t, s, txn)
+	var got []string
+	err := s.ScanInvites(func(inv Invitation) bool {
+		got = append(got, inv.Channel+" "+inv.Account+" "+inv.Status.String())
+		return true
+	})
+	want := []string{"#a alice pending", "#a carol pending", "#b alice declined"}
+	if err != nil || !reflect.DeepEqual(got, want) {
+		t.Fatalf("ScanInvites = %q, %v; want %q", got, err, want)
+	}
+	n := 0
+	if err := s.ScanInvites(func(Invitation) bool { n++; return false }); err != nil || n != 1 {
+		t.Fatalf("ScanInvites stopping at once: %d calls, %v", n, err)
+	}
+}

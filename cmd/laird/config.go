@@ -33,6 +33,7 @@ type Config struct {
 
 	Accounts AccountsConfig `toml:"accounts"` // accounts.go
 	Messages MessagesConfig `toml:"messages"`
+	Channels ChannelsConfig `toml:"channels"` // invites.go
 
 	path  string        // the file it was read from (absolute), for reloads
 	flags func(*Config) // the command line's overrides, applied again on reload
@@ -150,6 +151,7 @@ func defaultConfig() Config {
 
 		Accounts: defaultAccounts(),
 		Messages: MessagesConfig{MultilineMaxBytes: 4096, MultilineMaxLines: 100},
+		Channels: defaultChannels(),
 	}
 }
 
@@ -204,6 +206,10 @@ func validateConfig(cfg *Config, reg *perf.Registry) error {
 	if err := cfg.chatConfig("").Validate(); err != nil {
 		return err
 	}
+	if ch := cfg.Channels; ch.InviteTTL.Duration <= 0 || ch.MaxInvitesPerAccount < 1 || ch.MaxInvitesPerChannel < 1 {
+		return fmt.Errorf("channels.invite_ttl %v, max_invites_per_account %d and max_invites_per_channel %d: each must be positive",
+			ch.InviteTTL.Duration, ch.MaxInvitesPerAccount, ch.MaxInvitesPerChannel)
+	}
 	if c := cfg.Accounts.BcryptCost; c < bcrypt.MinCost || c > bcrypt.MaxCost {
 		return fmt.Errorf("accounts.bcrypt_cost %d: want %d to %d", c, bcrypt.MinCost, bcrypt.MaxCost)
 	}
@@ -253,6 +259,7 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 			MultilineMaxBytes: cfg.Messages.MultilineMaxBytes,
 			MultilineMaxLines: cfg.Messages.MultilineMaxLines,
 		},
+		InviteTTL: cfg.Channels.InviteTTL.Duration,
 	}
 }
 

@@ -20,9 +20,9 @@ import (
 	"laird/kv"
 )
 
-// TestCrashSafety runs the real binary, registers accounts and changes a
-// registered channel from several clients, kill -9s the server at a random
-// moment, restarts it on the same directory, several rounds. Then it opens
+// TestCrashSafety runs the real binary, registers accounts, changes a
+// registered channel and accepts invitations to one from several clients,
+// kill -9s the server at a random moment, restarts it on the same directory, several rounds. Then it opens
 // the store and checks that everything the server acknowledged is there
 // and nothing is half-written.
 func TestCrashSafety(t *testing.T) {
@@ -49,6 +49,8 @@ exempt = ["127.0.0.0/8"]
 threshold = 32768
 [guard.quotas.registrations]
 limit = 0
+[guard.quotas.invites]
+limit = 0
 `), 0o644)
 	if err != nil {
 		t.Fatal(err)
@@ -65,13 +67,16 @@ limit = 0
 			}
 		}
 		var wg sync.WaitGroup
-		for w := 0; w < 4; w++ {
+		for w := 0; w < 5; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if w == 0 {
+				switch w {
+				case 0:
 					channelWorker(srv.addr, round, acks)
-				} else {
+				case 4:
+					inviteWorker(srv.addr, round, &acks.invites)
+				default:
 					accountWorker(srv.addr, round, w, acks)
 				}
 			}()
@@ -88,14 +93,15 @@ limit = 0
 	}
 	defer st.Close()
 	n := verifyStore(t, st, acks)
+	accepted := verifyInvites(t, st, &acks.invites)
 	changes := 0
 	for _, a := range acks.channels {
 		changes += a.topicAcked + 1 + a.limitAcked
 	}
-	t.Logf("%d rounds: %d acknowledged accounts (%d stored), %d acknowledged channels with %d topic and mode changes",
-		rounds, len(acks.accounts), n, len(acks.channels), changes)
-	if len(acks.accounts) < rounds {
-		t.Fatalf("only %d registrations acknowledged: the test did not exercise the server", len(acks.accounts))
+	t.Logf("%d rounds: %d acknowledged accounts (%d stored), %d acknowledged channels with %d topic and mode changes, %d invitations accepted",
+		rounds, len(acks.accounts), n, len(acks.channels), changes, accepted)
+	if len(acks.accounts) < rounds || accepted == 0 {
+		t.Fatalf("only %d registrations and %d acceptances acknowledged: the test did not exercise the server", len(acks.accounts), accepted)
 	}
 }
 
@@ -104,6 +110,7 @@ type crashAcks struct {
 	mu       sync.Mutex
 	accounts map[string]string // name -> password
 	channels map[string]*chanAcks
+	invites  inviteAcks
 }
 
 type chanAcks struct {

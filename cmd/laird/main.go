@@ -66,6 +66,7 @@ func (in *instance) housekeeping() {
 			return
 		case now := <-t.C:
 			in.irc.PruneBans(now)
+			in.expireInvites(now)
 			if now.Sub(in.lastRetention) >= time.Hour {
 				in.lastRetention = now
 				in.retention(now)
@@ -106,6 +107,9 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		LazyHistory:  cfg.Store.LazyHistory,
 		OnCommit:     mon.kvHook(),
 		MaxOpenFiles: fds.StoreFiles,
+
+		MaxInvitesPerAccount: cfg.Channels.MaxInvitesPerAccount,
+		MaxInvitesPerChannel: cfg.Channels.MaxInvitesPerChannel,
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)

@@ -153,7 +153,8 @@ func prepareChat(in *instance, cur, next *Config) (func(), []string, error) {
 		restart = append(restart, "guard."+k)
 	}
 	cc := next.chatConfig(version)
-	live := chat.Reloadable{MOTD: cc.MOTD, Opers: cc.Opers, Password: cc.Password, Accounts: cc.Accounts, Guard: g}
+	live := chat.Reloadable{MOTD: cc.MOTD, Opers: cc.Opers, Password: cc.Password, Accounts: cc.Accounts,
+		InviteTTL: cc.InviteTTL, Guard: g}
 	return func() {
 		in.guard = g
 		in.irc.Reload(live)
