@@ -281,3 +281,31 @@ func TestInviteExpiryAndTTLReload(t *testing.T) {
 	alice.send("JOIN #c")
 	alice.expect(` 366 alice #c `)
 }
+
+// TestUsersGuideInvitations runs the invitation commands the user's guide
+// shows.
+func TestUsersGuideInvitations(t *testing.T) {
+	ts, _ := startCaptured(t, nil)
+	const guide = "../../docs/users.md"
+	bob := ts.registerAccount("bob", "sesame22")
+	alice := ts.registerAccount("alice", "sesame11")
+	runDocSteps(t, guide, bob, []docStep{
+		{"/join #channel", "JOIN #guide", ` 366 bob #guide `},
+		{"`+i` | invite only (`/invite <nick> #channel`)", "MODE #guide +i", `MODE #guide \+i`},
+		{"`/invite <nick> #channel` invites someone", "INVITE alice #guide", ` 341 bob alice :?#guide$`},
+		{"", "INVITE carol #guide", ` 401 bob carol `},
+	})
+	runDocSteps(t, guide, alice, []docStep{
+		{"/quote INVITE\n", "INVITE", ` 336 alice #guide bob :?\S+$`},
+		{"/quote UNINVITE yournick #channel", "UNINVITE alice #guide", `NOTE UNINVITE INVITE_DECLINED #guide :`},
+		{"", "JOIN #guide", ` 473 alice #guide `},
+	})
+	runDocSteps(t, guide, bob, []docStep{
+		{"", "INVITE alice #guide", ` 341 bob alice :?#guide$`},
+		{"/quote UNINVITE <nick> #channel", "UNINVITE alice #guide", `NOTE UNINVITE INVITE_REVOKED alice #guide :`},
+		{"", "INVITE alice #guide", ` 341 bob alice :?#guide$`},
+	})
+	runDocSteps(t, guide, alice, []docStep{
+		{"Joining the channel accepts", "JOIN #guide", ` 366 alice #guide `},
+	})
+}
