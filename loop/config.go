@@ -10,8 +10,17 @@ import (
 // Config holds the network side's settings. Zero values mean the defaults
 // noted on each field.
 type Config struct {
-	// Listen is the IRC listener address; default "127.0.0.1:6667".
+	// Listen is a plain IRC listener's address, used when Listeners is
+	// empty; default "127.0.0.1:6667".
 	Listen string
+	// Listeners are the addresses served and their transports (TLS,
+	// WebSocket, PROXY); empty means one plain listener on Listen.
+	Listeners []Listener
+	// TLSHandshakeTimeout bounds a TLS handshake; default 10s.
+	TLSHandshakeTimeout time.Duration
+	// MaxHandshakes bounds the TLS handshakes in flight (each holds a
+	// goroutine); connections past it are closed at once; default 1024.
+	MaxHandshakes int
 	// Loops is the number of event loops; default GOMAXPROCS.
 	Loops int
 	// SendQ is the most output bytes queued for one client before it is
@@ -44,6 +53,15 @@ type Config struct {
 func (c *Config) setDefaults() {
 	if c.Listen == "" {
 		c.Listen = "127.0.0.1:6667"
+	}
+	if len(c.Listeners) == 0 {
+		c.Listeners = []Listener{{Address: c.Listen}}
+	}
+	if c.TLSHandshakeTimeout <= 0 {
+		c.TLSHandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxHandshakes <= 0 {
+		c.MaxHandshakes = 1024
 	}
 	if c.Loops <= 0 {
 		c.Loops = runtime.GOMAXPROCS(0)

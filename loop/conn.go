@@ -13,9 +13,10 @@ import (
 type conn struct {
 	srv    *Server
 	el     *eventLoop
-	sink   Sink
-	tcp    tcpSink // the Sink of a plain TCP connection, in place
-	client *chat.Client
+	ln     *listener
+	sink   Sink         // the top of the transport stack (start)
+	tcp    tcpSink      // the socket, in place: the bottom of every stack
+	client *chat.Client // nil until admitted (a PROXY header is read first)
 
 	// Output gathered since the last flush: views into the loop's arena
 	// (copies of replies) and into parcels (fan-out, shared with every
@@ -30,6 +31,10 @@ type conn struct {
 	closeReason string
 	discarding  bool // dropping the rest of an overlong line
 	processing  bool // inside process: Resume is a no-op
+	// proxyPending: the listener requires a PROXY header and it has not
+	// been read yet; proxy parses it.
+	proxyPending bool
+	proxy        codec.ProxyHeader
 
 	ip           netip.Addr
 	delayed      bool // on el.delayed, waiting for resumeAt
@@ -122,7 +127,9 @@ func (c *conn) flush() {
 		return
 	}
 	pending := c.sink.Pending()
-	c.client.SetBacklog(pending)
+	if c.client != nil {
+		c.client.SetBacklog(pending)
+	}
 	if pending > c.srv.cfg.SendQ {
 		c.Overflow()
 	}
@@ -186,10 +193,84 @@ func (c *conn) Delay(until time.Time) {
 	}
 }
 
+// start admits the connection to chat and builds its transport stack:
+// the socket, TLS over it, WebSocket over either.
+func (c *conn) start(now time.Time) {
+	ln := c.ln
+	c.sink = &c.tcp
+	info := chat.TransportInfo{Name: ln.Transport(), WebSocket: ln.WebSocket}
+	if ln.TLS() {
+		c.sink = newTLSSink(c, ln, c.srv.cfg.TLSHandshakeTimeout)
+	}
+	if ln.WebSocket {
+		c.sink = newWSSink(c, c.sink, ln.upgrader)
+	}
+	c.client = c.srv.chat.Connect(c, c.el.id, c.ip, now)
+	c.client.SetTransport(info)
+}
+
+// secured is told by the TLS sink when the handshake ended well, before
+// any of the connection's plaintext reaches chat.
+func (c *conn) secured(certFP string) {
+	if c.client != nil {
+		c.client.SetTransport(tlsInfo(c.ln, certFP))
+	}
+}
+
+// transportFailed ends a connection whose transport broke (a TLS error, a
+// WebSocket protocol violation, a bad PROXY header): nothing can carry an
+// ERROR line any more, so it is just closed, with reason for chat.
+func (c *conn) transportFailed(reason string) {
+	if c.closed || c.closing {
+		return
+	}
+	c.closing = true
+	c.closeReason = reason
+	c.segs, c.pending = c.segs[:0], 0
+	c.sink.Close()
+}
+
+// readProxy reads the PROXY header that opens a connection on a listener
+// behind a proxy; once it is complete the client it names is admitted like
+// any connection. It reports whether the connection may go on.
+func (c *conn) readProxy(now time.Time) bool {
+	buf := c.tcp.Input()
+	n, err := c.proxy.Parse(buf)
+	if err != nil {
+		c.srv.log.Info("PROXY header refused", "proxy", c.ip.String(), "err", err)
+		c.transportFailed("Bad PROXY header")
+		return false
+	}
+	if n == 0 {
+		return false // more of it to come
+	}
+	c.tcp.Consume(n)
+	c.proxyPending = false
+	if c.proxy.Relayed() {
+		c.ip = c.proxy.Source.Addr().Unmap()
+	}
+	if reason := c.srv.chat.Admit(c.ip, now); reason != "" {
+		c.el.stats.refused.Add(1)
+		if !c.ln.TLS() && !c.ln.WebSocket {
+			c.append(c.el.arena.copy([]byte("ERROR :Closing Link: " + c.ip.String() + " (" + reason + ")\r\n")))
+			c.flush()
+		}
+		c.closing = true
+		c.closeReason = reason
+		c.tcp.Close()
+		return false
+	}
+	c.start(now)
+	return true
+}
+
 // process handles buffered input until it runs out, a line must wait, or
 // the connection is closing.
 func (c *conn) process() {
 	if c.closed || c.closing {
+		return
+	}
+	if c.proxyPending && !c.readProxy(c.el.now()) {
 		return
 	}
 	c.processing = true

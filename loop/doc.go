@@ -33,4 +33,27 @@
 //     connection, before anything is allocated for it, once the open ones
 //     would eat into the reserve the rest of the process needs, so accept
 //     never meets EMFILE (fatal to gnet). Nothing connected is dropped.
+//
+// Transports (listener.go, sink.go, tlssink.go, wssink.go): every listener
+// serves its connections through a stack of Sinks over the socket — TLS
+// when it has a certificate, WebSocket when asked, over either — and reads
+// a PROXY protocol header first when it sits behind trusted proxies (the
+// header's address then stands for the client: admission, limits, bans,
+// WHOIS). Everything above the Sink (line framing, RecvQ and SendQ,
+// fakelag, mailboxes, the once-per-pass flush) is the same for all.
+//
+// TLS runs on the event loop: records are decrypted and encrypted there by
+// crypto/tls over in-memory buffers (tlsengine.go), and only the handshake,
+// which crypto/tls cannot suspend, runs on a goroutine of its own, bounded
+// by a timeout and by a cap on handshakes in flight; it wakes the loop when
+// it has output. Measured against the alternative, a goroutine per TLS
+// connection with a tls.Conn feeding lines to the loop, in one run on this
+// 2-core machine (200 connections, ~100-byte lines; medians of 5 runs):
+// CPU per line 1.21x plain TCP on the loop vs 1.16x with goroutines at one
+// line per write, 1.19x vs 1.26x at ten lines per write (the two within
+// 4-6% of each other); server handshake CPU 805 us vs 824 us; idle memory
+// per connection 16.8 KB RSS vs 30.7 KB. The loop design wins on memory,
+// ties on CPU, and plugs into the Sink, the per-pass flush (one TLS
+// record per flush) and SendQ like plain TCP; a handshake never occupies
+// a loop.
 package loop

@@ -225,6 +225,10 @@ func (el *eventLoop) tick() {
 			continue
 		}
 		switch {
+		case c.client == nil: // still waiting for its PROXY header
+			if now.Sub(c.opened) > cfg.RegistrationTimeout {
+				c.transportFailed("PROXY header timed out")
+			}
 		case !c.client.Registered():
 			if now.Sub(c.opened) > cfg.RegistrationTimeout {
 				el.srv.chat.RegistrationTimedOut(c.client, now)

@@ -48,7 +48,7 @@ const (
 	// (MetricsConns), an alert webhook, /proc reads of the process
 	// collector, and slack.
 	fdFixed = 64
-	// fdPerLoop: each loop's epoll and eventfd descriptors, its listener,
+	// fdPerLoop: each loop's epoll and eventfd descriptors, one listener (each further one adds one),
 	// and the one accepted descriptor it may be judging.
 	fdPerLoop = 4
 	// Pebble's file cache never holds fewer than 64 tables and it counts
@@ -67,14 +67,14 @@ const MetricsConns = 16
 // NewFDBudget divides a limit of open files for a server with the given
 // number of loops (0: GOMAXPROCS, as Config.Loops). The store gets a
 // sixteenth of the limit, within [80, 1000].
-func NewFDBudget(limit uint64, loops int) (FDBudget, error) {
+func NewFDBudget(limit uint64, loops, listeners int) (FDBudget, error) {
 	if loops <= 0 {
 		loops = runtime.GOMAXPROCS(0)
 	}
 	n := int(min(limit, math.MaxInt32))
 	b := FDBudget{Soft: limit, Hard: limit}
 	b.StoreFiles = min(max(n/16, storeFilesMin), storeFilesMax)
-	b.Reserve = fdFixed + fdPerLoop*loops + b.StoreFiles
+	b.Reserve = fdFixed + (fdPerLoop+max(listeners, 1)-1)*loops + b.StoreFiles
 	b.MaxConns = n - b.Reserve
 	if b.MaxConns < minConns {
 		return b, fmt.Errorf("loop: open-files limit %d is too low: %d are reserved for the store and the listeners, leaving %d connections (raise it with ulimit -n, LimitNOFILE= or prlimit)",
@@ -87,7 +87,7 @@ func NewFDBudget(limit uint64, loops int) (FDBudget, error) {
 // runtime (since 1.19) has already raised the soft limit to the hard one
 // at start; if something left it lower, it is raised here (a no-op
 // otherwise). Log both numbers: the soft one is what the budget uses.
-func MeasureFDBudget(loops int) (FDBudget, error) {
+func MeasureFDBudget(loops, listeners int) (FDBudget, error) {
 	var rl syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &rl); err != nil {
 		return FDBudget{}, fmt.Errorf("loop: read the open-files limit: %w", err)
@@ -99,7 +99,7 @@ func MeasureFDBudget(loops int) (FDBudget, error) {
 			rl = raised
 		}
 	}
-	b, err := NewFDBudget(rl.Cur, loops)
+	b, err := NewFDBudget(rl.Cur, loops, listeners)
 	b.Soft, b.Hard = rl.Cur, rl.Max
 	return b, err
 }

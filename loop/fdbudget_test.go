@@ -23,16 +23,16 @@ func TestNewFDBudget(t *testing.T) {
 		{4096, 8, 256, 64 + 32 + 256, 4096 - 352},
 		{1 << 20, 64, 1000, 64 + 256 + 1000, 1<<20 - 1320},
 	} {
-		b, err := NewFDBudget(tc.limit, tc.loops)
+		b, err := NewFDBudget(tc.limit, tc.loops, 1)
 		if err != nil || b.StoreFiles != tc.store || b.Reserve != tc.reserve || b.MaxConns != tc.maxConn || b.Soft != tc.limit {
 			t.Errorf("NewFDBudget(%d, %d) = %+v, %v; want store %d reserve %d max %d",
 				tc.limit, tc.loops, b, err, tc.store, tc.reserve, tc.maxConn)
 		}
 	}
-	if _, err := NewFDBudget(200, 2); err == nil || !strings.Contains(err.Error(), "too low") {
+	if _, err := NewFDBudget(200, 2, 1); err == nil || !strings.Contains(err.Error(), "too low") {
 		t.Fatalf("a limit of 200: %v", err)
 	}
-	b, err := MeasureFDBudget(0)
+	b, err := MeasureFDBudget(0, 1)
 	if err != nil || b.Soft == 0 || b.Soft > b.Hard || b.MaxConns <= 0 {
 		t.Fatalf("MeasureFDBudget: %+v %v", b, err)
 	}

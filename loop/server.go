@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,7 +31,8 @@ type Server struct {
 	loops   []atomic.Pointer[eventLoop]
 	nloops  atomic.Int32
 	recs    []*perf.Recorder // by loop id; nil entries without monitoring
-	tcpConn *perf.Gauge      // laird_connections{transport="tcp"}; nil without monitoring
+	lns     []*listener      // what is served, in Config.Listeners' order
+	lnErr   error            // a listener that could not be set up (Serve reports it)
 	fds     fdGate           // the descriptor budget (fdbudget.go)
 
 	started  chan struct{}
@@ -52,7 +54,17 @@ func New(cfg Config, log *slog.Logger) *Server {
 			s.recs[i] = cfg.Perf.NewRecorder(perf.KindLoop, fmt.Sprintf("loop%d", i))
 			s.recs[i].Prepare(perf.Fanout)
 		}
-		s.tcpConn = cfg.Perf.Std.Connections.With("tcp")
+	}
+	for _, l := range cfg.Listeners {
+		ln, err := newListener(l)
+		if err != nil {
+			s.lnErr = err
+			continue
+		}
+		if cfg.Perf != nil {
+			ln.conns = cfg.Perf.Std.Connections.With(ln.Transport())
+		}
+		s.lns = append(s.lns, ln)
 	}
 	if err := s.fds.init(cfg.FDs, cfg.Perf); err != nil {
 		log.Error("descriptor budget metrics", "err", err)
@@ -80,7 +92,17 @@ func (s *Server) Serve() error {
 	if s.chat == nil {
 		return errors.New("loop: Serve without SetChat")
 	}
-	err := gnet.Run(s, "tcp://"+s.cfg.Listen,
+	if s.lnErr != nil {
+		return s.lnErr
+	}
+	addrs := make([]string, 0, len(s.lns))
+	for _, ln := range s.lns {
+		if err := ln.checkFree(); err != nil {
+			return err
+		}
+		addrs = append(addrs, ln.gnetAddr())
+	}
+	err := gnet.Rotate(s, addrs,
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithReusePort(true),
@@ -89,9 +111,47 @@ func (s *Server) Serve() error {
 		gnet.WithLogger(gnetLogger{s.log}),
 	)
 	if err != nil {
-		return fmt.Errorf("loop: serve %s: %w", s.cfg.Listen, err)
+		return fmt.Errorf("loop: serve %s: %w", strings.Join(addrs, " "), err)
 	}
 	return nil
+}
+
+// PrepareCertificates reads every TLS listener's certificate and key
+// again; apply makes them the ones new handshakes use (connections already
+// up keep theirs). When one pair fails to load, nothing is to apply and the
+// error says which.
+func (s *Server) PrepareCertificates() (apply func(), err error) {
+	var loaded []*listener
+	for _, ln := range s.lns {
+		if !ln.TLS() {
+			continue
+		}
+		fresh := &listener{Listener: ln.Listener}
+		if err := fresh.loadCert(); err != nil {
+			return nil, err
+		}
+		loaded = append(loaded, fresh)
+	}
+	return func() {
+		i := 0
+		for _, ln := range s.lns {
+			if ln.TLS() {
+				ln.cert.Store(loaded[i].cert.Load())
+				i++
+			}
+		}
+	}, nil
+}
+
+// listenerOf returns the listener that accepted gc.
+func (s *Server) listenerOf(gc gnet.Conn) *listener {
+	local := gc.LocalAddr()
+	for _, ln := range s.lns {
+		if ln.matches(local) {
+			return ln
+		}
+	}
+	return s.lns[0]
 }
 
 // Started is closed once the listener accepts connections.
@@ -216,27 +276,54 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	now := time.Now()
 	el.clock = now
 	ip := addrIP(gc.RemoteAddr())
+	ln := s.listenerOf(gc)
 	if s.fdFull(gc, now) {
-		return []byte("ERROR :Closing Link: " + ip.String() + " (" + fdRefusal + ")\r\n"), gnet.Close
+		return s.refuse(el, ln, ip, fdRefusal)
 	}
-	// Admission first: a refused connection costs one ERROR line and no
-	// per-connection state.
-	if reason := s.chat.Admit(ip, now); reason != "" {
+	if len(ln.proxies) > 0 {
+		// The client is whoever the PROXY header names: admission waits
+		// for it. Only the trusted proxies may connect at all.
+		if !ln.trusted(ip) {
+			el.stats.refused.Add(1)
+			s.log.Info("connection refused: not a trusted proxy", "ip", ip.String(), "listener", ln.Address)
+			return nil, gnet.Close
+		}
+	} else if reason := s.chat.Admit(ip, now); reason != "" {
+		// Admission first: a refused connection costs one ERROR line and
+		// no per-connection state.
+		return s.refuse(el, ln, ip, reason)
+	}
+	if ln.TLS() && handshakes.Load() >= int64(s.cfg.MaxHandshakes) {
 		el.stats.refused.Add(1)
-		return []byte("ERROR :Closing Link: " + ip.String() + " (" + reason + ")\r\n"), gnet.Close
+		return nil, gnet.Close
 	}
-	c := &conn{srv: s, el: el, opened: now, lastRead: now, ip: ip}
+	c := &conn{srv: s, el: el, ln: ln, opened: now, lastRead: now, ip: ip}
 	c.tcp.gc = gc
-	c.sink = &c.tcp
-	c.client = s.chat.Connect(c, el.id, ip, now)
 	gc.SetContext(c)
 	el.conns[c] = struct{}{}
 	el.stats.accepted.Add(1)
 	el.stats.open.Add(1)
-	if s.tcpConn != nil {
-		s.tcpConn.Inc()
+	if ln.conns != nil {
+		ln.conns.Inc()
 	}
+	if len(ln.proxies) > 0 {
+		c.proxyPending = true
+		c.sink = &c.tcp
+		return nil, gnet.None
+	}
+	c.start(now)
 	return nil, gnet.None
+}
+
+// refuse answers a connection that is not admitted with one ERROR line
+// (in clear: on a TLS or WebSocket listener the client cannot read it,
+// and nothing more is spent on it) and closes it.
+func (s *Server) refuse(el *eventLoop, ln *listener, ip netip.Addr, reason string) ([]byte, gnet.Action) {
+	el.stats.refused.Add(1)
+	if ln.TLS() || ln.WebSocket {
+		return nil, gnet.Close
+	}
+	return []byte("ERROR :Closing Link: " + ip.String() + " (" + reason + ")\r\n"), gnet.Close
 }
 
 // OnTraffic implements gnet.EventHandler. Output goes out in the loop's
@@ -272,8 +359,11 @@ func (s *Server) OnClose(gc gnet.Conn, err error) gnet.Action {
 	el := c.el
 	delete(el.conns, c)
 	el.stats.open.Add(-1)
-	if s.tcpConn != nil {
-		s.tcpConn.Dec()
+	if c.ln.conns != nil {
+		c.ln.conns.Dec()
+	}
+	if c.client == nil { // closed before its PROXY header was read
+		return gnet.None
 	}
 	reason := c.closeReason
 	if reason == "" {

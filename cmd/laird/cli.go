@@ -134,7 +134,7 @@ func serverFlags() serverOptions {
 	return serverOptions{
 		fs:      fs,
 		config:  fs.String("config", "", "configuration file (TOML); see laird.example.toml"),
-		listen:  fs.String("listen", "", "IRC listen address (default 127.0.0.1:6667)"),
+		listen:  fs.String("listen", "", "add a plain IRC listener (default 127.0.0.1:6667 when the file has no [[listen]] block)"),
 		data:    fs.String("data", "", "data directory (default ./data)"),
 		metrics: fs.String("metrics", "", "metrics HTTP address, or off (default 127.0.0.1:9100)"),
 		version: fs.Bool("version", false, "print the version and exit"),
@@ -144,7 +144,7 @@ func serverFlags() serverOptions {
 // override applies the flags given over a configuration.
 func (o serverOptions) override(cfg *Config) {
 	if *o.listen != "" {
-		cfg.Server.Listen = *o.listen
+		cfg.listenFlag = *o.listen
 	}
 	if *o.data != "" {
 		cfg.Server.DataDir = *o.data

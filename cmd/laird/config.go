@@ -35,8 +35,12 @@ type Config struct {
 	Messages MessagesConfig `toml:"messages"`
 	Channels ChannelsConfig `toml:"channels"` // invites.go
 
-	path  string        // the file it was read from (absolute), for reloads
-	flags func(*Config) // the command line's overrides, applied again on reload
+	// Listen are the [[listen]] blocks (listeners.go).
+	Listen []ListenConfig `toml:"listen"`
+
+	listenFlag string        // -listen: one more plain listener
+	path       string        // the file it was read from (absolute), for reloads
+	flags      func(*Config) // the command line's overrides, applied again on reload
 }
 
 type ServerConfig struct {
@@ -67,6 +71,8 @@ type LimitsConfig struct {
 	SendQ               int      `toml:"sendq"`
 	RecvQ               int      `toml:"recvq"`
 	RegistrationTimeout duration `toml:"registration_timeout"`
+	TLSHandshakeTimeout duration `toml:"tls_handshake_timeout"`
+	MaxTLSHandshakes    int      `toml:"max_tls_handshakes"`
 	PingInterval        duration `toml:"ping_interval"`
 	PingTimeout         duration `toml:"ping_timeout"`
 }
@@ -140,6 +146,8 @@ func defaultConfig() Config {
 			SendQ:               1 << 20,
 			RecvQ:               64 << 10,
 			RegistrationTimeout: duration{30 * time.Second},
+			TLSHandshakeTimeout: duration{10 * time.Second},
+			MaxTLSHandshakes:    1024,
 			KnockInterval:       duration{time.Minute},
 			PingInterval:        duration{90 * time.Second},
 			PingTimeout:         duration{90 * time.Second},
@@ -197,6 +205,9 @@ func validateConfig(cfg *Config, reg *perf.Registry) error {
 	}
 	if _, _, err := net.SplitHostPort(cfg.Server.Listen); err != nil {
 		return fmt.Errorf("server.listen %q: %w", cfg.Server.Listen, err)
+	}
+	if _, err := cfg.loopListeners(); err != nil {
+		return err
 	}
 	if l := cfg.Metrics.Listen; l != "off" && l != "" {
 		if _, _, err := net.SplitHostPort(l); err != nil {

@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -94,7 +95,11 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 	}
 	// The open-files budget: Go's runtime raised the soft limit to the
 	// hard one at start; connections get what the reserve leaves.
-	fds, err := loop.MeasureFDBudget(cfg.Server.Loops)
+	listeners, err := cfg.loopListeners()
+	if err != nil {
+		return nil, err
+	}
+	fds, err := loop.MeasureFDBudget(cfg.Server.Loops, len(listeners))
 	if err != nil {
 		return nil, err
 	}
@@ -115,11 +120,13 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		return nil, fmt.Errorf("store: %w", err)
 	}
 	net := loop.New(loop.Config{
-		Listen:              cfg.Server.Listen,
+		Listeners:           listeners,
 		Loops:               cfg.Server.Loops,
 		SendQ:               cfg.Limits.SendQ,
 		RecvQ:               cfg.Limits.RecvQ,
 		RegistrationTimeout: cfg.Limits.RegistrationTimeout.Duration,
+		TLSHandshakeTimeout: cfg.Limits.TLSHandshakeTimeout.Duration,
+		MaxHandshakes:       cfg.Limits.MaxTLSHandshakes,
 		PingInterval:        cfg.Limits.PingInterval.Duration,
 		PingTimeout:         cfg.Limits.PingTimeout.Duration,
 		Perf:                perfReg,
@@ -175,7 +182,10 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		}
 		return nil, err
 	}
-	log.Info("listening", "irc", cfg.Server.Listen, "data", cfg.Server.DataDir, "version", version)
+	for _, l := range listeners {
+		log.Info("listening", "address", l.Address, "transport", l.Transport())
+	}
+	log.Info("serving", "data", cfg.Server.DataDir, "version", version)
 	return in, nil
 }
 
@@ -241,7 +251,7 @@ func serve(cfg Config, log *slog.Logger) error {
 // event loops stop by themselves (an error).
 func (in *instance) waitForStop(sig <-chan os.Signal, sd *notifier) error {
 	ready := func() {
-		if err := sd.send("READY=1", "STATUS=serving IRC on "+in.config().Server.Listen); err != nil {
+		if err := sd.send("READY=1", "STATUS=serving IRC on "+in.listenAddresses()); err != nil {
 			in.log.Warn("service manager notification", "err", err)
 		}
 	}
@@ -284,4 +294,13 @@ func (in *instance) retention(now time.Time) {
 			in.log.Info("audit retention", "deleted", n)
 		}
 	}
+}
+
+// listenAddresses names the listeners, for the service manager's status.
+func (in *instance) listenAddresses() string {
+	var names []string
+	for _, l := range in.config().listeners() {
+		names = append(names, l.Address)
+	}
+	return strings.Join(names, " ")
 }

@@ -30,14 +30,8 @@ type reloadStep struct {
 }
 
 // reloadSteps, in order of application.
-//
-// TLS (issue 11): a step for the listeners' certificates goes here. Its
-// prepare loads and parses every tls_cert/tls_key pair of next (so that a
-// missing or mismatched file refuses the reload), and its apply swaps them
-// into the listeners' certificate getters; connections keep the
-// certificate they were set up with. List "listen.tls_cert" and
-// "listen.tls_key" in reloadableKeys then.
 var reloadSteps = []reloadStep{
+	{"tls certificates", prepareCertificates},
 	{"log", prepareLog},
 	{"chat and guard", prepareChat},
 	{"alerts", prepareAlerts},
@@ -180,4 +174,14 @@ func prepareMetricsToken(in *instance, cur, next *Config) (func(), []string, err
 		return nil, nil, err
 	}
 	return func() { in.mon.mux.Store(&h) }, nil, nil
+}
+
+// prepareCertificates reads the running TLS listeners' certificate and key
+// files again (renewed certificates keep their paths): a file that fails
+// to load refuses the reload; applied, new handshakes use them and
+// connections keep theirs. A changed [[listen]] list itself needs a
+// restart (configdiff names it).
+func prepareCertificates(in *instance, _, _ *Config) (func(), []string, error) {
+	apply, err := in.net.PrepareCertificates()
+	return apply, nil, err
 }

@@ -2,7 +2,10 @@ package main
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
+	"os"
+	"strings"
 	"syscall"
 
 	"laird/kv"
@@ -15,6 +18,19 @@ import (
 // finds the reason in the log.
 func openStore(opts kv.Options, log *slog.Logger) (*kv.Store, error) {
 	st, err := kv.Open(opts)
+	if errors.Is(err, syscall.EAGAIN) || (err != nil && strings.Contains(err.Error(), "lock held by current process")) {
+		// Pebble's lock on the directory is held: another server (or a
+		// backup restore) uses it. (Pebble says so itself when the holder
+		// is this very process.)
+		pid := lockHolder(opts.Dir)
+		if pid == 0 && !errors.Is(err, syscall.EAGAIN) {
+			pid = os.Getpid()
+		}
+		if pid > 0 {
+			return nil, fmt.Errorf("data directory %s is in use by process %d (another laird?): %w", opts.Dir, pid, err)
+		}
+		return nil, fmt.Errorf("data directory %s is in use by another process: %w", opts.Dir, err)
+	}
 	if err == nil || !errors.Is(err, syscall.EROFS) || opts.ReadOnly {
 		return st, err
 	}
