@@ -37,12 +37,14 @@
 //     before queueing and cuts a recipient past it as a slow consumer (its
 //     loop closes it; nobody waits); a mailbox past its byte bound makes the
 //     shard wait for that loop before taking more work.
-//   - Durable state (accounts, registered channels) lives in the kv store
-//     and is acknowledged only once committed: the op's part completes when
-//     the commit's outcome is back on the loop (op.commit), and a shard whose
-//     registered channel's change is being committed holds the client,
-//     setting its later tasks aside until then (hold.go, regchan.go).
+//   - Durable state (accounts, registered channels, invitations) lives in
+//     the kv store and is acknowledged only once committed: the op's part
+//     completes when the commit's outcome is back on the loop (op.commit),
+//     and a shard whose registered channel's change (or an invitation) is
+//     being committed holds the client, setting its later tasks aside
+//     until then (hold.go, regchan.go, invites.go).
 //     Password hashing and store reads run on work pools off the loops and
 //     shards (offload.go); the shard owning a registered channel owns its
-//     registration too.
+//     registration too, and its index of pending stored invitations
+//     (invites.go), changed only after the commit that changed the store.
 package chat
