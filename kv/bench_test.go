@@ -114,43 +114,135 @@ func BenchmarkSyncCommitLatency(b *testing.B) {
 }
 
 // BenchmarkHistoryAppend measures channel-message history appends from 16
-// writers, durable and lazy.
+// writers, durable and lazy, with history in the main instance or its own.
 func BenchmarkHistoryAppend(b *testing.B) {
-	for _, lazy := range []bool{false, true} {
-		b.Run(fmt.Sprint("lazy=", lazy), func(b *testing.B) {
-			s := openBench(b, Options{DiskReserve: -1, LazyHistory: lazy})
+	for _, separate := range []bool{false, true} {
+		for _, lazy := range []bool{false, true} {
+			b.Run(fmt.Sprintf("separate=%v/lazy=%v", separate, lazy), func(b *testing.B) {
+				s := openBench(b, Options{DiskReserve: -1, LazyHistory: lazy, SeparateHistory: separate})
+				b.ReportAllocs()
+				runWriters(b, 16, func(i int) error {
+					txn := s.NewTxn()
+					txn.AppendHistory(HistoryMessage{
+						MsgID: "m" + strconv.Itoa(i), Target: "#chan" + strconv.Itoa(i%16), To: "#Chan",
+						Source: "nick!user@host.example", Account: "nick", Command: "PRIVMSG",
+						Text: "a typical chat line of about sixty bytes for the benchmark....",
+					})
+					return s.CommitWait(txn)
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkPrivateAppend measures a private message (entry, msgid index,
+// both parties' conversation lists) and an offline one (plus unread state
+// and the quota check, always synced), durable, from 16 writers.
+func BenchmarkPrivateAppend(b *testing.B) {
+	for _, kind := range []string{"channel", "private", "offline"} {
+		b.Run(kind, func(b *testing.B) {
+			s := openBench(b, Options{DiskReserve: -1, OfflineMaxMessages: 1 << 30})
 			b.ReportAllocs()
+			m := HistoryMessage{Source: "nick!user@host.example", Account: "nick", Command: "PRIVMSG",
+				Text: "a typical chat line of about sixty bytes for the benchmark...."}
 			runWriters(b, 16, func(i int) error {
 				txn := s.NewTxn()
-				txn.AppendHistory(HistoryMessage{
-					MsgID: "m" + strconv.Itoa(i), Target: "#chan" + strconv.Itoa(i%16), To: "#Chan",
-					Source: "nick!user@host.example", Account: "nick", Command: "PRIVMSG",
-					Text: "a typical chat line of about sixty bytes for the benchmark....",
-				})
+				m := m
+				m.MsgID = "m" + strconv.Itoa(i)
+				from := Peer{AccountParty("u" + strconv.Itoa(i%64)), "u"}
+				to := Peer{AccountParty("v" + strconv.Itoa(i%16)), "v"}
+				switch kind {
+				case "channel":
+					m.Target = "#chan" + strconv.Itoa(i%16)
+					txn.AppendHistory(m)
+				case "private":
+					txn.AppendPrivate(m, from, to)
+				case "offline":
+					txn.AppendOffline(m, from, to)
+				}
 				return s.CommitWait(txn)
 			})
 		})
 	}
 }
 
-// BenchmarkHistoryLatest reads the latest 50 messages of a channel (the
-// CHATHISTORY LATEST a client sends on join).
+// BenchmarkHistoryLatest reads the latest 50 entries of a channel (the
+// CHATHISTORY LATEST a client sends on join) among 2000, half of them
+// events: every kind, or messages only (a client without event-playback),
+// with history in the main instance or its own.
 func BenchmarkHistoryLatest(b *testing.B) {
-	s := openBench(b, Options{DiskReserve: -1})
-	txn := s.NewTxn()
-	for i := range 2000 {
-		txn.AppendHistory(HistoryMessage{Time: ts(i), MsgID: strconv.Itoa(i), Target: "#chan", Source: "n!u@h", Command: "PRIVMSG", Text: "hello"})
+	for _, separate := range []bool{false, true} {
+		for _, kinds := range []HistoryKinds{HistAll, HistMessages} {
+			name := map[HistoryKinds]string{HistAll: "all", HistMessages: "messages"}[kinds]
+			b.Run(fmt.Sprintf("separate=%v/kinds=%s", separate, name), func(b *testing.B) {
+				s := openBench(b, Options{DiskReserve: -1, SeparateHistory: separate})
+				txn := s.NewTxn()
+				for i := range 2000 {
+					cmd := "PRIVMSG"
+					if i%2 == 1 {
+						cmd = "JOIN"
+					}
+					txn.AppendHistory(HistoryMessage{Time: ts(i), MsgID: strconv.Itoa(i), Target: "#chan", Source: "n!u@h", Command: cmd, Text: "hello"})
+				}
+				if err := s.CommitWait(txn); err != nil {
+					b.Fatal(err)
+				}
+				q := HistoryQuery{Target: "#chan", Select: SelectLatest, Limit: 50, Kinds: kinds}
+				b.ReportAllocs()
+				b.ResetTimer()
+				for b.Loop() {
+					list, err := s.QueryHistory(q)
+					if err != nil || len(list) != 50 {
+						b.Fatal(len(list), err)
+					}
+				}
+			})
+		}
 	}
-	if err := s.CommitWait(txn); err != nil {
-		b.Fatal(err)
+}
+
+// BenchmarkLoginUnreadTargets is issue 12's login of an account with 1,000
+// stored offline messages in 20 conversations: the unread summary and the
+// CHATHISTORY TARGETS answer over them and 10 channels (goal: under 5 ms).
+func BenchmarkLoginUnreadTargets(b *testing.B) {
+	s := openBench(b, Options{DiskReserve: -1})
+	me := Peer{AccountParty("me"), "me"}
+	for c := range 20 {
+		txn := s.NewTxn()
+		for i := range 50 {
+			from := Peer{AccountParty("friend" + strconv.Itoa(c)), "Friend" + strconv.Itoa(c)}
+			txn.AppendOffline(HistoryMessage{Time: ts(c*50 + i), MsgID: fmt.Sprint(c, "-", i), Command: "PRIVMSG", Text: "hello"}, from, me)
+		}
+		if err := s.CommitWait(txn); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var channels []string
+	for c := range 10 {
+		channels = append(channels, "#chan"+strconv.Itoa(c))
+		fillBench(b, s, channels[c], 200)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		list, err := s.HistoryLatest("#chan", HistoryRef{}, 50)
-		if err != nil || len(list) != 50 {
-			b.Fatal(len(list), err)
+		unread, err := s.Unread("me")
+		if err != nil || len(unread) != 20 || unread[0].Count != 50 {
+			b.Fatal(len(unread), err)
 		}
+		targets, err := s.HistoryTargets(TargetsQuery{Party: me.Party, Channels: channels, Limit: 100, Kinds: HistMessages})
+		if err != nil || len(targets) != 30 {
+			b.Fatal(len(targets), err)
+		}
+	}
+}
+
+func fillBench(b *testing.B, s *Store, target string, n int) {
+	txn := s.NewTxn()
+	for i := range n {
+		txn.AppendHistory(HistoryMessage{Time: ts(i), MsgID: strconv.Itoa(i), Target: target, Source: "n!u@h", Command: "PRIVMSG", Text: "hello"})
+	}
+	if err := s.CommitWait(txn); err != nil {
+		b.Fatal(err)
 	}
 }
 

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/rand/v2"
 	"os"
 	"os/exec"
@@ -38,6 +39,25 @@ func crashTxn(s *Store, id int) *Txn {
 	txn.AppendAudit(AuditEntry{Actor: name, Action: "crash", Target: strconv.Itoa(id)})
 	txn.PutMeta(fmt.Sprint("crash/", id), []byte(name))
 	txn.AcceptInvite("#crash-inv", name, time.Now(), LevelMember, AuditEntry{Actor: name})
+	// History in the same transaction: with SeparateHistory it spans both
+	// instances.
+	txn.AppendHistory(HistoryMessage{Target: "#crash-x", MsgID: fmt.Sprint("x-", id), Command: "JOIN"})
+	return txn
+}
+
+// crashHistory is what a chat message costs: one history append (durable:
+// LazyHistory is off) and an offline message to the account (always
+// durable). The child acknowledges an id only once these are durable too.
+func crashHistory(s *Store, id int) *Txn {
+	txn := s.NewTxn()
+	txn.AppendHistory(HistoryMessage{Target: "#crash-hist", MsgID: fmt.Sprint("m-", id), Command: "PRIVMSG", Text: "hello"})
+	return txn
+}
+
+func crashOffline(s *Store, id int) *Txn {
+	txn := s.NewTxn()
+	txn.AppendOffline(HistoryMessage{MsgID: fmt.Sprint("o-", id), Command: "PRIVMSG", Text: "while you were out"},
+		Peer{AccountParty("op"), "op"}, Peer{AccountParty(fmt.Sprint("acct-", id)), "x"})
 	return txn
 }
 
@@ -53,7 +73,7 @@ func TestCrashChild(t *testing.T) {
 		t.Skip("run by TestCrashAcknowledgedTxnsSurvive")
 	}
 	round, _ := strconv.Atoi(os.Getenv("KV_CRASH_ROUND"))
-	s, err := Open(Options{Dir: dir, Logger: quietLogger(), DiskReserve: -1, MaxInvitesPerChannel: 1 << 30})
+	s, err := Open(crashOptions(dir, round, quietLogger()))
 	if err != nil {
 		fmt.Println("open error:", err)
 		os.Exit(2)
@@ -78,9 +98,11 @@ func TestCrashChild(t *testing.T) {
 					fmt.Fprintln(os.Stderr, "invite:", err)
 					os.Exit(3)
 				}
-				if err := s.CommitWait(crashTxn(s, id)); err != nil {
-					fmt.Fprintln(os.Stderr, "commit:", err)
-					os.Exit(3)
+				for _, txn := range []*Txn{crashTxn(s, id), crashHistory(s, id), crashOffline(s, id)} {
+					if err := s.CommitWait(txn); err != nil {
+						fmt.Fprintln(os.Stderr, "commit:", err)
+						os.Exit(3)
+					}
 				}
 				out.Lock()
 				fmt.Fprintln(w, "ack", id)
@@ -111,7 +133,7 @@ func TestCrashAcknowledgedTxnsSurvive(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		killAfter := 20 + rng.IntN(400)
+		killAfter := 20 + rng.IntN(200)
 		sc := bufio.NewScanner(stdout)
 		n := 0
 		for sc.Scan() && n < killAfter {
@@ -148,11 +170,17 @@ func TestCrashAcknowledgedTxnsSurvive(t *testing.T) {
 	}
 }
 
+// crashOptions alternates the rounds between one instance and a separate
+// history instance: the switches move history at Open, after a kill.
+func crashOptions(dir string, round int, log *slog.Logger) Options {
+	return Options{Dir: dir, Logger: log, DiskReserve: -1, MaxInvitesPerChannel: 1 << 30, SeparateHistory: round%2 == 1}
+}
+
 // checkCrashState reopens dir and checks every acknowledged id is wholly
 // present and every id found anywhere is wholly present.
 func checkCrashState(t *testing.T, dir string, acked map[int]bool, round int) {
 	t.Helper()
-	s, err := Open(Options{Dir: dir, Logger: testLogger(t), DiskReserve: -1})
+	s, err := Open(crashOptions(dir, round, testLogger(t)))
 	if err != nil {
 		t.Fatalf("round %d: reopen: %v", round, err)
 	}
@@ -214,12 +242,22 @@ func checkCrashState(t *testing.T, dir string, acked map[int]bool, round int) {
 			t.Fatal(invErr)
 		}
 		accepted := invErr == nil && inv.Status == InviteAccepted
+		_, xErr := s.HistoryMessageByID("#crash-x", fmt.Sprint("x-", id))
 		parts := []bool{accErr == nil, nickErr == nil && owner == name, hasAccess[name], audited[id], metaErr == nil,
-			accepted, granted[name]}
+			accepted, granted[name], xErr == nil}
 		all, none := true, true
 		for _, p := range parts {
 			all = all && p
 			none = none && !p
+		}
+		if acked[id] {
+			if _, err := s.HistoryMessageByID("#crash-hist", fmt.Sprint("m-", id)); err != nil {
+				t.Fatalf("round %d: acknowledged history message %d lost: %v", round, id, err)
+			}
+			offline, err := s.HistoryMessageByID(PrivateTarget(AccountParty("op"), AccountParty(name)), fmt.Sprint("o-", id))
+			if n, _ := s.UnreadCount(name); err != nil || n != 1 || offline.Text == "" {
+				t.Fatalf("round %d: acknowledged offline message %d lost: %v, unread %d", round, id, err, n)
+			}
 		}
 		switch {
 		case acked[id] && !all:

@@ -51,6 +51,7 @@
 //	j account 0 channel          AlwaysOnChannel: channels of an always-on account
 //	J channel 0 account          empty: always-on members of a channel (reverse of j)
 //	R channel 0 time seq         new name: renamed history still to move (see RenameChannel)
+//	P                            the last two-instance group's history batch (see "One instance or two")
 //	m name                       caller's bytes: generic metadata
 //
 // A history target is a casefolded channel name or, for a private
@@ -82,9 +83,28 @@
 //
 // Changing the schema: a new record field means a new record version byte,
 // decoded alongside the old one. A change of key layout bumps SchemaVersion;
-// Open then migrates older stores forward (each step one batch that also
-// writes the new version) and refuses newer ones with ErrSchemaTooNew, so an
-// old binary never misreads a newer store.
+// Open then migrates older stores forward (each step writes its changes,
+// synced, then the new version; a step run twice gives the same result, so
+// a crash in between is finished by the next Open) and refuses newer ones
+// with ErrSchemaTooNew, so an old binary never misreads a newer store.
+//
+// # One instance or two
+//
+// The families h, H, p, U, u, o and R are history (histFamily). With
+// Options.SeparateHistory they live in a second Pebble instance in
+// Dir/history, with its own memtable size, compression and compaction
+// concurrency (HistoryMemTableSize, HistoryCompression,
+// HistoryCompactionConcurrency), so that flushing and compacting history,
+// most of what is written, stays apart from accounts and channels and can
+// be tuned alone. Every key goes to the instance of its family; callers see
+// no difference. A transaction that writes to both stays all or nothing
+// across a crash: the group's main commit carries the group's history batch
+// under the key P (intent), the history commit follows, and the next
+// group's main commit deletes P before any later history commit; Open
+// applies a P it finds again (see histdb.go). Turning the option on or off
+// moves the history families at the next Open, in bounded batches, each
+// idempotent. Checkpoint copies both instances (the history one into
+// dir/history). Options.MaxOpenFiles is shared, half each.
 //
 // # Transactions and the writer
 //
@@ -101,15 +121,22 @@
 // RequireNickFree cannot race with a concurrent registration, and a crash
 // leaves each transaction entirely present or entirely absent.
 //
-// Nothing durable is committed with NoSync. With Options.LazyHistory, a
-// group made only of history appends is committed without a sync of its own
-// and synced by the next durable group or within LazySyncInterval.
+// Nothing durable is committed with NoSync, and a done function hears nil
+// only once its transaction is synced: with LazyHistory off (the default)
+// that includes history appends, so a sender's echo that waits for done
+// waits for the disk. With Options.LazyHistory, a transaction made only of
+// history appends (AppendHistory, AppendPrivate) is acknowledged once
+// applied, without a sync of its own; it is synced by the next durable
+// commit to the same WAL or within LazySyncInterval, whichever comes first,
+// even while the writer never runs out of work: a crash loses at most that
+// much acknowledged history. Offline messages (AppendOffline) are always
+// durable.
 //
 // # Goroutines
 //
 //   - The writer goroutine is the only one that writes to Pebble (apart from
-//     Open writing the schema version before it starts, and the WAL sync
-//     Checkpoint asks for). It runs the done functions: they must not block
+//     Open writing the schema version, migrating and moving history before
+//     it starts, and the WAL sync Checkpoint asks for). It runs the done functions: they must not block
 //     and must not call CommitWait or Close.
 //   - Commit never blocks and may be called from any goroutine, event loops
 //     included. CommitWait blocks until the outcome is known: not for event
@@ -119,6 +146,9 @@
 //     that may block call them, event loops do not. Scan callbacks run while
 //     an iterator is open and must not call Close.
 //   - Stats, Healthy and Checkpoint may be called from any goroutine.
+//   - Open may start one background goroutine, to finish moving the
+//     history of a rename a crash interrupted (MoveRenamedHistory); it
+//     commits like any caller and stops at Close.
 //   - Close waits for calls in progress, lets the writer commit what is
 //     queued, syncs and closes Pebble.
 //

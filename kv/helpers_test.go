@@ -36,6 +36,10 @@ func (w *testWriter) Write(p []byte) (int, error) {
 
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
 
+// separateHistory runs every test's store with Options.SeparateHistory:
+// TestSuiteWithSeparateHistory runs the package's tests again that way.
+var separateHistory = os.Getenv("KV_SEPARATE_HISTORY") != ""
+
 // openTest opens a store in a fresh directory (or opts.Dir) and closes it
 // when the test ends.
 func openTest(t testing.TB, opts Options) *Store {
@@ -48,6 +52,9 @@ func openTest(t testing.TB, opts Options) *Store {
 	}
 	if opts.DiskReserve == 0 {
 		opts.DiskReserve = -1 // tests that care set it
+	}
+	if separateHistory {
+		opts.SeparateHistory = true
 	}
 	s, err := Open(opts)
 	if err != nil {

@@ -10,11 +10,13 @@ import (
 )
 
 // Migrations bring an older store forward when Open finds it, before the
-// writer starts (so writing directly does not break the one-writer rule).
-// Each step is one synced batch that also writes its new schema version: a
-// crash leaves the store at the old version or the new one, and Open runs
-// the rest next time.
-var migrations = map[uint32]func(s *Store, b *pebble.Batch) (string, error){
+// writer starts (so writing directly does not break the one-writer rule)
+// and after both instances are open with history where the options say
+// (see histdb.go). A step writes its changes synced, then the new schema
+// version is written, synced: a crash in between leaves the old version,
+// and the next Open runs the step again, so every step must give the same
+// result when run twice.
+var migrations = map[uint32]func(s *Store) (string, error){
 	1: migrateV1,
 }
 
@@ -25,15 +27,10 @@ func (s *Store) migrate(from uint32) (err error) {
 		if step == nil {
 			return fmt.Errorf("kv: no migration from schema version %d", v)
 		}
-		b := s.db.NewBatch()
-		what, err := step(s, b)
+		what, err := step(s)
 		if err == nil {
-			err = b.Set(schemaKey, binary.BigEndian.AppendUint32(nil, v+1), nil)
+			err = s.db.Set(schemaKey, binary.BigEndian.AppendUint32(nil, v+1), pebble.Sync)
 		}
-		if err == nil {
-			err = b.Commit(pebble.Sync)
-		}
-		_ = b.Close()
 		if err != nil {
 			return fmt.Errorf("%w: migrate schema %d to %d: %w", ErrUnavailable, v, v+1, err)
 		}
@@ -47,15 +44,20 @@ func (s *Store) migrate(from uint32) (err error) {
 // belonged to, so it cannot be given to accounts, and whoever holds one of
 // the nicks later must never read it: it goes. (Schema 2 keys private
 // history by parties; see PrivateTarget.) Range deletions, one pair per
-// conversation, so the batch stays small however long the history is.
-func migrateV1(s *Store, b *pebble.Batch) (string, error) {
+// conversation, in one batch that stays small however long the history is.
+func migrateV1(s *Store) (string, error) {
+	b := s.hdb.NewBatch()
+	defer b.Close()
 	convs := 0
 	for _, tag := range []byte{tagHistory, tagMsgID} {
-		n, err := deleteNickTargets(s.db, b, tag)
+		n, err := deleteNickTargets(s.hdb, b, tag)
 		if err != nil {
 			return "", err
 		}
 		convs = max(convs, n)
+	}
+	if err := b.Commit(pebble.Sync); err != nil {
+		return "", err
 	}
 	return fmt.Sprintf("deleted %d nick-keyed private conversations", convs), nil
 }

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
@@ -58,8 +59,32 @@ type Options struct {
 	// MaxOpenFiles bounds the files Pebble keeps open (its table cache, a
 	// soft limit; it never goes below 74). Default Pebble's 1000. The
 	// server sets it from its descriptor budget, so that the store cannot
-	// take the descriptors its listeners need.
+	// take the descriptors its listeners need. With SeparateHistory it is
+	// shared by the two instances, half each (and each has its own WAL,
+	// MANIFEST, OPTIONS and lock files besides).
 	MaxOpenFiles int
+
+	// SeparateHistory keeps history (entries, msgid index, conversation
+	// lists, unread and offline state, renames in progress) in a Pebble
+	// instance of its own in Dir/history, with the History* settings
+	// below, so that its flushes and compactions are apart from the rest.
+	// Callers see no difference. Switching it on or off moves the data at
+	// the next Open. Default false: one instance.
+	SeparateHistory bool
+
+	// HistoryMemTableSize is the history instance's memtable size in
+	// bytes: smaller memtables make smaller, shorter flushes. Default
+	// Pebble's (4 MiB). Only with SeparateHistory.
+	HistoryMemTableSize int64
+
+	// HistoryCompression is how the history instance compresses its
+	// tables. Default CompressionDefault (Pebble's). Only with
+	// SeparateHistory.
+	HistoryCompression Compression
+
+	// HistoryCompactionConcurrency bounds the history instance's
+	// concurrent compactions. Default 1. Only with SeparateHistory.
+	HistoryCompactionConcurrency int
 
 	// ReadOnly opens the store for reading only: every commit fails with
 	// ErrReadOnly. A server whose data directory cannot be written can still
@@ -109,6 +134,35 @@ type Options struct {
 
 	// fs replaces the file system; tests use it to inject faults.
 	fs vfs.FS
+}
+
+// Compression is a table compression choice.
+type Compression uint8
+
+// Compressions, from none to the smallest tables.
+const (
+	CompressionDefault  Compression = iota // Pebble's default
+	CompressionNone                        // none
+	CompressionFastest                     // Snappy-like everywhere
+	CompressionBalanced                    // fastest, zstd for the bottom levels
+	CompressionGood                        // fastest, stronger zstd for the bottom levels
+)
+
+func (c Compression) settings() *pebble.DBCompressionSettings {
+	var s pebble.DBCompressionSettings
+	switch c {
+	case CompressionNone:
+		s = pebble.DBCompressionNone
+	case CompressionFastest:
+		s = pebble.DBCompressionFastest
+	case CompressionBalanced:
+		s = pebble.DBCompressionBalanced
+	case CompressionGood:
+		s = pebble.DBCompressionGood
+	default:
+		return nil
+	}
+	return &s
 }
 
 // Defaults.
@@ -185,6 +239,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MetadataMaxKeys <= 0 {
 		o.MetadataMaxKeys = DefaultMetadataMaxKeys
+	}
+	if o.HistoryCompactionConcurrency <= 0 {
+		o.HistoryCompactionConcurrency = 1
 	}
 	if o.MetadataMaxValueBytes <= 0 {
 		o.MetadataMaxValueBytes = DefaultMetadataMaxValueBytes

@@ -19,7 +19,7 @@ func (s *Store) get(key []byte, decode func(v []byte) error) (err error) {
 	}
 	defer s.leave()
 	defer s.recoverFatal(&err)
-	v, closer, err := s.db.Get(key)
+	v, closer, err := s.dbFor(key).Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return ErrNotFound
 	}
@@ -37,7 +37,7 @@ func (s *Store) iterate(o *pebble.IterOptions, fn func(it *pebble.Iterator) erro
 	}
 	defer s.leave()
 	defer s.recoverFatal(&err)
-	it, err := s.db.NewIter(o)
+	it, err := s.dbFor(o.LowerBound).NewIter(o)
 	if err != nil {
 		return fmt.Errorf("kv: read: %w", err)
 	}

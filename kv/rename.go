@@ -2,6 +2,7 @@ package kv
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"time"
 )
@@ -302,6 +303,10 @@ func (s *Store) resumeRenames() {
 	s.bg.Go(func() {
 		start := time.Now()
 		n, err := s.MoveRenamedHistory()
+		if errors.Is(err, ErrClosed) {
+			s.log.Info("moving renamed channel history interrupted by Close; the next start continues", "moved", n)
+			return
+		}
 		if err != nil {
 			s.log.Warn("moving renamed channel history stopped; the next start continues", "moved", n, "err", err)
 			return

@@ -43,6 +43,7 @@ const (
 	tagAlwaysOn        = 'j' // "j" account 0x00 channel -> AlwaysOnChannel
 	tagChannelAlwaysOn = 'J' // "J" channel 0x00 account -> "" (always-on members of a channel)
 	tagRename          = 'R' // "R" old 0x00 time seq -> new: history still to move after a rename
+	tagIntent          = 'P' // "P" -> the history batch of the last group that wrote to both instances
 )
 
 var schemaKey = []byte{tagSchema}

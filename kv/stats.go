@@ -1,6 +1,7 @@
 package kv
 
 import (
+	"github.com/cockroachdb/pebble/v2"
 	"math/bits"
 	"sync/atomic"
 	"time"
@@ -18,8 +19,8 @@ type Stats struct {
 	Failures     uint64 // transactions failed for any other reason
 	Busy         uint64 // Commit calls refused with ErrBusy
 	Groups       uint64 // groups processed (one Pebble batch each, if not empty)
-	Batches      uint64 // Pebble batches committed
-	SyncedGroups uint64 // of which committed with Sync
+	Batches      uint64 // Pebble batches committed (one per instance written)
+	SyncedGroups uint64 // groups committed with Sync (to either instance)
 	LazySyncs    uint64 // WAL syncs made for lazily committed history
 	BatchBytes   uint64 // bytes of the committed batches
 	CommitTime   time.Duration
@@ -36,7 +37,7 @@ type Stats struct {
 	WriteStalls      uint64
 	DiskSlow         uint64
 
-	// Pebble.
+	// Pebble: sums over the instances (ReadAmp: the larger).
 	DiskSpaceUsed    uint64 // all files of the store
 	WALBytesWritten  uint64
 	WALSize          uint64
@@ -71,11 +72,10 @@ func (w *writerStats) recordGroup(n int) {
 	w.sizes[min(i, GroupSizeBuckets-1)].Add(1)
 }
 
-func (w *writerStats) recordCommit(size int, sync bool, d time.Duration) {
+// recordCommit counts one Pebble batch committed (two per group when
+// history has its own instance and the group wrote to both).
+func (w *writerStats) recordCommit(size int, d time.Duration) {
 	w.batches.Add(1)
-	if sync {
-		w.syncs.Add(1)
-	}
 	w.bytes.Add(uint64(size))
 	w.commitNanos.Add(uint64(d))
 }
@@ -121,17 +121,25 @@ func (s *Store) Stats() (st Stats, err error) {
 	defer s.leave()
 	defer s.recoverFatal(&err)
 	st.QueueLen, st.QueueCap = len(s.queue), cap(s.queue)
-	m := s.db.Metrics()
-	st.DiskSpaceUsed = m.DiskSpaceUsage()
-	st.WALBytesWritten = m.WAL.BytesWritten
-	st.WALSize = m.WAL.Size
-	st.MemTableSize = m.MemTable.Size
-	st.Flushes = m.Flush.Count
-	st.Compactions = m.Compact.Count
-	st.CompactionDebt = m.Compact.EstimatedDebt
-	st.L0Files = m.Levels[0].TablesCount
-	st.ReadAmp = m.ReadAmp()
-	st.BlockCacheHits = m.BlockCache.Hits
-	st.BlockCacheMisses = m.BlockCache.Misses
+	// The instances share one block cache: its figures are counted once.
+	for i, db := range []*pebble.DB{s.db, s.hdb} {
+		if i == 1 && db == s.db {
+			break
+		}
+		m := db.Metrics()
+		st.DiskSpaceUsed += m.DiskSpaceUsage()
+		st.WALBytesWritten += m.WAL.BytesWritten
+		st.WALSize += m.WAL.Size
+		st.MemTableSize += m.MemTable.Size
+		st.Flushes += m.Flush.Count
+		st.Compactions += m.Compact.Count
+		st.CompactionDebt += m.Compact.EstimatedDebt
+		st.L0Files += m.Levels[0].TablesCount
+		st.ReadAmp = max(st.ReadAmp, m.ReadAmp())
+		if i == 0 {
+			st.BlockCacheHits = m.BlockCache.Hits
+			st.BlockCacheMisses = m.BlockCache.Misses
+		}
+	}
 	return st, nil
 }

@@ -27,8 +27,14 @@ type Store struct {
 	opts Options
 	log  *slog.Logger
 	dir  string
-	db   *pebble.DB
-	fs   vfs.FS // for free-space checks
+	db   *pebble.DB // the main instance
+	hdb  *pebble.DB // the history instance: db itself unless Options.SeparateHistory
+	fs   vfs.FS     // for free-space checks
+
+	// commitMu is held by the writer while it commits a group to the
+	// instances, and by Checkpoint, which must not copy one instance
+	// between the two commits of a group.
+	commitMu sync.Mutex
 
 	queue      chan *Txn
 	writerDone chan struct{}
@@ -70,33 +76,25 @@ func Open(opts Options) (*Store, error) {
 			return nil, fmt.Errorf("%w: create data directory: %w", ErrUnavailable, err)
 		}
 	}
-	popts := &pebble.Options{
-		FormatMajorVersion: pebble.FormatNewest,
-		Logger:             pebbleLogger{s: s, log: opts.Logger.With("component", "pebble")},
-		EventListener:      s.eventListener(),
-		ReadOnly:           opts.ReadOnly,
-		MaxOpenFiles:       opts.MaxOpenFiles,
-		FS:                 opts.fs, // nil: Pebble's default, with disk-health checks
-	}
-	// Preconditions and nick checks mostly look up keys that are absent:
-	// bloom filters answer those without reading data blocks. Levels below
-	// L0 inherit the policy.
-	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
-	if opts.ReadOnly {
-		popts.FS = readOnlyFS{s.fs}
-	}
 	cache := pebble.NewCache(opts.CacheSize)
-	defer cache.Unref() // Pebble holds its own reference
-	popts.Cache = cache
-	db, err := s.openPebble(popts)
+	defer cache.Unref() // each Pebble holds its own reference
+	mainFiles, _ := opts.openFiles()
+	db, err := s.openPebble(s.dir, s.pebbleOptions(cache, mainFiles))
 	if err != nil {
 		if errors.Is(err, ErrUnavailable) {
 			return nil, fmt.Errorf("kv: open %s: %w", opts.Dir, err)
 		}
 		return nil, fmt.Errorf("%w: open %s: %w", ErrUnavailable, opts.Dir, err)
 	}
-	s.db = db
-	if err := s.checkSchema(); err != nil {
+	s.db, s.hdb = db, db
+	found, err := s.checkSchema()
+	if err == nil {
+		err = s.openHistory(cache)
+	}
+	if err == nil {
+		err = s.upgrade(found)
+	}
+	if err != nil {
 		_ = s.closeDB()
 		return nil, err
 	}
@@ -111,49 +109,78 @@ func Open(opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) openPebble(popts *pebble.Options) (db *pebble.DB, err error) {
+func (s *Store) openPebble(dir string, popts *pebble.Options) (db *pebble.DB, err error) {
 	defer s.recoverFatal(&err)
-	return pebble.Open(s.dir, popts)
+	return pebble.Open(dir, popts)
 }
 
-// checkSchema reads the schema version, writing it into a new, empty store.
-// It runs before the writer starts, so writing directly does not break the
-// one-writer rule.
-func (s *Store) checkSchema() (err error) {
+// pebbleOptions are the options of the main instance; the history
+// instance starts from them too.
+func (s *Store) pebbleOptions(cache *pebble.Cache, maxOpenFiles int) *pebble.Options {
+	popts := &pebble.Options{
+		FormatMajorVersion: pebble.FormatNewest,
+		Logger:             pebbleLogger{s: s, log: s.opts.Logger.With("component", "pebble")},
+		EventListener:      s.eventListener(),
+		ReadOnly:           s.opts.ReadOnly,
+		MaxOpenFiles:       maxOpenFiles,
+		FS:                 s.opts.fs, // nil: Pebble's default, with disk-health checks
+		Cache:              cache,
+	}
+	// Preconditions and nick checks mostly look up keys that are absent:
+	// bloom filters answer those without reading data blocks. Levels below
+	// L0 inherit the policy.
+	popts.Levels[0].FilterPolicy = bloom.FilterPolicy(10)
+	if s.opts.ReadOnly {
+		popts.FS = readOnlyFS{s.fs}
+	}
+	return popts
+}
+
+// checkSchema reads the schema version, writing it into a new, empty store,
+// and refuses a newer one; it returns the version found. It runs before
+// the writer starts, so writing directly does not break the one-writer
+// rule.
+func (s *Store) checkSchema() (found uint32, err error) {
 	defer s.recoverFatal(&err)
 	v, closer, err := s.db.Get(schemaKey)
 	if errors.Is(err, pebble.ErrNotFound) {
 		empty, err := s.isEmpty()
 		if err != nil {
-			return fmt.Errorf("%w: read %s: %w", ErrUnavailable, s.dir, err)
+			return 0, fmt.Errorf("%w: read %s: %w", ErrUnavailable, s.dir, err)
 		}
 		if !empty {
-			return fmt.Errorf("kv: %s holds data but no schema version: not a laird store", s.dir)
+			return 0, fmt.Errorf("kv: %s holds data but no schema version: not a laird store", s.dir)
 		}
 		if s.opts.ReadOnly {
-			return nil
+			return SchemaVersion, nil
 		}
 		val := binary.BigEndian.AppendUint32(nil, SchemaVersion)
 		if err := s.db.Set(schemaKey, val, pebble.Sync); err != nil {
-			return fmt.Errorf("%w: write schema version: %w", ErrUnavailable, err)
+			return 0, fmt.Errorf("%w: write schema version: %w", ErrUnavailable, err)
 		}
 		s.log.Info("created store", "dir", s.dir, "schema", SchemaVersion)
-		return nil
+		return SchemaVersion, nil
 	}
 	if err != nil {
-		return fmt.Errorf("%w: read schema version: %w", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: read schema version: %w", ErrUnavailable, err)
 	}
 	defer closer.Close()
 	if len(v) != 4 {
-		return fmt.Errorf("%w: schema version is %d bytes", ErrCorrupt, len(v))
+		return 0, fmt.Errorf("%w: schema version is %d bytes", ErrCorrupt, len(v))
 	}
-	found := binary.BigEndian.Uint32(v)
+	found = binary.BigEndian.Uint32(v)
 	switch {
 	case found > SchemaVersion:
-		return &SchemaError{Found: found, Supported: SchemaVersion}
+		return 0, &SchemaError{Found: found, Supported: SchemaVersion}
 	case found < 1:
-		return fmt.Errorf("%w: schema version %d", ErrCorrupt, found)
+		return 0, fmt.Errorf("%w: schema version %d", ErrCorrupt, found)
 	}
+	return found, nil
+}
+
+// upgrade runs the migrations from schema version found, once both
+// instances are open and history is where the options say.
+func (s *Store) upgrade(found uint32) error {
 	if found < SchemaVersion {
 		if s.opts.ReadOnly {
 			s.log.Warn("store has an older key schema and is opened read-only: not migrated", "dir", s.dir, "schema", found)
@@ -163,7 +190,8 @@ func (s *Store) checkSchema() (err error) {
 			return err
 		}
 	}
-	s.log.Info("opened store", "dir", s.dir, "schema", SchemaVersion, "read_only", s.opts.ReadOnly)
+	s.log.Info("opened store", "dir", s.dir, "schema", SchemaVersion, "read_only", s.opts.ReadOnly,
+		"separate_history", s.hdb != s.db)
 	return nil
 }
 
@@ -215,16 +243,32 @@ func (s *Store) closeDB() error {
 	}
 }
 
-func (s *Store) closePebble() (err error) {
+func (s *Store) closePebble() error {
+	var errs []error
+	if s.hdb != s.db && s.hdb != nil {
+		errs = append(errs, closeOne(s.hdb))
+	}
+	return errors.Join(append(errs, closeOne(s.db))...)
+}
+
+func closeOne(db *pebble.DB) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: closing pebble: %v", ErrUnavailable, r)
 		}
 	}()
-	if err := s.db.Close(); err != nil {
+	if err := db.Close(); err != nil {
 		return fmt.Errorf("kv: close: %w", err)
 	}
 	return nil
+}
+
+// dbFor returns the instance that holds a key's family.
+func (s *Store) dbFor(key []byte) *pebble.DB {
+	if len(key) > 0 && histFamily(key[0]) {
+		return s.hdb
+	}
+	return s.db
 }
 
 // enter registers a call in progress; it fails once Close has begun.

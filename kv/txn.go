@@ -35,6 +35,7 @@ type Txn struct {
 
 	done   func(error) // set by Commit
 	result error       // set by the writer
+	touch  uint8       // set by the writer: the instances t wrote to
 }
 
 type opKind uint8

@@ -115,17 +115,36 @@ func (s *Store) runWriter() {
 
 // groupWriter is the writer goroutine's state.
 type groupWriter struct {
-	s        *Store
-	group    []*Txn
-	unsynced bool // a NoSync (lazy history) commit has not been synced yet
+	s     *Store
+	group []*Txn
+
+	// unsynced: a NoSync (lazy history) commit to the history instance
+	// has not been synced yet, since unsyncedSince.
+	unsynced      bool
+	unsyncedSince time.Time
+
+	// intentPending: the last group left an intent (see histdb.go) that
+	// the next main commit must delete, synced, before the next history
+	// commit.
+	intentPending bool
 }
 
-// commit commits w.group as one batch and delivers every outcome.
+// Which instances a transaction wrote to.
+const (
+	touchMain = 1 << iota
+	touchHist
+)
+
+// commit commits w.group and delivers every outcome.
 func (w *groupWriter) commit() {
-	err := w.build()
+	errAll, errHist := w.build()
 	for _, t := range w.group {
-		if t.result == nil {
-			t.result = err
+		switch {
+		case t.result != nil:
+		case errAll != nil:
+			t.result = errAll
+		case t.touch&touchHist != 0 && errHist != nil:
+			t.result = errHist
 		}
 	}
 	w.s.stats.recordGroup(len(w.group))
@@ -135,26 +154,39 @@ func (w *groupWriter) commit() {
 		t.done = nil
 		done(t.result)
 	}
+	if w.unsynced && time.Since(w.unsyncedSince) >= w.s.opts.LazySyncInterval {
+		// Busy with lazy groups: the timer may not get a turn, and the
+		// loss window must stay within one interval.
+		w.syncLazy()
+	}
 }
 
-// build checks each transaction's preconditions and applies it to one
-// indexed batch, then commits the batch. Transactions that fail on their own
-// get their result set here; the returned error is the outcome of all the
-// others (if build stops early, the ones not reached yet included).
-func (w *groupWriter) build() (err error) {
+// build checks each transaction's preconditions and applies it to the
+// group's views, then commits them: the main instance first, then the
+// history instance (one batch each; one in all without SeparateHistory).
+// Transactions that fail on their own get their result set here. errAll is
+// the outcome of all the others (if build stops early, the ones not reached
+// yet included); errHist, of those that wrote history, when only the
+// history commit failed.
+func (w *groupWriter) build() (errAll, errHist error) {
 	s := w.s
 	if err := s.writable(); err != nil {
 		for _, t := range w.group {
 			t.result = err
 		}
-		return nil
+		return nil, nil
 	}
-	defer s.recoverWriter(&err)
+	defer s.recoverWriter(&errAll)
 	diskErr := s.checkDisk()
 	b := s.db.NewIndexedBatch()
 	defer b.Close()
 	vw := &views{main: b, hist: b}
-	sync := false
+	split := s.hdb != s.db
+	if split {
+		vw.hist = s.hdb.NewIndexedBatch()
+		defer vw.hist.Close()
+	}
+	syncMain, syncHist, cross := false, false, false
 	for _, t := range w.group {
 		if diskErr != nil && t.puts > 0 {
 			t.result = diskErr
@@ -167,13 +199,67 @@ func (w *groupWriter) build() (err error) {
 			t.result = err
 			continue
 		}
+		m0, h0 := b.Count(), vw.hist.Count()
 		if err := applyOps(vw, t); err != nil {
 			// The batch now holds part of t: nothing of this group may be
 			// committed.
-			return fmt.Errorf("%w: applying transaction: %w", ErrUnavailable, err)
+			return fmt.Errorf("%w: applying transaction: %w", ErrUnavailable, err), nil
 		}
-		sync = sync || t.durable
+		if !split {
+			if b.Count() != m0 {
+				t.touch = touchMain | touchHist
+			}
+			syncMain = syncMain || t.durable
+			continue
+		}
+		if b.Count() != m0 {
+			t.touch |= touchMain
+			syncMain = true // everything but lazy history is durable
+		}
+		if vw.hist.Count() != h0 {
+			t.touch |= touchHist
+			syncHist = syncHist || t.durable
+		}
+		cross = cross || t.touch == touchMain|touchHist
 	}
+	if split {
+		if w.intentPending {
+			if err := b.Delete(intentKey, nil); err != nil {
+				return fmt.Errorf("%w: %w", ErrUnavailable, err), nil
+			}
+			syncMain = true
+		}
+		if cross {
+			if err := b.Set(intentKey, vw.hist.Repr(), nil); err != nil {
+				return fmt.Errorf("%w: %w", ErrUnavailable, err), nil
+			}
+		}
+	}
+	t0 := time.Now()
+	s.commitMu.Lock()
+	defer s.commitMu.Unlock()
+	if err := w.commitBatch(b, syncMain, !split); err != nil {
+		return err, nil
+	}
+	if split {
+		w.intentPending = cross
+		if err := w.commitBatch(vw.hist, syncHist, true); err != nil {
+			return nil, err
+		}
+	}
+	if (syncMain && !b.Empty()) || (split && syncHist && !vw.hist.Empty()) {
+		s.stats.syncs.Add(1)
+	}
+	if s.opts.OnCommit != nil && !(b.Empty() && vw.hist.Empty()) {
+		s.opts.OnCommit(time.Since(t0))
+	}
+	return nil, nil
+}
+
+// commitBatch commits one instance's batch of the group and keeps track of
+// what lazy history is not synced yet; histWAL says whether the batch goes
+// to the WAL that history is in.
+func (w *groupWriter) commitBatch(b *pebble.Batch, sync, histWAL bool) error {
 	if b.Empty() {
 		return nil
 	}
@@ -184,19 +270,22 @@ func (w *groupWriter) build() (err error) {
 	size := len(b.Repr())
 	t0 := time.Now()
 	if err := b.Commit(opts); err != nil {
-		return s.fail(fmt.Errorf("commit: %w", err))
+		return w.s.fail(fmt.Errorf("commit: %w", err))
 	}
-	d := time.Since(t0)
-	s.stats.recordCommit(size, sync, d)
-	if s.opts.OnCommit != nil {
-		s.opts.OnCommit(d)
+	w.s.stats.recordCommit(size, time.Since(t0))
+	// A synced commit also syncs every lazy one before it in its WAL.
+	switch {
+	case !histWAL:
+	case sync:
+		w.unsynced = false
+	case !w.unsynced:
+		w.unsynced, w.unsyncedSince = true, time.Now()
 	}
-	// A synced commit also syncs every lazy one before it in the WAL.
-	w.unsynced = !sync
 	return nil
 }
 
-// syncLazy syncs the WAL if lazily committed history is not yet synced.
+// syncLazy syncs the history WAL if lazily committed history is not yet
+// synced.
 func (w *groupWriter) syncLazy() {
 	if !w.unsynced || w.s.writable() != nil {
 		return
@@ -211,7 +300,7 @@ func (w *groupWriter) syncLazy() {
 
 func (w *groupWriter) syncWAL() (err error) {
 	defer w.s.recoverWriter(&err)
-	if err := w.s.db.LogData(nil, pebble.Sync); err != nil {
+	if err := w.s.hdb.LogData(nil, pebble.Sync); err != nil {
 		return w.s.fail(fmt.Errorf("sync WAL: %w", err))
 	}
 	return nil
