@@ -45,8 +45,12 @@ type Account struct {
 	AlwaysOn Toggle            // stays in its channels with nothing connected
 	Settings map[string]string // other per-account settings (NickServ SET), by chat's names
 
-	LastLogin    time.Time // the last successful login (RecordLogin)
-	FailedLogins int       // failed logins since LastLogin
+	// LastLogin (the last successful login) and FailedLogins (failed
+	// logins since) are written by RecordLogin only: PutAccount keeps the
+	// stored ones, and RecordLogin does not move Version, so recording
+	// logins never makes another change conflict, nor is undone by one.
+	LastLogin    time.Time
+	FailedLogins int
 }
 
 // Toggle is a per-account setting that may follow the server's default.
@@ -193,7 +197,6 @@ func (t *Txn) PutAccount(a Account) {
 	a.CertFPs = fps
 	read := a.Version
 	a.Version++
-	val := t.mark(a.appendValue)
 	name := a.Name
 	t.check(func(vw *views) error {
 		if err := checkVersion(vw, name, read); err != nil {
@@ -210,13 +213,15 @@ func (t *Txn) PutAccount(a Account) {
 		}
 		return nil
 	})
-	suspended := a.Suspended
 	t.derive(true, func(vw *views) error {
 		old, err := storedAccount(vw, name)
 		if err != nil {
 			return err
 		}
-		return putAccount(vw, name, t.bytes(val), old.CertFPs, fps, suspended)
+		if old.Version != 0 {
+			a.LastLogin, a.FailedLogins = old.LastLogin, old.FailedLogins
+		}
+		return putAccount(vw, name, a.appendValue(nil), old.CertFPs, fps, a.Suspended)
 	})
 }
 
@@ -280,11 +285,11 @@ func deleteCert(vw *views, fp, account string) error {
 }
 
 // RecordLogin records a login to an account: a success sets LastLogin to
-// at and resets FailedLogins, a failure counts one more. It is a change
-// like any other (the version moves) but needs no read by the caller, so
-// it never conflicts; for an account that does not exist it does nothing.
-// (Read the account before recording a success to tell the owner how many
-// failures there were since the last login.)
+// at and resets FailedLogins, a failure counts one more. It needs no read
+// by the caller and leaves Version alone (see Account.LastLogin), so it
+// never conflicts with another change; for an account that does not exist
+// it does nothing. (Read the account before recording a success to tell
+// the owner how many failures there were since the last login.)
 func (t *Txn) RecordLogin(name string, at time.Time, success bool) {
 	if !t.ok("account name", name) {
 		return
@@ -299,7 +304,6 @@ func (t *Txn) RecordLogin(name string, at time.Time, success bool) {
 		} else {
 			a.FailedLogins++
 		}
-		a.Version++
 		return vw.set(key1(nil, tagAccount, name), a.appendValue(nil))
 	})
 }
@@ -316,7 +320,7 @@ const maxUpdateTries = 8
 // change must not block and must expect to be called more than once (do
 // slow work such as password hashing before). An error from change is
 // returned as is and nothing is committed. It returns the account as
-// stored. It blocks until the commit is durable: not for event loops or
+// stored (LastLogin and FailedLogins as read). It blocks until the commit is durable: not for event loops or
 // shards.
 func (s *Store) UpdateAccount(name string, change func(a *Account, t *Txn) error) (Account, error) {
 	for range maxUpdateTries {
