@@ -238,6 +238,7 @@ func (s *Server) setAccount(o *op, account string) {
 	}
 	if !c.Registered() || c.quitting {
 		c.update(func(id *Identity) { id.Account = account })
+		s.metadataLogin(o, account)
 		return
 	}
 	shown := account
@@ -255,6 +256,7 @@ func (s *Server) setAccount(o *op, account string) {
 	if account != "" {
 		s.rememberAccountUser(s.cm.Fold(account), u)
 	}
+	s.metadataLogin(o, account)
 	s.nickProtect(c)
 	s.invitesAtLogin(o, account)
 }

@@ -107,6 +107,7 @@ func (s *Server) welcome(o *op, existing *user) {
 		r.numeric(codec.RPL_ISUPPORT, line, "are supported by this server")
 	}
 	s.lusers(r)
+	s.metadataWelcome(o, r, u)
 	s.motd(r)
 	o.reply(r)
 	s.invitesAtWelcome(o)

@@ -72,16 +72,24 @@ func handleCap(o *op, m *codec.Message) {
 	}
 }
 
-// sendCapList writes a CAP LS/LIST reply, split over several lines (with
-// the "*" continuation marker for 302 clients) to stay under 512 bytes.
+// sendCapList writes a CAP LS/LIST reply, split over several lines with
+// the "*" continuation marker for 302 clients to stay under 512 bytes.
 func (s *Server) sendCapList(o *op, nick, sub string, caps []string) {
 	c := o.c
 	r := o.replies()
-	const room = 400
+	// A client before 302 takes one line only: what does not fit under
+	// the 512-byte limit is left out (the latest drafts, listed last).
+	room, multi := 400, c.capVersion >= 302
+	if !multi {
+		room = 510 - len(":"+s.name+" CAP "+nick+" "+sub+" :\r\n")
+	}
 	var chunks []string
 	cur := ""
 	for _, cp := range caps {
 		if len(cur)+len(cp)+1 > room && cur != "" {
+			if !multi {
+				break
+			}
 			chunks = append(chunks, cur)
 			cur = ""
 		}

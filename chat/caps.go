@@ -32,6 +32,8 @@ const (
 	CapMessageRedaction     // draft/message-redaction: REDACT (redact.go)
 	CapMessageEdit          // draft/message-edit: EDIT (redact.go)
 	CapMultiline            // draft/multiline (multiline.go)
+	CapMetadata             // draft/metadata-2 (metadata.go)
+	CapMetadata3            // draft/metadata-3: the same, as irctest and ergo name the revision under review
 	capCount
 )
 
@@ -62,6 +64,8 @@ var capNames = [capCount]string{
 	CapMessageRedaction:     "draft/message-redaction",
 	CapMessageEdit:          "draft/message-edit",
 	CapMultiline:            "draft/multiline",
+	CapMetadata:             "draft/metadata-2",
+	CapMetadata3:            "draft/metadata-3",
 }
 
 // String returns the capability's name.
@@ -105,6 +109,8 @@ func (s *Server) capValue(cp Cap) string {
 		return s.registrationCapValue()
 	case CapMultiline:
 		return s.multilineCapValue()
+	case CapMetadata, CapMetadata3:
+		return s.metadataCapValue()
 	}
 	return ""
 }

@@ -61,6 +61,7 @@ type Channel struct {
 	excepts []listEntry
 	invex   []listEntry
 	knocks  map[netip.Addr]time.Time // recent KNOCKs by address (knock.go)
+	meta    metaList                 // channel metadata (metadata.go)
 }
 
 func newChannel(name, folded string, now time.Time) *Channel {

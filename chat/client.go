@@ -68,6 +68,9 @@ type Client struct {
 	// away is this session's own away message ("" or nil: present); the
 	// user's is derived from all its sessions' (away.go).
 	away atomic.Pointer[string]
+	// subs are the metadata keys the session subscribed to, sorted,
+	// replaced whole (shards read them to filter notifications).
+	subs atomic.Pointer[[]string]
 
 	// SendQ accounting of fan-out, shared by shards and the loop: queued
 	// is what shards put in mailboxes for the client and the loop has not
@@ -101,6 +104,8 @@ type Client struct {
 	monitor     map[string]string // casefolded -> as given
 	acct        accountState      // SASL exchange, nick protection (nickprotect.go)
 	ml          *multiline        // a draft/multiline batch being received (multiline.go)
+	preMeta     metaList          // metadata set before registration (before-connect)
+	acctMeta    *metaList         // the account's stored metadata, read at a login before registration
 }
 
 // user returns the user this connection is a session of.

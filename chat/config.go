@@ -47,6 +47,7 @@ type Config struct {
 	Accounts AccountConfig // accounts, services, nick protection (accounts.go)
 
 	Messages MessagesConfig // deleting, editing, multiline messages
+	Metadata MetadataConfig // draft/metadata-2 limits (metadata.go)
 
 	Version string // server version string in 002/004/351
 	Created time.Time
@@ -65,6 +66,14 @@ type MessagesConfig struct {
 	// 4096 and 100.
 	MultilineMaxBytes int
 	MultilineMaxLines int
+}
+
+// MetadataConfig bounds draft/metadata-2 (advertised in the capability's
+// value). Zero means the default.
+type MetadataConfig struct {
+	MaxKeys       int // keys one user or channel may have; default 20
+	MaxSubs       int // keys one client may subscribe to; default 50
+	MaxValueBytes int // bytes of one value; default 300 (a key and value must fit one line)
 }
 
 // Oper is an operator block: OPER name password.
@@ -113,6 +122,9 @@ func (c *Config) setDefaults() {
 	c.Accounts.setDefaults()
 	def(&c.Messages.MultilineMaxBytes, 4096)
 	def(&c.Messages.MultilineMaxLines, 100)
+	def(&c.Metadata.MaxKeys, 20)
+	def(&c.Metadata.MaxSubs, 50)
+	def(&c.Metadata.MaxValueBytes, 300)
 	if c.Version == "" {
 		c.Version = "laird-dev"
 	}

@@ -150,8 +150,8 @@ func (sh *shard) joinAdmitted(b *batch, o *op, name, folded, key string, now tim
 	sh.regAnnounce(b, ch, c, modes, now)
 }
 
-// joinReplies appends what a joining session sees: its JOIN, the topic and
-// NAMES.
+// joinReplies appends what a joining session sees: its JOIN, the topic,
+// NAMES and the metadata it subscribed to.
 func (ch *Channel) joinReplies(r *replies, msg *outMsg, c *Client) {
 	r.begin()
 	r.buf = msg.appendVariant(r.buf, msg.variantOf(c))
@@ -161,6 +161,7 @@ func (ch *Channel) joinReplies(r *replies, msg *outMsg, c *Client) {
 	if !c.noImplicitNames() {
 		ch.namesReplies(r, c)
 	}
+	ch.joinMetadata(c.srv, r, c)
 }
 
 // joinDenied applies +k, +l, +i and bans, past those pass lets the joiner;

@@ -32,6 +32,7 @@ type regChan struct {
 	access  map[string]kv.Level // by casefolded account
 	busy    bool                // a change of rec is being committed
 	waiting []func(sh *shard, b *batch)
+	meta    metaList // the channel's stored metadata (metadata.go)
 }
 
 // loadRegistered reads every registered channel and its access list into
@@ -58,6 +59,11 @@ func (s *Server) loadRegistered() {
 		for _, a := range list {
 			rc.access[a.Account] = a.Level
 		}
+		meta, err := s.store.Metadata(kv.ChannelMetadata(rec.Name))
+		if err != nil {
+			s.log.Error("cannot load a channel's metadata", "channel", rec.Name, "err", err)
+		}
+		rc.meta = fromKVMeta(meta)
 		sh := s.shards[s.shardOf(rec.Name)]
 		if sh.registered == nil {
 			sh.registered = make(map[string]*regChan)
@@ -166,6 +172,7 @@ func (sh *shard) regChannel(name, folded string) *Channel {
 	}
 	ch := newChannel(name, folded, rc.rec.Created)
 	applyRecord(ch, &rc.rec)
+	ch.meta = rc.meta
 	sh.channels[folded] = ch
 	sh.srv.channels.Add(1)
 	return ch

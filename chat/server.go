@@ -79,7 +79,8 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 		caps: []Cap{CapCapNotify, CapMessageTags, CapServerTime, CapEchoMessage, CapBatch, CapPreAway,
 			CapLabeledResponse, CapAccountTag, CapAwayNotify, CapExtendedJoin, CapMultiPrefix,
 			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify, CapExtendedMonitor,
-			CapStandardReplies, CapNoImplicitNames, CapNoImplicitNamesDraft, CapMultiline},
+			CapStandardReplies, CapNoImplicitNames, CapNoImplicitNamesDraft, CapMultiline,
+			CapMetadata, CapMetadata3},
 		whowas: newWhowasLog(cfg.WhowasLength),
 	}
 	s.isupport = s.buildISupport()

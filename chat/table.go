@@ -57,6 +57,7 @@ func commandTable() map[string]*command {
 		"USERHOST": {handle: handleUserhost, minParams: 1, help: "USERHOST <nick> [<nick>...]\nuser@host of up to five nicks."},
 		"AWAY":     {handle: handleAway, preReg: true, help: "AWAY [:<message>]\nMark yourself away, or back without a message (before registration too, with draft/pre-away)."},
 		"SETNAME":  {handle: handleSetname, minParams: 1, help: "SETNAME :<realname>\nChange your realname (setname capability)."},
+		"METADATA": {handle: handleMetadata, minParams: 2, preReg: true, help: "METADATA <target|*> GET <key>... | LIST | SET <key> [:<value>] | CLEAR | SYNC | SUB <key>... | UNSUB <key>... | SUBS\nUser and channel metadata (draft/metadata-2): display-name, avatar, pronouns, homepage..."},
 		"MONITOR":  {handle: handleMonitor, minParams: 1, help: "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S\nBe told when nicks come online or leave."},
 
 		// Accounts and services (account.go, sasl.go, services.go).

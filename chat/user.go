@@ -36,6 +36,9 @@ type user struct {
 	ip       netip.Addr // of the first session, for bans and WHOX
 	signon   time.Time  // of the first session
 
+	// meta is the user's metadata (metadata.go), replaced whole.
+	meta atomic.Pointer[metaList]
+
 	chansMu sync.Mutex
 	chans   []string // casefolded names; at most CHANLIMIT, so a slice beats a map
 

@@ -246,6 +246,11 @@ func (s *Server) whoisReplies(o *op, t *user, views []channelView) {
 	if self || me.Modes&UModeOper != 0 {
 		r.numeric(codec.RPL_WHOISHOST, id.Nick, "is connecting from *@"+t.ip.String()+" "+t.ip.String())
 	}
+	if c.hasMetadata() {
+		for _, e := range t.metadata() {
+			r.numeric(rplWhoisKeyValue, id.Nick, e.key, "*", e.value)
+		}
+	}
 	idle := time.Now().Unix() - t.activeAt.Load()
 	r.numeric(codec.RPL_WHOISIDLE, id.Nick, strconv.FormatInt(max(idle, 0), 10), strconv.FormatInt(t.signon.Unix(), 10), "seconds idle, signon time")
 	r.numeric(codec.RPL_ENDOFWHOIS, id.Nick, "End of /WHOIS list")

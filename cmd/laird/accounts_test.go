@@ -58,7 +58,7 @@ func TestRegisterBeforeConnect(t *testing.T) {
 func TestRegisterNeedsStoreAndServerPassword(t *testing.T) {
 	ts, _ := startCaptured(t, func(c *Config) { c.Server.Password = "letmein" })
 	c := ts.dial("a")
-	if ls := c.capLS(); !strings.Contains(" "+ls, " draft/account-registration") || strings.Contains(ls, "before-connect") {
+	if ls := c.capLS(); !strings.Contains(" "+ls, " draft/account-registration") || strings.Contains(ls, "draft/account-registration=before-connect") {
 		t.Errorf("account-registration not offered, or offered before-connect with a server password: %s", ls)
 	}
 	c.send("NICK alice")

@@ -34,6 +34,7 @@ type Config struct {
 	Accounts AccountsConfig `toml:"accounts"` // accounts.go
 	Messages MessagesConfig `toml:"messages"`
 	Channels ChannelsConfig `toml:"channels"` // invites.go
+	Metadata MetadataConfig `toml:"metadata"`
 
 	// Listen are the [[listen]] blocks (listeners.go).
 	Listen []ListenConfig `toml:"listen"`
@@ -115,6 +116,14 @@ type MessagesConfig struct {
 	MultilineMaxLines int `toml:"multiline_max_lines"`
 }
 
+// MetadataConfig bounds draft/metadata-2 (advertised in the capability's
+// value); accounts' and registered channels' metadata is stored.
+type MetadataConfig struct {
+	MaxKeys       int `toml:"max_keys"`
+	MaxSubs       int `toml:"max_subs"`
+	MaxValueBytes int `toml:"max_value_bytes"`
+}
+
 type LogConfig struct {
 	Level  string `toml:"level"`
 	Format string `toml:"format"`
@@ -160,6 +169,7 @@ func defaultConfig() Config {
 		Accounts: defaultAccounts(),
 		Messages: MessagesConfig{MultilineMaxBytes: 4096, MultilineMaxLines: 100},
 		Channels: defaultChannels(),
+		Metadata: MetadataConfig{MaxKeys: 20, MaxSubs: 50, MaxValueBytes: 300},
 	}
 }
 
@@ -271,6 +281,11 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 			MultilineMaxLines: cfg.Messages.MultilineMaxLines,
 		},
 		InviteTTL: cfg.Channels.InviteTTL.Duration,
+		Metadata: chat.MetadataConfig{
+			MaxKeys:       cfg.Metadata.MaxKeys,
+			MaxSubs:       cfg.Metadata.MaxSubs,
+			MaxValueBytes: cfg.Metadata.MaxValueBytes,
+		},
 	}
 }
 

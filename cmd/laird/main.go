@@ -113,8 +113,10 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		OnCommit:     mon.kvHook(),
 		MaxOpenFiles: fds.StoreFiles,
 
-		MaxInvitesPerAccount: cfg.Channels.MaxInvitesPerAccount,
-		MaxInvitesPerChannel: cfg.Channels.MaxInvitesPerChannel,
+		MaxInvitesPerAccount:  cfg.Channels.MaxInvitesPerAccount,
+		MaxInvitesPerChannel:  cfg.Channels.MaxInvitesPerChannel,
+		MetadataMaxKeys:       cfg.Metadata.MaxKeys,
+		MetadataMaxValueBytes: cfg.Metadata.MaxValueBytes,
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
