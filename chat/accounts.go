@@ -59,6 +59,9 @@ type AccountConfig struct {
 	NoMulticlient bool
 	// MaxSessions bounds the connections of one account's user. Default 8.
 	MaxSessions int
+	// AlwaysOn is the default of accounts' always-on setting (NickServ
+	// SET ALWAYS-ON, PERSISTENCE SET). Default false: opt-in.
+	AlwaysOn bool
 }
 
 // Password length limit: a password must fit in a PRIVMSG to NickServ
@@ -108,7 +111,7 @@ func (s *Server) authFailed(c *Client, account string, exists bool) {
 // when a store is given.
 func (s *Server) enableAccounts() {
 	s.saslMechs = []string{"PLAIN", "SCRAM-SHA-256"}
-	for _, cp := range []Cap{CapSASL, CapAccountRegistration} {
+	for _, cp := range []Cap{CapSASL, CapAccountRegistration, CapPersistence} {
 		if !s.offers(cp) {
 			s.caps = append(s.caps, cp)
 		}
@@ -239,6 +242,9 @@ func (s *Server) setAccount(o *op, account string) {
 	if !c.Registered() || c.quitting {
 		c.update(func(id *Identity) { id.Account = account })
 		s.metadataLogin(o, account)
+		if account != "" && !c.quitting {
+			s.readAlwaysOn(o, s.cm.Fold(account))
+		}
 		return
 	}
 	shown := account
@@ -252,9 +258,11 @@ func (s *Server) setAccount(o *op, account string) {
 	u := c.user()
 	if old.Account != "" {
 		s.forgetAccountUser(s.cm.Fold(old.Account), u)
+		u.alwaysOn.Store(false)
 	}
 	if account != "" {
 		s.rememberAccountUser(s.cm.Fold(account), u)
+		s.readAlwaysOn(o, s.cm.Fold(account))
 	}
 	s.metadataLogin(o, account)
 	s.nickProtect(c)

@@ -29,6 +29,7 @@ const (
 	CapNoImplicitNames      // no-implicit-names: no NAMES burst after JOIN
 	CapNoImplicitNamesDraft // draft/no-implicit-names, the same before ratification
 	CapPreAway              // draft/pre-away (away.go)
+	CapPersistence          // draft/persistence (alwayson.go)
 	CapMessageRedaction     // draft/message-redaction: REDACT (redact.go)
 	CapMessageEdit          // draft/message-edit: EDIT (redact.go)
 	CapMultiline            // draft/multiline (multiline.go)
@@ -61,6 +62,7 @@ var capNames = [capCount]string{
 	CapNoImplicitNames:      "no-implicit-names",
 	CapNoImplicitNamesDraft: "draft/no-implicit-names",
 	CapPreAway:              "draft/pre-away",
+	CapPersistence:          "draft/persistence",
 	CapMessageRedaction:     "draft/message-redaction",
 	CapMessageEdit:          "draft/message-edit",
 	CapMultiline:            "draft/multiline",

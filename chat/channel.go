@@ -95,6 +95,7 @@ func (sh *shard) removeMember(ch *Channel, u *user) bool {
 	if !ok {
 		return false
 	}
+	sh.memberLeft(ch, u)
 	last := len(ch.members) - 1
 	if i != last {
 		ch.members[i] = ch.members[last]

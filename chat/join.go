@@ -104,7 +104,7 @@ func (sh *shard) joinAdmitted(b *batch, o *op, name, folded, key string, now tim
 	}
 	modes = sh.regJoinModes(ch, id, modes)
 	u := c.user()
-	ch.addMember(u, modes, now)
+	sh.memberJoined(ch, ch.addMember(u, modes, now))
 	u.addChannel(folded)
 	u.invites.remove(folded) // used up
 

@@ -148,6 +148,7 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 			} else {
 				t.modes &^= bit
 			}
+			sh.memberJoined(ch, t) // an always-on member's stored modes
 			changes = append(changes, modeChange{add, mc, t.u.Nick()})
 		case 'k':
 			arg, ok := nextArg()

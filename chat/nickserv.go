@@ -21,8 +21,8 @@ func nickServCommands() map[string]serviceCommand {
 		"DROP": {handle: nsDrop, minArgs: 1, usage: "<password>",
 			help: "Deletes the account you are logged in to, with its nick reservations. Drop the channels it founded first."},
 		"INFO": {handle: nsInfo, usage: "[<account>]", help: "Shows information about an account."},
-		"SET": {handle: nsSet, minArgs: 2, usage: "PASSWORD <new password>",
-			help: "Changes the password of the account you are logged in to."},
+		"SET": {handle: nsSet, minArgs: 2, usage: "PASSWORD <new password> | ALWAYS-ON <on|off|default>",
+			help: "Changes the password of the account you are logged in to, or its always-on setting (stay in your channels with nothing connected)."},
 		"GHOST": {handle: nsGhost, minArgs: 1, usage: "<nick> [<password>]",
 			help: "Disconnects someone using a nick your account reserves (logged in, or with the account's password)."},
 	}
@@ -212,8 +212,12 @@ func nsInfo(o *op, args []string) {
 
 func nsSet(o *op, args []string) {
 	s, c := o.s, o.c
+	if strings.ToUpper(args[0]) == "ALWAYS-ON" {
+		nsSetAlwaysOn(o, args[1])
+		return
+	}
 	if strings.ToUpper(args[0]) != "PASSWORD" {
-		s.ns(o, "Unknown setting "+args[0]+"; SET PASSWORD <new password>")
+		s.ns(o, "Unknown setting "+args[0]+"; SET PASSWORD <new password> | SET ALWAYS-ON <on|off|default>")
 		return
 	}
 	account := c.Identity().Account
@@ -311,5 +315,30 @@ func (s *Server) ghost(o *op, nick, folded string) {
 		s.log.Info("GHOST", "by", me.Prefix, "target", t.Identity().Prefix)
 		s.disconnectUser(t, reason)
 		s.ns(o, nick+" has been disconnected")
+	})
+}
+
+// nsSetAlwaysOn is SET ALWAYS-ON: stay in your channels, with your nick,
+// with nothing connected (alwayson.go).
+func nsSetAlwaysOn(o *op, value string) {
+	s, c := o.s, o.c
+	if c.Identity().Account == "" {
+		s.ns(o, "You must be logged in to change always-on")
+		return
+	}
+	setting, ok := parseToggle(value)
+	if !ok {
+		s.ns(o, "SET ALWAYS-ON takes on, off or default")
+		return
+	}
+	s.setAlwaysOn(o, setting, func(setting kv.Toggle, on bool, err error) {
+		switch {
+		case err != nil:
+			s.ns(o, "Always-on not changed: "+s.storeError("always-on setting", c, err))
+		case on:
+			s.ns(o, "Always-on is now on ("+strings.ToLower(toggleName(setting))+"): you stay in your channels when you disconnect")
+		default:
+			s.ns(o, "Always-on is now off ("+strings.ToLower(toggleName(setting))+")")
+		}
 	})
 }

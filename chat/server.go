@@ -95,6 +95,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 // Start runs the shard goroutines.
 func (s *Server) Start() {
 	s.loadRegistered()
+	s.loadAlwaysOn()
 	s.loadInvites()
 	for _, sh := range s.shards {
 		s.wg.Add(1)

@@ -50,15 +50,16 @@ func commandTable() map[string]*command {
 		"TAGMSG":      {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
 
 		// Presence and lookup (who.go, away.go, monitor.go).
-		"WHO":      {handle: handleWho, help: "WHO <mask|#chan> [%<fields>[,<token>]]\nList users; WHOX fields: t c u i h s n f d l a o r."},
-		"WHOIS":    {handle: handleWhois, minParams: 1, help: "WHOIS <nick>\nInformation about a user."},
-		"WHOWAS":   {handle: handleWhowas, minParams: 1, help: "WHOWAS <nick> [<count>]\nInformation about a nick that is gone."},
-		"ISON":     {handle: handleIson, minParams: 1, help: "ISON <nick> [<nick>...]\nWhich of these nicks are online."},
-		"USERHOST": {handle: handleUserhost, minParams: 1, help: "USERHOST <nick> [<nick>...]\nuser@host of up to five nicks."},
-		"AWAY":     {handle: handleAway, preReg: true, help: "AWAY [:<message>]\nMark yourself away, or back without a message (before registration too, with draft/pre-away)."},
-		"SETNAME":  {handle: handleSetname, minParams: 1, help: "SETNAME :<realname>\nChange your realname (setname capability)."},
-		"METADATA": {handle: handleMetadata, minParams: 2, preReg: true, help: "METADATA <target|*> GET <key>... | LIST | SET <key> [:<value>] | CLEAR | SYNC | SUB <key>... | UNSUB <key>... | SUBS\nUser and channel metadata (draft/metadata-2): display-name, avatar, pronouns, homepage..."},
-		"MONITOR":  {handle: handleMonitor, minParams: 1, help: "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S\nBe told when nicks come online or leave."},
+		"WHO":         {handle: handleWho, help: "WHO <mask|#chan> [%<fields>[,<token>]]\nList users; WHOX fields: t c u i h s n f d l a o r."},
+		"WHOIS":       {handle: handleWhois, minParams: 1, help: "WHOIS <nick>\nInformation about a user."},
+		"WHOWAS":      {handle: handleWhowas, minParams: 1, help: "WHOWAS <nick> [<count>]\nInformation about a nick that is gone."},
+		"ISON":        {handle: handleIson, minParams: 1, help: "ISON <nick> [<nick>...]\nWhich of these nicks are online."},
+		"USERHOST":    {handle: handleUserhost, minParams: 1, help: "USERHOST <nick> [<nick>...]\nuser@host of up to five nicks."},
+		"AWAY":        {handle: handleAway, preReg: true, help: "AWAY [:<message>]\nMark yourself away, or back without a message (before registration too, with draft/pre-away)."},
+		"PERSISTENCE": {handle: handlePersistence, minParams: 1, help: "PERSISTENCE GET | SET <ON|OFF|DEFAULT>\nWhether you stay in your channels with nothing connected (draft/persistence; the same as NickServ SET ALWAYS-ON)."},
+		"SETNAME":     {handle: handleSetname, minParams: 1, help: "SETNAME :<realname>\nChange your realname (setname capability)."},
+		"METADATA":    {handle: handleMetadata, minParams: 2, preReg: true, help: "METADATA <target|*> GET <key>... | LIST | SET <key> [:<value>] | CLEAR | SYNC | SUB <key>... | UNSUB <key>... | SUBS\nUser and channel metadata (draft/metadata-2): display-name, avatar, pronouns, homepage..."},
+		"MONITOR":     {handle: handleMonitor, minParams: 1, help: "MONITOR + <nick>{,<nick>} | - <nick>{,<nick>} | C | L | S\nBe told when nicks come online or leave."},
 
 		// Accounts and services (account.go, sasl.go, services.go).
 		"REGISTER":     {handle: handleRegister, minParams: 3, preReg: true, help: "REGISTER <account|*> <email|*> <password>\nRegister your current nick as an account (draft/account-registration)."},

@@ -29,6 +29,8 @@ type AccountsConfig struct {
 	// (same nick, channels and away state), up to MaxSessions.
 	Multiclient bool `toml:"multiclient"`
 	MaxSessions int  `toml:"max_sessions"`
+	// AlwaysOn is the default of each account's always-on setting.
+	AlwaysOn bool `toml:"always_on"`
 }
 
 func defaultAccounts() AccountsConfig {
@@ -58,5 +60,6 @@ func (a AccountsConfig) chat() chat.AccountConfig {
 		BcryptCost:           a.BcryptCost,
 		NoMulticlient:        !a.Multiclient,
 		MaxSessions:          a.MaxSessions,
+		AlwaysOn:             a.AlwaysOn,
 	}
 }

@@ -29,6 +29,7 @@ var reloadableKeys = []string{
 	"accounts.guest_prefix",
 	"accounts.password_min_len",
 	"accounts.bcrypt_cost",
+	"accounts.always_on",
 	"channels.invite_ttl",
 	// Reconfigure builds the whole guard from the file, so every option
 	// of [guard] applies but those that key its state (restartKeys).
