@@ -35,6 +35,7 @@ const (
 	CapMultiline            // draft/multiline (multiline.go)
 	CapMetadata             // draft/metadata-2 (metadata.go)
 	CapMetadata3            // draft/metadata-3: the same, as irctest and ergo name the revision under review
+	CapChannelRename        // draft/channel-rename (rename.go)
 	capCount
 )
 
@@ -68,6 +69,7 @@ var capNames = [capCount]string{
 	CapMultiline:            "draft/multiline",
 	CapMetadata:             "draft/metadata-2",
 	CapMetadata3:            "draft/metadata-3",
+	CapChannelRename:        "draft/channel-rename",
 }
 
 // String returns the capability's name.

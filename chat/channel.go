@@ -62,6 +62,8 @@ type Channel struct {
 	invex   []listEntry
 	knocks  map[netip.Addr]time.Time // recent KNOCKs by address (knock.go)
 	meta    metaList                 // channel metadata (metadata.go)
+	// renamedAt is when the channel was last renamed (rename.go).
+	renamedAt time.Time
 }
 
 func newChannel(name, folded string, now time.Time) *Channel {

@@ -84,6 +84,10 @@ func (sh *shard) joinAdmitted(b *batch, o *op, name, folded, key string, now tim
 	if ch != nil && ch.member(c.user()) != nil {
 		return
 	}
+	if ch == nil && sh.reserved[folded] {
+		sh.numericTo(b, o, "437", name, "A channel is being renamed to this name; try again") // ERR_UNAVAILRESOURCE
+		return
+	}
 	if !accepted && sh.acceptInvite(b, o, name, folded, key, id, now) {
 		return // held: the join goes on once the invitation is consumed
 	}

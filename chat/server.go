@@ -50,6 +50,9 @@ type Server struct {
 	// all at once, and nobody remains to hear of each other's QUIT.
 	shuttingDown atomic.Bool
 
+	// One goroutine at a time moves renamed channels' history (rename.go).
+	historyMover, historyMoveAgain atomic.Bool
+
 	decoyOnce sync.Once // decoyHash
 	decoy     string
 }
@@ -80,7 +83,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 			CapLabeledResponse, CapAccountTag, CapAwayNotify, CapExtendedJoin, CapMultiPrefix,
 			CapUserhostInNames, CapInviteNotify, CapChghost, CapSetname, CapAccountNotify, CapExtendedMonitor,
 			CapStandardReplies, CapNoImplicitNames, CapNoImplicitNamesDraft, CapMultiline,
-			CapMetadata, CapMetadata3},
+			CapMetadata, CapMetadata3, CapChannelRename},
 		whowas: newWhowasLog(cfg.WhowasLength),
 	}
 	s.isupport = s.buildISupport()

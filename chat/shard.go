@@ -50,6 +50,7 @@ type shard struct {
 	free batchFree      // released batches for reuse
 
 	registered map[string]*regChan     // registered channels, by casefolded name (regchan.go)
+	reserved   map[string]bool         // channel names a RENAME is moving a channel to (rename.go)
 	invites    inviteIndex             // pending stored invitations to this shard's channels (invites.go)
 	held       map[*Client]*heldClient // clients whose tasks wait (hold.go)
 	cur        *task                   // the task running, for hold

@@ -35,6 +35,7 @@ func commandTable() map[string]*command {
 		"KICK":   {handle: handleKick, minParams: 2, route: target, help: "KICK <#chan> <nick>{,<nick>} [:<reason>]\nRemove members (channel operators)."},
 		"INVITE": {handle: handleInvite, help: "INVITE <nick> <#chan> | INVITE\nInvite someone (channel operators on +i channels), or list your invitations. An account's invitation lasts until accepted by JOIN, declined, revoked or expired."},
 		"KNOCK":  {handle: handleKnock, minParams: 1, route: target, help: "KNOCK <#chan> [:<message>]\nAsk the operators of an invite-only, keyed or full channel to let you in."},
+		"RENAME": {handle: handleRename, minParams: 2, help: "RENAME <#chan> <#newname> [:<reason>]\nRename a channel you operate (draft/channel-rename); it keeps everything but its name."},
 		"MODE":   {handle: handleMode, minParams: 1, route: target, help: "MODE <#chan> [<modes> [<args>]] | MODE <nick> [<modes>]\nChannel modes: i k l m n s t o v b e I. User modes: i w B (o through OPER)."},
 
 		// Invitations (uninvite.go).
