@@ -222,7 +222,7 @@ func (s *Server) loadAlwaysOn() {
 		if nsh.nicks[folded] != nil {
 			return true
 		}
-		u := &user{srv: s, signon: now}
+		u := &user{srv: s, signon: now.Unix()}
 		u.id.Store((&Identity{Nick: nick, User: truncate(account, codec.DefaultUserLen), Host: "always-on", Realname: nick, Account: nick}).withPrefix())
 		u.alwaysOn.Store(true)
 		u.live.Store(true)

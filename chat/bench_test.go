@@ -357,6 +357,29 @@ func BenchmarkChannelPrivmsg(b *testing.B) {
 	}
 }
 
+// BenchmarkChannelPrivmsgSessions is BenchmarkChannelPrivmsg with 100
+// members where every recipient user has one connection, then two
+// (multiclient): the cost per delivered line should barely change when
+// each user's deliveries go to two sessions (goal: under 1.2x).
+func BenchmarkChannelPrivmsgSessions(b *testing.B) {
+	for _, sessions := range []int{1, 2} {
+		b.Run(fmt.Sprintf("sessions=%d", sessions), func(b *testing.B) {
+			r := newPrivmsgRig(b, 100, false)
+			if sessions == 2 {
+				r.addSessions(b)
+			}
+			var m meter
+			runtime.GC()
+			b.ReportAllocs()
+			m.start(b, b.ResetTimer)
+			r.run(b, b.N)
+			m.stop(b)
+			m.report(b, int64(b.N)*r.perMessage())
+			r.verify(b)
+		})
+	}
+}
+
 // BenchmarkMonitoringOverhead is BenchmarkChannelPrivmsg with 100 members
 // with monitoring off and on (per-loop and per-shard recorders, reporter
 // running), side by side: command latency, per-delivery fan-out latency and
@@ -433,6 +456,29 @@ func newPrivmsgRig(tb testing.TB, members int, mixed bool) *privmsgRig {
 	}
 	r.recvBase, r.sendBase = sumLines(r.recipients), r.sender.lines.Load()
 	return r
+}
+
+// addSessions gives every recipient's user a second session, as a second
+// device of one account would be (attach.go), on the other loop.
+func (r *privmsgRig) addSessions(tb testing.TB) {
+	w := r.w
+	var extra []*fakeConn
+	ip := netip.MustParseAddr("127.0.0.1")
+	for _, fc := range r.recipients {
+		u := fc.client.user()
+		sib := &fakeConn{loop: (fc.loop + 1) % w.loops.Count(), srv: w.srv}
+		w.onLoop(sib.loop, func() {
+			sib.client = w.srv.Connect(sib, sib.loop, ip, time.Now())
+			sib.client.reg |= regDone
+			sib.client.live.Store(true)
+			sib.client.u.Store(u)
+			u.attach(sib.client, 0)
+		})
+		extra = append(extra, sib)
+	}
+	r.recipients = append(r.recipients, extra...)
+	r.conns = append(r.conns, extra...)
+	r.recvBase = sumLines(r.recipients)
 }
 
 // perMessage is the number of lines one message delivers.

@@ -6,7 +6,6 @@ import (
 	"laird/guard"
 	"laird/perf"
 	"sync/atomic"
-	"time"
 )
 
 // Identity is what other clients see of a client. It is immutable once
@@ -96,11 +95,11 @@ type Client struct {
 	rec         *perf.Recorder // the client's loop's recorder, or nil
 	budget      guard.Budget   // flood control
 	lagPaid     bool           // the waiting command was charged already
-	lagUntil    time.Time      // fakelag: run it then
+	lagUntil    int64          // fakelag: run it then (Unix ns)
 	quitting    bool
 	quitMsg     string
-	signon      time.Time
-	lastActive  time.Time
+	signon      int64             // Unix seconds
+	lastActive  int64             // Unix ns of the last non-idle command, at 1 s resolution
 	monitor     map[string]string // casefolded -> as given
 	acct        accountState      // SASL exchange, nick protection (nickprotect.go)
 	ml          *multiline        // a draft/multiline batch being received (multiline.go)

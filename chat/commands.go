@@ -97,8 +97,8 @@ func (s *Server) Handle(c *Client, m *codec.Message, now time.Time) bool {
 	if !s.charge(c, m, now) {
 		return c.quitting // cut for flooding: the line is consumed
 	}
-	if (cmd == nil || !cmd.idle) && now.Sub(c.lastActive) >= time.Second {
-		c.lastActive = now
+	if (cmd == nil || !cmd.idle) && now.UnixNano()-c.lastActive >= int64(time.Second) {
+		c.lastActive = now.UnixNano()
 		c.user().activeAt.Store(now.Unix())
 	}
 	o := c.newOp(cmd, now)

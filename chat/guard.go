@@ -76,7 +76,7 @@ func (s *Server) charge(c *Client, m *codec.Message, now time.Time) bool {
 		return true
 	}
 	if c.lagPaid {
-		if now.Before(c.lagUntil) {
+		if now.UnixNano() < c.lagUntil {
 			return false
 		}
 		c.lagPaid = false
@@ -90,8 +90,9 @@ func (s *Server) charge(c *Client, m *codec.Message, now time.Time) bool {
 	switch d.Verdict {
 	case guard.Fakelag:
 		c.lagPaid = true
-		c.lagUntil = now.Add(d.Delay)
-		c.conn.Delay(c.lagUntil)
+		until := now.Add(d.Delay)
+		c.lagUntil = until.UnixNano()
+		c.conn.Delay(until)
 		s.countFlood("fakelag")
 		return false
 	case guard.ExcessFlood:

@@ -156,7 +156,7 @@ func (s *Server) loopState(id int) *loopState { return &s.perLoop[id] }
 // Connect creates the Client for a new connection on event loop loopID;
 // called on that loop.
 func (s *Server) Connect(conn Conn, loopID int, ip netip.Addr, now time.Time) *Client {
-	c := &Client{srv: s, conn: conn, loop: loopID, ip: ip, signon: now, lastActive: now}
+	c := &Client{srv: s, conn: conn, loop: loopID, ip: ip, signon: now.Unix(), lastActive: now.UnixNano()}
 	if s.perf != nil {
 		c.rec = s.loops.Recorder(loopID)
 	}

@@ -5,7 +5,6 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 )
 
 // user is what other users see: a nick and its identity, channel
@@ -34,7 +33,7 @@ type user struct {
 	// activeAt is the unix time of the last non-idle command (WHOIS idle).
 	activeAt atomic.Int64
 	ip       netip.Addr // of the first session, for bans and WHOX
-	signon   time.Time  // of the first session
+	signon   int64      // of the first session, Unix seconds
 
 	// meta is the user's metadata (metadata.go), replaced whole.
 	meta atomic.Pointer[metaList]

@@ -252,7 +252,7 @@ func (s *Server) whoisReplies(o *op, t *user, views []channelView) {
 		}
 	}
 	idle := time.Now().Unix() - t.activeAt.Load()
-	r.numeric(codec.RPL_WHOISIDLE, id.Nick, strconv.FormatInt(max(idle, 0), 10), strconv.FormatInt(t.signon.Unix(), 10), "seconds idle, signon time")
+	r.numeric(codec.RPL_WHOISIDLE, id.Nick, strconv.FormatInt(max(idle, 0), 10), strconv.FormatInt(t.signon, 10), "seconds idle, signon time")
 	r.numeric(codec.RPL_ENDOFWHOIS, id.Nick, "End of /WHOIS list")
 	o.reply(r)
 }

@@ -34,14 +34,16 @@ type conn struct {
 	// proxyPending: the listener requires a PROXY header and it has not
 	// been read yet; proxy parses it.
 	proxyPending bool
-	proxy        codec.ProxyHeader
+	proxy        *codec.ProxyHeader // while proxyPending
 
 	ip           netip.Addr
 	delayed      bool // on el.delayed, waiting for resumeAt
-	resumeAt     time.Time
-	opened       time.Time
-	lastRead     time.Time
-	pingSent     time.Time
+	// Times as Unix nanoseconds: a time.Time is three words, and 5,000
+	// idle connections are what this struct's size is about.
+	resumeAt int64
+	opened   int64
+	lastRead int64
+	pingSent int64
 	awaitingPong bool
 }
 
@@ -186,7 +188,7 @@ func (c *conn) Resume() {
 // Delay implements chat.Conn: the loop's timer resumes the connection at
 // until (fakelag, backpressure).
 func (c *conn) Delay(until time.Time) {
-	c.resumeAt = until
+	c.resumeAt = until.UnixNano()
 	if !c.delayed {
 		c.delayed = true
 		c.el.delayed = append(c.el.delayed, c)
@@ -234,6 +236,9 @@ func (c *conn) transportFailed(reason string) {
 // behind a proxy; once it is complete the client it names is admitted like
 // any connection. It reports whether the connection may go on.
 func (c *conn) readProxy(now time.Time) bool {
+	if c.proxy == nil {
+		c.proxy = new(codec.ProxyHeader)
+	}
 	buf := c.tcp.Input()
 	n, err := c.proxy.Parse(buf)
 	if err != nil {
@@ -249,6 +254,7 @@ func (c *conn) readProxy(now time.Time) bool {
 	if c.proxy.Relayed() {
 		c.ip = c.proxy.Source.Addr().Unmap()
 	}
+	c.proxy = nil
 	if reason := c.srv.chat.Admit(c.ip, now); reason != "" {
 		c.el.stats.refused.Add(1)
 		if !c.ln.TLS() && !c.ln.WebSocket {

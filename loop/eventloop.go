@@ -226,22 +226,22 @@ func (el *eventLoop) tick() {
 		}
 		switch {
 		case c.client == nil: // still waiting for its PROXY header
-			if now.Sub(c.opened) > cfg.RegistrationTimeout {
+			if since(now, c.opened) > cfg.RegistrationTimeout {
 				c.transportFailed("PROXY header timed out")
 			}
 		case !c.client.Registered():
-			if now.Sub(c.opened) > cfg.RegistrationTimeout {
+			if since(now, c.opened) > cfg.RegistrationTimeout {
 				el.srv.chat.RegistrationTimedOut(c.client, now)
 				c.Close("Registration timed out")
 			}
 		case c.awaitingPong:
-			if now.Sub(c.pingSent) > cfg.PingTimeout {
-				secs := int(now.Sub(c.lastRead).Seconds())
+			if since(now, c.pingSent) > cfg.PingTimeout {
+				secs := int(since(now, c.lastRead).Seconds())
 				c.Close("Ping timeout: " + strconv.Itoa(secs) + " seconds")
 			}
-		case now.Sub(c.lastRead) > cfg.PingInterval:
+		case since(now, c.lastRead) > cfg.PingInterval:
 			c.awaitingPong = true
-			c.pingSent = now
+			c.pingSent = now.UnixNano()
 			c.Write([]byte("PING :" + el.srv.chat.Name() + "\r\n"))
 		}
 	}
@@ -260,7 +260,7 @@ func (el *eventLoop) resumeDelayed(now time.Time) {
 		switch {
 		case c.closed || c.closing:
 			c.delayed = false
-		case now.Before(c.resumeAt):
+		case now.UnixNano() < c.resumeAt:
 			el.delayed = append(el.delayed, c)
 		default:
 			c.delayed = false
@@ -320,4 +320,9 @@ func (a *arena) reset() {
 	}
 	clear(a.used)
 	a.used = a.used[:0]
+}
+
+// since is the time from a Unix-nanosecond instant to now.
+func since(now time.Time, unixNano int64) time.Duration {
+	return time.Duration(now.UnixNano() - unixNano)
 }

@@ -297,7 +297,7 @@ func (s *Server) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 		el.stats.refused.Add(1)
 		return nil, gnet.Close
 	}
-	c := &conn{srv: s, el: el, ln: ln, opened: now, lastRead: now, ip: ip}
+	c := &conn{srv: s, el: el, ln: ln, opened: now.UnixNano(), lastRead: now.UnixNano(), ip: ip}
 	c.tcp.gc = gc
 	gc.SetContext(c)
 	el.conns[c] = struct{}{}
@@ -335,7 +335,7 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	el := c.el
 	el.clock = time.Now()
-	c.lastRead = el.clock
+	c.lastRead = el.clock.UnixNano()
 	c.awaitingPong = false
 	n := gc.InboundBuffered()
 	el.stats.bytesIn.Add(uint64(n))
