@@ -36,14 +36,14 @@ type conn struct {
 	proxyPending bool
 	proxy        *codec.ProxyHeader // while proxyPending
 
-	ip           netip.Addr
-	delayed      bool // on el.delayed, waiting for resumeAt
+	ip      netip.Addr
+	delayed bool // on el.delayed, waiting for resumeAt
 	// Times as Unix nanoseconds: a time.Time is three words, and 5,000
 	// idle connections are what this struct's size is about.
-	resumeAt int64
-	opened   int64
-	lastRead int64
-	pingSent int64
+	resumeAt     int64
+	opened       int64
+	lastRead     int64
+	pingSent     int64
 	awaitingPong bool
 }
 
