@@ -167,6 +167,9 @@ func splitStored(text string) []mlLine {
 			for cut > 0 && !utf8.RuneStart(line[cut]) {
 				cut--
 			}
+			if cut == 0 {
+				cut = replayLineLen // not UTF-8 (never stored, but never loop)
+			}
 			if sp := strings.LastIndexByte(line[:cut], ' '); sp > replayLineLen/2 {
 				cut = sp + 1 // the space stays at the end of the piece
 			}

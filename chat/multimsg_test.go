@@ -49,3 +49,30 @@ func TestOneBatch(t *testing.T) {
 		}
 	}
 }
+
+// FuzzSplitStored: a stored text always splits into pieces that fit a line
+// and join back to it.
+func FuzzSplitStored(f *testing.F) {
+	for _, s := range []string{"", "a\nb", strings.Repeat("x ", 400), strings.Repeat("é", 300) + "\n\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, text string) {
+		lines := splitStored(text)
+		mm := &multiMsg{lines: lines}
+		if mm.text() != text {
+			t.Fatalf("pieces of %q join to %q", text, mm.text())
+		}
+		for _, l := range lines {
+			if len(l.text) > replayLineLen && utf8.ValidString(text) {
+				t.Fatalf("a piece of %d bytes", len(l.text))
+			}
+		}
+	})
+}
+
+func TestSplitStoredNotUTF8(t *testing.T) {
+	text := strings.Repeat("\x80", 1000)
+	if got := (&multiMsg{lines: splitStored(text)}).text(); got != text {
+		t.Fatal("bytes lost")
+	}
+}
