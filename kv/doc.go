@@ -62,10 +62,11 @@
 // PutAccount keeps s and f, PutNick/DeleteNick keep N (moving a nick from
 // its old owner), PutAccess/DeleteAccess keep X, AppendHistory keeps H,
 // AppendPrivate and AppendOffline keep H and p (and U, u, o); DeleteAccount
-// and DeleteChannel remove everything that hangs off the record, and
-// DeleteAccount also the account's private conversations (both sides: a
-// later account of the same name must not read them), invitations, unread
-// state and read markers. Invite, AcceptInvite, DeclineInvite and
+// and DeleteChannel remove everything that hangs off the record (the
+// channel's: access and metadata), and DeleteAccount also the account's
+// private conversations (both sides: a later account of the same name must
+// not read them), invitations, metadata, always-on channels, unread state
+// and read markers. Invite, AcceptInvite, DeclineInvite and
 // RevokeInvite keep I, e and k; PutAlwaysOn and DeleteAlwaysOn keep J;
 // RenameChannel moves what is keyed by the channel and leaves R for the
 // history, which moves in bounded batches.
@@ -74,8 +75,9 @@
 // families with a target "nick1 nick2"). Nothing says which accounts those
 // nicks were, so it cannot be given to accounts safely and must never be
 // readable by whoever holds one of the nicks later: the migration to
-// version 2 deletes it (one range deletion per conversation, in the same
-// batch as the version bump). A store opened read-only is not migrated.
+// version 2 deletes it (one range deletion per conversation, one synced
+// batch, before the version bump). A store opened read-only is not
+// migrated.
 //
 // Values start with a record version byte (see codec.go for the encoding);
 // they do not repeat the key's parts. Decoding is strict and never panics:

@@ -89,11 +89,11 @@ func (t *Txn) AppendOffline(m HistoryMessage, from, to Peer) {
 		}
 		return err
 	})
-	ok := t.mark(func(b []byte) []byte {
+	qk := t.mark(func(b []byte) []byte {
 		b = appendTimeSeq(append(b, tagOffline), m.Time, m.Seq)
 		return append(append(append(b, acct...), 0), m.Target...)
 	})
-	t.ops = append(t.ops, op{kind: opSet, key: ok, val: t.mark(noValue)})
+	t.ops = append(t.ops, op{kind: opSet, key: qk, val: t.mark(noValue)})
 	target, tm, seq := m.Target, m.Time, m.Seq
 	t.derive(true, func(vw *views) error {
 		uk := key2(nil, tagUnread, acct, target)

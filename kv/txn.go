@@ -12,11 +12,15 @@ import (
 // handed to Store.Commit or Store.CommitWait, after which it belongs to the
 // store and must not be touched again. Building never blocks and does no
 // I/O: values are encoded into the Txn's buffer right away, so the writer
-// goroutine only copies bytes.
+// goroutine mostly copies bytes. The operations that depend on what is
+// stored (PutAccount's version check, an edit, an offline message's
+// unread count, a read marker's maximum...) read it in the writer, against
+// the group's state, which is what makes them atomic without locks.
 //
 // Errors while building (an empty name, a NUL in a name...) are sticky: the
 // first one is kept, later calls do nothing, and Commit returns it (wrapping
-// ErrInvalid) without writing anything.
+// ErrInvalid, or a *LimitError for a value over a limit) without writing
+// anything.
 //
 // Operations apply in the order they were added. Preconditions are all
 // checked before any operation of the transaction, against the store as
