@@ -288,7 +288,9 @@ func (r histReader) read(lower, upper []byte, fromEnd bool, limit int) ([]Histor
 		return nil, nil
 	}
 	prefixLen := 1 + len(r.target) + 1
-	var list []HistoryMessage
+	// Most queries fill their limit: one allocation instead of a doubling
+	// series (a HistoryMessage is ~180 bytes).
+	list := make([]HistoryMessage, 0, min(limit, 128))
 	err := r.s.scan(lower, upper, fromEnd, func(k, v []byte) (bool, error) {
 		if !histMatches(r.kinds, v) {
 			return true, nil
