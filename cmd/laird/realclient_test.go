@@ -90,7 +90,10 @@ type irssiClient struct {
 func startIrssi(t *testing.T, addr, nick string) *irssiClient {
 	host, port, _ := strings.Cut(addr, ":")
 	home := t.TempDir()
-	ir := &irssiClient{t: t, socket: "laird-test-" + filepath.Base(home)}
+	// The tmux server's socket is per machine: name it after the whole
+	// temporary directory (TestRealClients123/001), not its last element,
+	// which every test run shares.
+	ir := &irssiClient{t: t, socket: "laird-test-" + filepath.Base(filepath.Dir(home)) + "-" + filepath.Base(home)}
 	cmd := exec.Command("tmux", "-L", ir.socket, "new-session", "-d", "-x", "200", "-y", "50",
 		"irssi", "--home="+home, "-c", host, "-p", port, "-n", nick)
 	cmd.Env = append(os.Environ(), "TERM=xterm")
