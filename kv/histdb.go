@@ -27,6 +27,13 @@ import (
 // most the last group's intent, and Open applies it again to the history
 // instance (which either has it already or has nothing of it; applying the
 // same batch twice gives the same state) before anything else is written.
+// If the history commit fails after the main one (a storage failure), the
+// transactions that wrote history hear ErrUnavailable, and those of them
+// that wrote to both instances are completed by the next Open from the
+// intent: as with any failing disk, their outcome is known after the
+// restart. A group holding such a transaction writes its history batch
+// twice (once in the intent); groups of history alone, the common case,
+// do not.
 //
 // Switching SeparateHistory on or off moves the history families to where
 // the option says, at Open, in bounded batches: each copies a chunk of keys
