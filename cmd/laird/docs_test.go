@@ -87,6 +87,8 @@ func TestUsersGuideCommands(t *testing.T) {
 		{"", "MODE #guide +o bob", `MODE #guide \+o bob`},
 		{"/msg @#channel text", "PRIVMSG @#guide :ops only", ""},
 		{"/quote CHATHISTORY LATEST #channel * 50", "CHATHISTORY LATEST #guide * 50", `PRIVMSG #guide :hello`},
+		{"/quote METADATA * SET pronouns :they/them", "METADATA * SET pronouns :they/them", ` 761 alice alice pronouns \* :they/them$`},
+		{"/quote METADATA somenick LIST", "METADATA alice LIST", ` 761 alice alice pronouns \* :they/them$`},
 		{"/msg ChanServ REGISTER #channel", "PRIVMSG ChanServ :REGISTER #guide", `NOTICE alice :#guide is now registered to alice`},
 	})
 	bob.expect(`^:alice!\S+ PRIVMSG #guide :hello$`)
@@ -111,6 +113,8 @@ func TestUsersGuideCommands(t *testing.T) {
 		{"`MONITOR L`", "MONITOR L", ` 732 alice :bob$`},
 		{"/mode yournick +B", "MODE alice +B", `MODE alice :?\+B`},
 		{"`+w`", "MODE alice +w", `MODE alice :?\+w`},
+		{"", "JOIN #oldname", ` 366 alice #oldname `},
+		{"/quote RENAME #old #new :reason", "RENAME #oldname #newname :tidier", `JOIN :?#newname$`},
 		{"/msg NickServ GHOST <nick>", "NICK alice_", `NICK :?alice_`},
 	})
 	holder := ts.connect("alice")
