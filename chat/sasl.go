@@ -47,9 +47,16 @@ func handleAuthenticate(o *op, m *codec.Message) {
 		s.saslReply(o, codec.ERR_SASLABORTED, "SASL authentication aborted")
 		return
 	}
-	if len(arg) > saslChunk || len(sess.buf)+len(arg) > saslMaxPayload {
+	if len(arg) > saslChunk {
+		// A chunk longer than the framing allows: 905, as sasl-3.1 says.
 		c.acct.sasl = nil
 		s.saslReply(o, codec.ERR_SASLTOOLONG, "SASL message too long")
+		return
+	}
+	if len(sess.buf)+len(arg) > saslMaxPayload {
+		// Well-framed chunks adding up to more than any mechanism needs:
+		// the exchange fails (904), as servers answer a bad response.
+		s.saslFail(o, "SASL response too long")
 		return
 	}
 	if arg != "+" {

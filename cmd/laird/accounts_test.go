@@ -200,6 +200,18 @@ func TestSASLPlainLongPasswordChunked(t *testing.T) {
 	c.expect(`^AUTHENTICATE \+$`)
 	c.send("AUTHENTICATE %s", strings.Repeat("A", 401))
 	c.expect(` 905 \* :SASL message too long`)
+
+	// Well-framed chunks without end (irctest's testPlainInfiniteMessages):
+	// the exchange fails with 904 once past any mechanism's need, and a new
+	// one can start.
+	c.send("AUTHENTICATE PLAIN")
+	c.expect(`^AUTHENTICATE \+$`)
+	for i := 0; i < 20; i++ {
+		c.send("AUTHENTICATE %s", strings.Repeat("A", 400))
+	}
+	c.expect(` 904 \* :SASL authentication failed: SASL response too long`)
+	c.send("AUTHENTICATE PLAIN")
+	c.expect(`^AUTHENTICATE \+$`)
 }
 
 func TestSASLScram(t *testing.T) {
