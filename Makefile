@@ -6,7 +6,7 @@ LDFLAGS   := -X main.version=laird-$(VERSION)
 FUZZTIME  ?= 15s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build run test vet lint fuzz bench bench-go bench-baseline bench-compare clean
+.PHONY: all build run test crash vet lint fuzz bench bench-go bench-baseline bench-compare clean
 
 all: build
 
@@ -27,6 +27,12 @@ vet:
 # all under the race detector.
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+
+# The kill -9 tests for minutes instead of make test's few rounds:
+# acknowledged accounts, channel changes and history survive every kill.
+CRASHTIME ?= 5m
+crash:
+	LAIRD_CRASH_DURATION=$(CRASHTIME) $(GO) test -count=1 -timeout 2h -run '^TestCrash' -v ./cmd/laird
 
 lint: vet
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt: $$out"; exit 1; fi

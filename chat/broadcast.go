@@ -164,6 +164,7 @@ func (s *Server) broadcastCommonCap(o *op, line []byte, self bool, needCap Cap) 
 // answer.
 func (s *Server) quitEverywhere(u *user, reason string, registered bool) {
 	id := u.Identity()
+	s.historyQuit(id, u.channelList(), reason)
 	if id.Nick != "*" {
 		folded := s.cm.Fold(id.Nick)
 		s.releaseNick(nil, folded, u)

@@ -36,6 +36,8 @@ const (
 	CapMetadata             // draft/metadata-2 (metadata.go)
 	CapMetadata3            // draft/metadata-3: the same, as irctest and ergo name the revision under review
 	CapChannelRename        // draft/channel-rename (rename.go)
+	CapEventPlayback        // draft/event-playback (history_events.go)
+	CapReadMarker           // draft/read-marker (markread.go)
 	capCount
 )
 
@@ -70,6 +72,8 @@ var capNames = [capCount]string{
 	CapMetadata:             "draft/metadata-2",
 	CapMetadata3:            "draft/metadata-3",
 	CapChannelRename:        "draft/channel-rename",
+	CapEventPlayback:        "draft/event-playback",
+	CapReadMarker:           "draft/read-marker",
 }
 
 // String returns the capability's name.

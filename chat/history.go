@@ -1,6 +1,7 @@
 package chat
 
 import (
+	"errors"
 	"strconv"
 	"strings"
 	"time"
@@ -9,18 +10,18 @@ import (
 	"laird/kv"
 )
 
-// Message history (IRCv3 draft/chathistory). Channel PRIVMSG and NOTICE
-// are appended to the store by the channel's shard after the fan-out, and
-// private messages by the target nick's shard; appends never make a
-// message wait for the disk ([store] lazy_history says whether each one is
-// synced on its own). CHATHISTORY reads run off the event loop.
+// Message history (IRCv3 draft/chathistory): the CHATHISTORY command.
+// What is stored, and when the sender hears of it, is history_store.go;
+// channel events for draft/event-playback are history_events.go; TARGETS
+// is history_targets.go. Reads run off the event loop (readPool).
 
-// historyMax is the most messages one CHATHISTORY request returns.
+// historyMax is the most entries one CHATHISTORY request returns (the
+// CHATHISTORY ISUPPORT token); a larger limit is served up to it.
 const historyMax = 100
 
 func (s *Server) enableHistory() {
 	// Deleting and editing act on stored messages (redact.go).
-	for _, cp := range []Cap{CapChathistory, CapMessageRedaction, CapMessageEdit} {
+	for _, cp := range []Cap{CapChathistory, CapEventPlayback, CapMessageRedaction, CapMessageEdit} {
 		if !s.offers(cp) {
 			s.caps = append(s.caps, cp)
 		}
@@ -28,28 +29,111 @@ func (s *Server) enableHistory() {
 	s.isupport = s.buildISupport()
 }
 
-// appendHistory stores one delivered message. Any goroutine.
-func (s *Server) appendHistory(msg *outMsg, target string) {
-	if s.store == nil || msg.command == "TAGMSG" {
+// chathistoryParams is the number of parameters of each subcommand,
+// itself included.
+var chathistoryParams = map[string]int{"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
+
+var historySelects = map[string]kv.HistorySelect{
+	"LATEST": kv.SelectLatest, "BEFORE": kv.SelectBefore, "AFTER": kv.SelectAfter,
+	"AROUND": kv.SelectAround, "BETWEEN": kv.SelectBetween,
+}
+
+func handleChathistory(o *op, m *codec.Message) {
+	s := o.s
+	sub := strings.ToUpper(string(m.Param(0)))
+	if s.store == nil {
+		o.fail("CHATHISTORY", "UNKNOWN_COMMAND", sub, "Message history is not available")
 		return
 	}
-	t := s.store.NewTxn()
-	m := kv.HistoryMessage{
-		Time: msg.at, MsgID: msg.msgid, Target: target, To: msg.params[0],
-		Source: msg.source, Account: msg.account, Command: msg.command,
-		Tags: string(msg.clientTags),
+	n, known := chathistoryParams[sub]
+	switch {
+	case !known:
+		historyFail(o, "INVALID_PARAMS", sub, "Unknown subcommand")
+		return
+	case m.NParams() < n:
+		historyFail(o, "INVALID_PARAMS", sub, "Insufficient parameters")
+		return
 	}
-	if len(msg.params) > 1 {
-		m.Text = msg.params[1]
+	limitArg := string(m.Param(n - 1))
+	limit, ok := parseHistoryLimit(limitArg)
+	if !ok {
+		historyFail(o, "INVALID_PARAMS", sub, limitArg, "Invalid limit: a positive number, of which at most "+strconv.Itoa(historyMax)+" are returned")
+		return
 	}
-	t.AppendHistory(m)
-	if err := s.store.Commit(t, func(err error) {
-		if err != nil {
-			s.log.Debug("history append failed", "err", err)
+	if sub == "TARGETS" {
+		historyTargets(o, m, limit)
+		return
+	}
+	q := kv.HistoryQuery{Select: historySelects[sub], Limit: limit, Kinds: historyKinds(o.c)}
+	for i, ref := range []*kv.HistoryRef{&q.Ref, &q.Ref2}[:n-3] {
+		arg := string(m.Param(2 + i))
+		r, ok := parseMsgRef(arg, sub == "LATEST")
+		if !ok {
+			historyFail(o, "INVALID_PARAMS", sub, arg, "Invalid message reference: msgid=..., timestamp=YYYY-MM-DDThh:mm:ss.sssZ, or * for LATEST")
+			return
 		}
-	}); err != nil {
-		s.log.Debug("history append refused", "err", err)
+		*ref = r
 	}
+	target := string(m.Param(1))
+	s.historyTarget(o, target, func(key string, ok bool) {
+		if !ok {
+			historyFail(o, "INVALID_TARGET", sub, target, "Messages could not be retrieved")
+			return
+		}
+		q.Target = key
+		var list []kv.HistoryMessage
+		var err error
+		s.readHistory(o, func() { list, err = s.store.QueryHistory(q) }, func() {
+			switch {
+			case errors.Is(err, kv.ErrNotFound):
+				list = nil // a msgid the history does not hold (any more): nothing around it
+			case err != nil:
+				s.log.Warn("history read failed", "target", key, "err", err)
+				historyFail(o, "MESSAGE_ERROR", sub, target, "Messages could not be retrieved")
+				return
+			}
+			s.sendHistory(o, target, list)
+		})
+	})
+}
+
+// historyFail answers with FAIL CHATHISTORY code, the given context
+// parameters (the subcommand first, as the specification wants) and the
+// description, which is last.
+func historyFail(o *op, code string, params ...string) {
+	last := len(params) - 1
+	o.failWith("CHATHISTORY", code, params[last], params[:last]...)
+}
+
+// parseHistoryLimit accepts a positive decimal number; one past historyMax
+// (however large) is served as historyMax.
+func parseHistoryLimit(p string) (int, bool) {
+	if p == "" || len(p) > 64 {
+		return 0, false
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < '0' || p[i] > '9' {
+			return 0, false
+		}
+	}
+	n, err := strconv.Atoi(p)
+	switch {
+	case err != nil: // digits only: too large for an int
+		return historyMax, true
+	case n < 1:
+		return 0, false
+	}
+	return min(n, historyMax), true
+}
+
+// historyKinds is what c gets from history: events only with
+// draft/event-playback; a redacted message is left out (its tombstone is
+// for REDACT), an edited one comes with its latest text.
+func historyKinds(c *Client) kv.HistoryKinds {
+	if c.Has(CapEventPlayback) {
+		return kv.HistAll &^ kv.HistRedacted
+	}
+	return kv.HistMessages
 }
 
 // readHistory runs read on the read pool once every history append queued
@@ -70,73 +154,6 @@ func (s *Server) dmTarget(a, b string) string {
 	return kv.DMTarget(s.cm.Fold(a), s.cm.Fold(b))
 }
 
-func handleChathistory(o *op, m *codec.Message) {
-	s, c := o.s, o.c
-	sub := strings.ToUpper(string(m.Param(0)))
-	fail := func(code, context, text string) { o.fail("CHATHISTORY", code, context, text) }
-	if s.store == nil {
-		fail("UNKNOWN_COMMAND", sub, "Message history is not available")
-		return
-	}
-	need := map[string]int{"LATEST": 4, "BEFORE": 4, "AFTER": 4, "AROUND": 4, "BETWEEN": 5, "TARGETS": 4}
-	n, known := need[sub]
-	if !known {
-		fail("INVALID_PARAMS", sub, "Unknown CHATHISTORY subcommand")
-		return
-	}
-	if m.NParams() < n {
-		fail("NEED_MORE_PARAMS", sub, "Missing parameters")
-		return
-	}
-	limit, err := strconv.Atoi(string(m.Param(n - 1)))
-	if err != nil || limit < 1 {
-		fail("INVALID_PARAMS", string(m.Param(n-1)), "Invalid limit")
-		return
-	}
-	limit = min(limit, historyMax)
-	if sub == "TARGETS" {
-		historyTargets(o, m, limit)
-		return
-	}
-	target := string(m.Param(1))
-	key, ok := s.historyKey(c, target)
-	if !ok {
-		fail("INVALID_TARGET", target, "Messages could not be retrieved")
-		return
-	}
-	ref1, ok1 := parseMsgRef(string(m.Param(2)), sub == "LATEST")
-	if !ok1 {
-		fail("INVALID_PARAMS", string(m.Param(2)), "Invalid message reference")
-		return
-	}
-	var ref2 kv.HistoryRef
-	if sub == "BETWEEN" {
-		var ok2 bool
-		if ref2, ok2 = parseMsgRef(string(m.Param(3)), false); !ok2 {
-			fail("INVALID_PARAMS", string(m.Param(3)), "Invalid message reference")
-			return
-		}
-	}
-	// Messages only: a redacted message is left out (its tombstone is for
-	// event-playback), an edited one comes with its latest text.
-	q := kv.HistoryQuery{Target: key, Select: historySelects[sub], Ref: ref1, Ref2: ref2, Limit: limit, Kinds: kv.HistMessages}
-	var list []kv.HistoryMessage
-	s.readHistory(o, func() {
-		list, err = s.store.QueryHistory(q)
-	}, func() {
-		if err != nil {
-			fail("MESSAGE_ERROR", sub, "Messages could not be retrieved")
-			return
-		}
-		s.sendHistory(o, target, list)
-	})
-}
-
-var historySelects = map[string]kv.HistorySelect{
-	"LATEST": kv.SelectLatest, "BEFORE": kv.SelectBefore, "AFTER": kv.SelectAfter,
-	"AROUND": kv.SelectAround, "BETWEEN": kv.SelectBetween,
-}
-
 // historyKey resolves a CHATHISTORY target: a channel the client is in,
 // or a nick (their private conversation).
 func (s *Server) historyKey(c *Client, target string) (string, bool) {
@@ -148,6 +165,18 @@ func (s *Server) historyKey(c *Client, target string) (string, bool) {
 		return "", false
 	}
 	return s.dmTarget(c.Nick(), target), true
+}
+
+// historyTarget is historyKey with the answer on the loop, as part of o.
+func (s *Server) historyTarget(o *op, target string, then func(key string, ok bool)) {
+	then(s.historyKey(o.c, target))
+}
+
+// parseTimestamp parses a server-time timestamp as the specifications
+// write it (milliseconds, UTC). Other RFC 3339 forms are accepted too.
+func parseTimestamp(v string) (time.Time, bool) {
+	t, err := time.Parse(time.RFC3339Nano, v)
+	return t, err == nil
 }
 
 // parseMsgRef parses "msgid=..." or "timestamp=...", or "*" where allowed.
@@ -163,13 +192,13 @@ func parseMsgRef(p string, starOK bool) (kv.HistoryRef, bool) {
 	case "msgid":
 		return kv.HistoryRef{MsgID: val}, true
 	case "timestamp":
-		t, err := time.Parse(time.RFC3339Nano, val)
-		return kv.HistoryRef{Time: t}, err == nil
+		t, ok := parseTimestamp(val)
+		return kv.HistoryRef{Time: t}, ok
 	}
 	return kv.HistoryRef{}, false
 }
 
-// sendHistory writes the messages in a chathistory batch (when the client
+// sendHistory writes the entries in a chathistory batch (when the client
 // has batch), each with its original time, msgid and tags. An edited
 // message has its latest text and, for draft/message-edit clients, the
 // tag draft/edited=<time of the last edit>.
@@ -181,7 +210,8 @@ func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
 		id = s.batchID()
 		r.cmd(s.name, "BATCH", false, "+"+id, "chathistory", target)
 	}
-	for _, h := range list {
+	for i := range list {
+		h := &list[i]
 		if (h.Command == "PRIVMSG" || h.Command == "NOTICE") && (strings.IndexByte(h.Text, '\n') >= 0 || len(h.Text) > maxTextLen(h.To)) {
 			// A draft/multiline message: a batch again, or its lines.
 			mm := &multiMsg{
@@ -192,9 +222,9 @@ func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
 			r.buf = mm.appendVariant(r.buf, mm.variantOf(c), id)
 			continue
 		}
-		msg := outMsg{
-			source: h.Source, command: h.Command, params: []string{h.To, h.Text},
-			at: h.Time, msgid: h.MsgID, account: h.Account, clientTags: []byte(h.Tags),
+		msg := historyLine(h)
+		if msg.onlyTags && !c.Has(CapMessageTags) {
+			continue
 		}
 		r.begin()
 		if h.Edited != nil && c.Has(CapMessageEdit) {
@@ -210,55 +240,19 @@ func (s *Server) sendHistory(o *op, target string, list []kv.HistoryMessage) {
 	o.reply(r)
 }
 
-// historyTargets answers CHATHISTORY TARGETS for the channels the client
-// is in: those with a message between the two timestamps, newest last.
-func historyTargets(o *op, m *codec.Message, limit int) {
-	s, c := o.s, o.c
-	from, ok1 := parseMsgRef(string(m.Param(1)), false)
-	to, ok2 := parseMsgRef(string(m.Param(2)), false)
-	if !ok1 || !ok2 || from.Time.IsZero() || to.Time.IsZero() {
-		o.fail("CHATHISTORY", "INVALID_PARAMS", "TARGETS", "TARGETS takes two timestamps")
-		return
+// historyLine rebuilds the line a stored entry was.
+func historyLine(h *kv.HistoryMessage) outMsg {
+	msg := outMsg{
+		source: h.Source, command: h.Command, at: h.Time, msgid: h.MsgID,
+		account: h.Account, clientTags: []byte(h.Tags),
 	}
-	lo, hi := from.Time, to.Time
-	if hi.Before(lo) {
-		lo, hi = hi, lo
+	switch h.Command {
+	case "PRIVMSG", "NOTICE":
+		msg.params = []string{h.To, h.Text}
+	case "TAGMSG":
+		msg.params, msg.onlyTags = []string{h.To}, true
+	default:
+		eventLine(h, &msg)
 	}
-	chans := c.user().channelList()
-	type hit struct {
-		name string
-		at   time.Time
-	}
-	var hits []hit
-	s.readHistory(o, func() {
-		for _, folded := range chans {
-			list, err := s.store.HistoryLatest(folded, kv.HistoryRef{}, 1)
-			if err != nil || len(list) == 0 {
-				continue
-			}
-			if t := list[0].Time; !t.Before(lo) && t.Before(hi) {
-				hits = append(hits, hit{list[0].To, t})
-			}
-		}
-	}, func() {
-		r := o.replies()
-		id := s.batchID()
-		if c.Has(CapBatch) {
-			r.cmd(s.name, "BATCH", false, "+"+id, "draft/chathistory-targets")
-		}
-		for i, h := range hits {
-			if i >= limit {
-				break
-			}
-			line := appendCmd(nil, s.name, "CHATHISTORY", false, "TARGETS", h.name, "timestamp="+h.at.UTC().Format(serverTimeFormat))
-			if c.Has(CapBatch) {
-				line = appendWithTag(nil, line, "batch", []byte(id))
-			}
-			r.line(line)
-		}
-		if c.Has(CapBatch) {
-			r.cmd(s.name, "BATCH", false, "-"+id)
-		}
-		o.reply(r)
-	})
+	return msg
 }

@@ -122,6 +122,7 @@ func (sh *shard) joinAdmitted(b *batch, o *op, name, folded, key string, now tim
 		extParams: []string{ch.name, account, id.Realname},
 		at:        now, account: id.Account,
 	}
+	sh.historyEvent(ch, msg)
 	var away []byte
 	if id.Away != "" {
 		away = appendCmd(nil, id.Prefix, "AWAY", true, id.Away)
@@ -273,6 +274,7 @@ func (sh *shard) part(b *batch, o *op, name, folded, reason string) {
 		params = append(params, reason)
 	}
 	msg := &outMsg{source: id.Prefix, command: "PART", params: params, plainLast: reason == "", at: time.Now(), account: id.Account}
+	sh.historyEvent(ch, msg)
 	msg.toMembers(b, ch, c)
 	msg.echo(b, o)
 	sh.removeMember(ch, c.user())

@@ -68,6 +68,7 @@ func (sh *shard) kick(b *batch, o *op, name, folded, nick, reason string, now ti
 	}
 	id := c.Identity()
 	msg := &outMsg{source: id.Prefix, command: "KICK", params: []string{ch.name, victim.u.Nick(), reason}, at: now, account: id.Account}
+	sh.historyEvent(ch, msg)
 	msg.toMembers(b, ch, c)
 	msg.echo(b, o)
 	sh.removeMember(ch, victim.u)

@@ -217,6 +217,7 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 	if len(changes) > 0 {
 		id := c.Identity()
 		msg := &outMsg{source: id.Prefix, command: "MODE", params: modeLine(ch.name, changes), plainLast: true, at: now, account: id.Account}
+		sh.historyEvent(ch, msg)
 		msg.toMembers(b, ch, c)
 		// The sender's MODE echo and any errors form one labeled response.
 		r.begin()

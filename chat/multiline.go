@@ -230,13 +230,10 @@ func (sh *shard) multilineToChannel(b *batch, o *op, mm *multiMsg, folded string
 		return
 	}
 	mm.target = ch.name
-	s.appendHistory(mm.asOne(), ch.folded)
 	for _, mb := range ch.members {
 		mm.deliverUser(b, mb.u, c)
 	}
-	if c.Has(CapEchoMessage) {
-		mm.echo(b, o)
-	}
+	sh.storeAndEcho(b, o, mm, s.historyTxn(mm.asOne(), ch.folded, true), nil)
 }
 
 // multilineToNick runs on the recipient nick's shard.
@@ -251,17 +248,15 @@ func (sh *shard) multilineToNick(b *batch, o *op, mm *multiMsg, folded string) {
 	}
 	tid := to.Identity()
 	mm.target = tid.Nick
-	s.appendHistory(mm.asOne(), s.dmTarget(c.Identity().Nick, tid.Nick))
 	mm.deliverUser(b, to, nil) // the sending session too when it writes to itself
 	if from := c.user(); from != to {
 		mm.deliverUser(b, from, c)
 	}
-	if c.Has(CapEchoMessage) {
-		mm.echo(b, o)
-	}
+	var after func(sh *shard, b *batch)
 	if mm.command == "PRIVMSG" && tid.Away != "" {
-		sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away)
+		after = func(sh *shard, b *batch) { sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away) }
 	}
+	sh.storeAndEcho(b, o, mm, s.historyTxn(mm.asOne(), s.dmTarget(c.Identity().Nick, tid.Nick), true), after)
 }
 
 // isService reports whether target names a service (NickServ, ChanServ),

@@ -94,6 +94,7 @@ func (s *Server) nickChanged(o *op, old *Identity) {
 		s.monitorNotify(newFolded, c.Identity(), true)
 		s.nickProtect(c)
 	}
+	s.historyNick(old, c.user().channelList(), c.Nick())
 	s.broadcastCommon(o, line, true)
 }
 

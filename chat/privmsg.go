@@ -178,18 +178,13 @@ func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, sta
 	msg.source = id.Prefix
 	msg.account = id.Account
 	msg.bot = id.Modes&UModeBot != 0
-	if status == 0 {
-		s.appendHistory(msg, ch.folded)
-	}
 	for _, mb := range ch.members {
 		if status != 0 && mb.modes&memberOp == 0 && (status&memberOp != 0 || mb.modes&memberVoice == 0) {
 			continue
 		}
 		msg.deliverUser(b, mb.u, c)
 	}
-	if c.Has(CapEchoMessage) {
-		msg.echo(b, o)
-	}
+	sh.storeAndEcho(b, o, msg, s.historyTxn(msg, ch.folded, status == 0), nil)
 }
 
 // canSpeak applies +n, +m, bans and mutes (m: extbans); exceptions lift
@@ -228,7 +223,6 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	msg.bot = id.Modes&UModeBot != 0
 	tid := to.Identity()
 	msg.params[0] = tid.Nick
-	s.appendHistory(msg, s.dmTarget(id.Nick, tid.Nick))
 	// Every session of the recipient gets it (the sending one too, when it
 	// writes to itself); the sender's other sessions too (what one
 	// connection sends, the others see).
@@ -236,12 +230,11 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	if from := c.user(); from != to {
 		msg.deliverUser(b, from, c)
 	}
-	if c.Has(CapEchoMessage) {
-		msg.echo(b, o)
-	}
+	var after func(sh *shard, b *batch)
 	if msg.command == "PRIVMSG" && tid.Away != "" {
-		sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away)
+		after = func(sh *shard, b *batch) { sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away) }
 	}
+	sh.storeAndEcho(b, o, msg, s.historyTxn(msg, s.dmTarget(id.Nick, tid.Nick), true), after)
 }
 
 // numericTo sends one numeric to o's client from a shard, as o's output.

@@ -235,6 +235,7 @@ func (sh *shard) regAnnounce(b *batch, ch *Channel, c *Client, modes memberModes
 	}
 	msg := &outMsg{source: sh.srv.serviceSource(chanServ), command: "MODE",
 		params: append([]string{ch.name, "+" + letters}, args...), plainLast: true, at: now}
+	sh.historyEvent(ch, msg)
 	msg.toMembers(b, ch, nil)
 }
 
@@ -374,6 +375,7 @@ func (sh *shard) regModes(b *batch, o *op, ch *Channel, changes []modeChange, r 
 		saved.into(out)
 		if ch != nil && len(changes) > 0 {
 			msg := &outMsg{source: id.Prefix, command: "MODE", params: modeLine(ch.name, changes), plainLast: true, at: now, account: id.Account}
+			sh.historyEvent(ch, msg)
 			msg.toMembers(b, ch, c)
 			out.begin()
 			out.buf = msg.appendVariant(out.buf, msg.variantOf(c))
@@ -415,6 +417,7 @@ func (sh *shard) regTopic(b *batch, o *op, ch *Channel, topic string, now time.T
 			return
 		}
 		msg := &outMsg{source: id.Prefix, command: "TOPIC", params: []string{ch.name, topic}, at: now, account: id.Account}
+		sh.historyEvent(ch, msg)
 		msg.toMembers(b, ch, c)
 		msg.echo(b, o)
 	}, func(b *batch, err error) {

@@ -66,6 +66,7 @@ func (sh *shard) topic(b *batch, o *op, name, folded string, set bool, topic str
 	id := c.Identity()
 	ch.topic, ch.topicBy, ch.topicAt = topic, id.Prefix, now
 	msg := &outMsg{source: id.Prefix, command: "TOPIC", params: []string{ch.name, topic}, at: now, account: id.Account}
+	sh.historyEvent(ch, msg)
 	msg.toMembers(b, ch, c)
 	msg.echo(b, o)
 }

@@ -83,7 +83,8 @@ type StoreConfig struct {
 	// below it writes are refused with a clear error.
 	DiskReserveMB int64 `toml:"disk_reserve_mb"`
 	// LazyHistory trades up to a second of message history on a crash for
-	// much cheaper history writes.
+	// history writes that nobody waits for. Default false: a sender's
+	// echo and labeled reply wait for the group commit of its message.
 	LazyHistory bool `toml:"lazy_history"`
 	// HistoryRetention and AuditRetention bound how long messages and
 	// audit entries are kept; 0 keeps them forever.
@@ -161,7 +162,7 @@ func defaultConfig() Config {
 			PingInterval:        duration{90 * time.Second},
 			PingTimeout:         duration{90 * time.Second},
 		},
-		Store:   StoreConfig{DiskReserveMB: 64, LazyHistory: true, HistoryRetention: duration{30 * 24 * time.Hour}, AuditRetention: duration{365 * 24 * time.Hour}},
+		Store:   StoreConfig{DiskReserveMB: 64, LazyHistory: false, HistoryRetention: duration{30 * 24 * time.Hour}, AuditRetention: duration{365 * 24 * time.Hour}},
 		Metrics: MetricsConfig{Enabled: true, Listen: "127.0.0.1:9100", Interval: duration{time.Second}},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Guard:   guard.DefaultConfig(),

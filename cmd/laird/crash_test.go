@@ -21,10 +21,14 @@ import (
 )
 
 // TestCrashSafety runs the real binary, registers accounts, changes a
-// registered channel and accepts invitations to one from several clients,
-// kill -9s the server at a random moment, restarts it on the same directory, several rounds. Then it opens
-// the store and checks that everything the server acknowledged is there
-// and nothing is half-written.
+// registered channel, accepts invitations to one and sends channel
+// messages (durable history, the default) from several clients, kill -9s
+// the server at a random moment, restarts it on the same directory,
+// several rounds. Then it opens the store and checks that everything the
+// server acknowledged is there and nothing is half-written.
+//
+// make test runs 4 rounds; LAIRD_CRASH_DURATION (e.g. "5m", make crash)
+// keeps killing and restarting for that long instead.
 func TestCrashSafety(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and kills the real binary")
@@ -57,8 +61,9 @@ limit = 0
 	}
 
 	acks := &crashAcks{accounts: map[string]string{}, channels: map[string]*chanAcks{}}
-	const rounds = 4
-	for round := 0; round < rounds; round++ {
+	rounds, until := crashRounds(t)
+	round := 0
+	for ; round < rounds || time.Now().Before(until); round++ {
 		srv := startBinary(t, bin, conf, data)
 		// What earlier rounds acknowledged is usable after the restart.
 		if name, pw, ok := acks.anyAccount(); ok {
@@ -67,7 +72,7 @@ limit = 0
 			}
 		}
 		var wg sync.WaitGroup
-		for w := 0; w < 5; w++ {
+		for w := 0; w < 7; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -76,6 +81,8 @@ limit = 0
 					channelWorker(srv.addr, round, acks)
 				case 4:
 					inviteWorker(srv.addr, round, &acks.invites)
+				case 5, 6:
+					historyWorker(srv.addr, round, w, &acks.history)
 				default:
 					accountWorker(srv.addr, round, w, acks)
 				}
@@ -98,11 +105,27 @@ limit = 0
 	for _, a := range acks.channels {
 		changes += a.topicAcked + 1 + a.limitAcked
 	}
-	t.Logf("%d rounds: %d acknowledged accounts (%d stored), %d acknowledged channels with %d topic and mode changes, %d invitations accepted",
-		rounds, len(acks.accounts), n, len(acks.channels), changes, accepted)
-	if len(acks.accounts) < rounds || accepted == 0 {
-		t.Fatalf("only %d registrations and %d acceptances acknowledged: the test did not exercise the server", len(acks.accounts), accepted)
+	msgs := verifyHistory(t, st, &acks.history, time.Time{})
+	t.Logf("%d rounds: %d acknowledged accounts (%d stored), %d acknowledged channels with %d topic and mode changes, %d invitations accepted, %d acknowledged messages",
+		round, len(acks.accounts), n, len(acks.channels), changes, accepted, msgs)
+	if len(acks.accounts) < round || accepted == 0 || msgs < round {
+		t.Fatalf("only %d registrations, %d acceptances and %d messages acknowledged: the test did not exercise the server", len(acks.accounts), accepted, msgs)
 	}
+}
+
+// crashRounds returns how many rounds a crash test runs, or until when
+// (LAIRD_CRASH_DURATION).
+func crashRounds(t *testing.T) (int, time.Time) {
+	t.Helper()
+	v := os.Getenv("LAIRD_CRASH_DURATION")
+	if v == "" {
+		return 4, time.Time{}
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		t.Fatalf("LAIRD_CRASH_DURATION: %v", err)
+	}
+	return 1, time.Now().Add(d)
 }
 
 // crashAcks is what the server acknowledged, across rounds.
@@ -111,6 +134,7 @@ type crashAcks struct {
 	accounts map[string]string // name -> password
 	channels map[string]*chanAcks
 	invites  inviteAcks
+	history  historyAcks
 }
 
 type chanAcks struct {
