@@ -239,6 +239,7 @@ func (s *Server) setAccount(o *op, account string) {
 	if old.Account == account {
 		return
 	}
+	defer s.historyLogin(o, account)
 	if !c.Registered() || c.quitting {
 		c.update(func(id *Identity) { id.Account = account })
 		s.metadataLogin(o, account)

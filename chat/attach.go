@@ -111,6 +111,7 @@ func (s *Server) welcome(o *op, existing *user) {
 	s.motd(r)
 	o.reply(r)
 	s.invitesAtWelcome(o)
+	s.historyWelcome(o)
 	if p := c.away.Load(); p != nil && *p != "" || existing != nil {
 		msg := ""
 		if p != nil {

@@ -105,6 +105,9 @@ type Client struct {
 	ml          *multiline        // a draft/multiline batch being received (multiline.go)
 	preMeta     metaList          // metadata set before registration (before-connect)
 	acctMeta    *metaList         // the account's stored metadata, read at a login before registration
+
+	// hist: the notice of unread offline messages (offline.go).
+	hist clientHistory
 }
 
 // user returns the user this connection is a session of.

@@ -21,7 +21,7 @@ const historyMax = 100
 
 func (s *Server) enableHistory() {
 	// Deleting and editing act on stored messages (redact.go).
-	for _, cp := range []Cap{CapChathistory, CapEventPlayback, CapMessageRedaction, CapMessageEdit} {
+	for _, cp := range []Cap{CapChathistory, CapEventPlayback, CapReadMarker, CapMessageRedaction, CapMessageEdit} {
 		if !s.offers(cp) {
 			s.caps = append(s.caps, cp)
 		}
@@ -93,6 +93,9 @@ func handleChathistory(o *op, m *codec.Message) {
 				return
 			}
 			s.sendHistory(o, target, list)
+			if !codec.IsChannelName([]byte(target)) {
+				s.conversationRead(o.c, key)
+			}
 		})
 	})
 }
@@ -147,29 +150,6 @@ func (s *Server) readHistory(o *op, read func(), then func()) {
 			done()
 		}
 	}, func() { o.offload(readPool, read, then) })
-}
-
-// dmTarget is the history key of a private conversation.
-func (s *Server) dmTarget(a, b string) string {
-	return kv.DMTarget(s.cm.Fold(a), s.cm.Fold(b))
-}
-
-// historyKey resolves a CHATHISTORY target: a channel the client is in,
-// or a nick (their private conversation).
-func (s *Server) historyKey(c *Client, target string) (string, bool) {
-	if codec.IsChannelName([]byte(target)) {
-		folded := s.cm.Fold(target)
-		return folded, c.user().inChannel(folded)
-	}
-	if !codec.ValidNick([]byte(target), s.cfg.NickLen) {
-		return "", false
-	}
-	return s.dmTarget(c.Nick(), target), true
-}
-
-// historyTarget is historyKey with the answer on the loop, as part of o.
-func (s *Server) historyTarget(o *op, target string, then func(key string, ok bool)) {
-	then(s.historyKey(o.c, target))
 }
 
 // parseTimestamp parses a server-time timestamp as the specifications

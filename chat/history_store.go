@@ -62,6 +62,17 @@ func (s *Server) historyTxn(msg *outMsg, target string, store bool) *kv.Txn {
 	return t
 }
 
+// privateHistoryTxn returns the transaction that stores msg in the private
+// conversation of from and to, or nil when it is not stored.
+func (s *Server) privateHistoryTxn(msg *outMsg, from, to kv.Peer) *kv.Txn {
+	if s.store == nil || !storable(msg) {
+		return nil
+	}
+	t := s.store.NewTxn()
+	t.AppendPrivate(historyMessage(msg, ""), from, to)
+	return t
+}
+
 // lazyHistory reports whether history appends are synced lazily.
 func (s *Server) lazyHistory() bool { return s.store.Options().LazyHistory }
 

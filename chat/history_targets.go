@@ -1,17 +1,17 @@
 package chat
 
 import (
-	"cmp"
-	"slices"
 	"time"
 
 	"laird/codec"
 	"laird/kv"
 )
 
-// CHATHISTORY TARGETS <timestamp> <timestamp> <limit>: the conversations
-// whose latest entry is strictly between the two times, oldest first;
-// when the first time is the later one, the limit counts back from it.
+// CHATHISTORY TARGETS <timestamp> <timestamp> <limit>: the channels the
+// client is in and its private conversations (its party's, kv's
+// conversation list) whose latest entry is strictly between the two times,
+// oldest first; when the first time is the later one, the limit counts
+// back from it.
 
 func historyTargets(o *op, m *codec.Message, limit int) {
 	s, c := o.s, o.c
@@ -25,13 +25,13 @@ func historyTargets(o *op, m *codec.Message, limit int) {
 		}
 		bounds[i] = ref.Time
 	}
-	q := kv.HistoryQuery{Select: kv.SelectLatest, Limit: 1, Kinds: historyKinds(c)}
-	chans := c.user().channelList()
-	var list []historyTargetLine
+	q := kv.TargetsQuery{
+		Party: c.historyParty(), Channels: c.user().channelList(),
+		From: bounds[0], To: bounds[1], Limit: limit, Kinds: historyKinds(c),
+	}
+	var list []kv.HistoryTarget
 	var err error
-	s.readHistory(o, func() {
-		list, err = s.readTargets(q, chans, bounds[0], bounds[1], limit)
-	}, func() {
+	s.readHistory(o, func() { list, err = s.store.HistoryTargets(q) }, func() {
 		if err != nil {
 			s.log.Warn("history targets read failed", "err", err)
 			historyFail(o, "MESSAGE_ERROR", "TARGETS", "*", "Targets could not be retrieved")
@@ -44,7 +44,11 @@ func historyTargets(o *op, m *codec.Message, limit int) {
 			r.cmd(s.name, "BATCH", false, "+"+id, "draft/chathistory-targets")
 		}
 		for _, t := range list {
-			line := appendCmd(nil, s.name, "CHATHISTORY", false, "TARGETS", t.name, t.latest.UTC().Format(serverTimeFormat))
+			name := t.Target // a channel, casefolded
+			if t.Peer.Party != "" {
+				name = t.Peer.Name // the nick the other side last used
+			}
+			line := appendCmd(nil, s.name, "CHATHISTORY", false, "TARGETS", name, t.Latest.UTC().Format(serverTimeFormat))
 			if id != "" {
 				line = appendWithTag(nil, line, "batch", []byte(id))
 			}
@@ -55,44 +59,4 @@ func historyTargets(o *op, m *codec.Message, limit int) {
 		}
 		o.reply(r)
 	})
-}
-
-// historyTargetLine is one line of a TARGETS answer.
-type historyTargetLine struct {
-	name   string
-	latest time.Time
-}
-
-// readTargets reads the latest entry of each channel and keeps those
-// strictly between from and to (to the millisecond), limit of them counted
-// from from. Blocking: off the loop.
-func (s *Server) readTargets(q kv.HistoryQuery, chans []string, from, to time.Time, limit int) ([]historyTargetLine, error) {
-	from, to = from.Truncate(time.Millisecond), to.Truncate(time.Millisecond)
-	backwards := from.After(to)
-	lo, hi := from, to
-	if backwards {
-		lo, hi = to, from
-	}
-	var list []historyTargetLine
-	for _, folded := range chans {
-		q.Target = folded
-		latest, err := s.store.QueryHistory(q)
-		if err != nil {
-			return nil, err
-		}
-		if len(latest) == 1 && latest[0].Time.After(lo) && latest[0].Time.Before(hi) {
-			list = append(list, historyTargetLine{folded, latest[0].Time})
-		}
-	}
-	slices.SortFunc(list, func(a, b historyTargetLine) int {
-		return cmp.Or(a.latest.Compare(b.latest), cmp.Compare(a.name, b.name))
-	})
-	if len(list) > limit {
-		if backwards {
-			list = list[len(list)-limit:]
-		} else {
-			list = list[:limit]
-		}
-	}
-	return list, nil
 }

@@ -163,6 +163,7 @@ func (ch *Channel) joinReplies(r *replies, msg *outMsg, c *Client) {
 	if ch.topic != "" {
 		ch.topicReplies(r)
 	}
+	c.joinMarker(r, ch)
 	if !c.noImplicitNames() {
 		ch.namesReplies(r, c)
 	}

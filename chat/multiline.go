@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"laird/codec"
+	"laird/kv"
 )
 
 // draft/multiline: a client sends one message as a client batch,
@@ -256,7 +257,7 @@ func (sh *shard) multilineToNick(b *batch, o *op, mm *multiMsg, folded string) {
 	if mm.command == "PRIVMSG" && tid.Away != "" {
 		after = func(sh *shard, b *batch) { sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away) }
 	}
-	sh.storeAndEcho(b, o, mm, s.historyTxn(mm.asOne(), s.dmTarget(c.Identity().Nick, tid.Nick), true), after)
+	sh.storeAndEcho(b, o, mm, s.privateHistoryTxn(mm.asOne(), c.historyPeer(), kv.Peer{Party: to.historyParty(), Name: tid.Nick}), after)
 }
 
 // isService reports whether target names a service (NickServ, ChanServ),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"laird/codec"
+	"laird/kv"
 )
 
 func handlePrivmsg(o *op, m *codec.Message) { o.s.message(o, m, "PRIVMSG") }
@@ -212,6 +213,9 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	s, c := sh.srv, o.c
 	to := sh.nicks[folded]
 	if to == nil || !to.present() {
+		if sh.offlineMessage(b, o, msg, folded) {
+			return
+		}
 		if msg.command != "NOTICE" {
 			sh.numericTo(b, o, codec.ERR_NOSUCHNICK, msg.params[0], "No such nick/channel")
 		}
@@ -234,7 +238,8 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	if msg.command == "PRIVMSG" && tid.Away != "" {
 		after = func(sh *shard, b *batch) { sh.numericTo(b, o, codec.RPL_AWAY, tid.Nick, tid.Away) }
 	}
-	sh.storeAndEcho(b, o, msg, s.historyTxn(msg, s.dmTarget(id.Nick, tid.Nick), true), after)
+	from, dest := kv.Peer{Party: c.historyParty(), Name: id.Nick}, kv.Peer{Party: to.historyParty(), Name: tid.Nick}
+	sh.storeAndEcho(b, o, msg, s.privateHistoryTxn(msg, from, dest), after)
 }
 
 // numericTo sends one numeric to o's client from a shard, as o's output.

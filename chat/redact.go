@@ -129,11 +129,19 @@ func (s *Server) findMessage(o *op, cmd, target, msgid string, then func(key str
 		o.fail(cmd, "INVALID_TARGET", target, "Messages are not stored on this server")
 		return
 	}
-	key, ok := s.historyKey(o.c, target)
-	if !ok {
-		o.fail(cmd, "INVALID_TARGET", target, "You cannot change messages in "+target)
-		return
-	}
+	// A private conversation's key is its parties', which may take a
+	// lookup (history_party.go).
+	s.historyTarget(o, target, func(key string, ok bool) {
+		if !ok {
+			o.fail(cmd, "INVALID_TARGET", target, "You cannot change messages in "+target)
+			return
+		}
+		s.findMessageIn(o, cmd, target, key, msgid, then)
+	})
+}
+
+// findMessageIn is findMessage once the target's history key is known.
+func (s *Server) findMessageIn(o *op, cmd, target, key, msgid string, then func(key string, h kv.HistoryMessage)) {
 	var h kv.HistoryMessage
 	var err error
 	s.readHistory(o, func() {

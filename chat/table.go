@@ -49,6 +49,7 @@ func commandTable() map[string]*command {
 		"EDIT":        {handle: handleEdit, minParams: 1, help: "@draft/target-msgid=<msgid>;draft/edit-text=<text> EDIT <target>\nReplace the text of a message you sent (draft/message-edit)."},
 		"BATCH":       {handle: handleBatch, minParams: 1, help: "BATCH +<ref> draft/multiline <target> | BATCH -<ref>\nSend one message of several lines (draft/multiline): its PRIVMSG or NOTICE lines carry @batch=<ref>."},
 		"TAGMSG":      {handle: handleTagmsg, minParams: 1, route: target, help: "TAGMSG <target>\nSend only client tags (message-tags), e.g. +typing."},
+		"MARKREAD":    {handle: handleMarkread, help: "MARKREAD <target> [timestamp=YYYY-MM-DDThh:mm:ss.sssZ]\nGet or move your read marker of a channel or private conversation (draft/read-marker)."},
 
 		// Presence and lookup (who.go, away.go, monitor.go).
 		"WHO":         {handle: handleWho, help: "WHO <mask|#chan> [%<fields>[,<token>]]\nList users; WHOX fields: t c u i h s n f d l a o r."},

@@ -42,6 +42,8 @@ type user struct {
 	chans   []string // casefolded names; at most CHANLIMIT, so a slice beats a map
 
 	invites connInvites // invitations while not logged in (invites.go)
+	// hist: the party in private history and the read markers (history_party.go).
+	hist userHistory
 }
 
 func newUser(s *Server, first *Client, id *Identity) *user {

@@ -15,6 +15,7 @@ import (
 
 	"laird/chat"
 	"laird/guard"
+	"laird/kv"
 	"laird/perf"
 )
 
@@ -90,6 +91,12 @@ type StoreConfig struct {
 	// audit entries are kept; 0 keeps them forever.
 	HistoryRetention duration `toml:"history_retention"`
 	AuditRetention   duration `toml:"audit_retention"`
+	// OfflineMaxMessages bounds the offline messages (sent to an account
+	// with nothing connected) one account may have unread; past it,
+	// senders get FAIL ... OFFLINE_QUOTA_FULL. OfflineMaxAge is how long
+	// an offline message counts as unread (it stays in history).
+	OfflineMaxMessages int      `toml:"offline_max_messages"`
+	OfflineMaxAge      duration `toml:"offline_max_age"`
 }
 
 type MetricsConfig struct {
@@ -162,7 +169,8 @@ func defaultConfig() Config {
 			PingInterval:        duration{90 * time.Second},
 			PingTimeout:         duration{90 * time.Second},
 		},
-		Store:   StoreConfig{DiskReserveMB: 64, LazyHistory: false, HistoryRetention: duration{30 * 24 * time.Hour}, AuditRetention: duration{365 * 24 * time.Hour}},
+		Store: StoreConfig{DiskReserveMB: 64, LazyHistory: false, HistoryRetention: duration{30 * 24 * time.Hour}, AuditRetention: duration{365 * 24 * time.Hour},
+			OfflineMaxMessages: kv.DefaultOfflineMaxMessages, OfflineMaxAge: duration{kv.DefaultOfflineMaxAge}},
 		Metrics: MetricsConfig{Enabled: true, Listen: "127.0.0.1:9100", Interval: duration{time.Second}},
 		Log:     LogConfig{Level: "info", Format: "text"},
 		Guard:   guard.DefaultConfig(),
@@ -231,6 +239,10 @@ func validateConfig(cfg *Config, reg *perf.Registry) error {
 	if ch := cfg.Channels; ch.InviteTTL.Duration <= 0 || ch.MaxInvitesPerAccount < 1 || ch.MaxInvitesPerChannel < 1 {
 		return fmt.Errorf("channels.invite_ttl %v, max_invites_per_account %d and max_invites_per_channel %d: each must be positive",
 			ch.InviteTTL.Duration, ch.MaxInvitesPerAccount, ch.MaxInvitesPerChannel)
+	}
+	if cfg.Store.OfflineMaxMessages < 1 || cfg.Store.OfflineMaxAge.Duration <= 0 {
+		return fmt.Errorf("store.offline_max_messages %d and store.offline_max_age %v: both must be positive",
+			cfg.Store.OfflineMaxMessages, cfg.Store.OfflineMaxAge.Duration)
 	}
 	if c := cfg.Accounts.BcryptCost; c < bcrypt.MinCost || c > bcrypt.MaxCost {
 		return fmt.Errorf("accounts.bcrypt_cost %d: want %d to %d", c, bcrypt.MinCost, bcrypt.MaxCost)

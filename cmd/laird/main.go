@@ -117,6 +117,8 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		MaxInvitesPerChannel:  cfg.Channels.MaxInvitesPerChannel,
 		MetadataMaxKeys:       cfg.Metadata.MaxKeys,
 		MetadataMaxValueBytes: cfg.Metadata.MaxValueBytes,
+		OfflineMaxMessages:    cfg.Store.OfflineMaxMessages,
+		OfflineMaxAge:         cfg.Store.OfflineMaxAge.Duration,
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
@@ -288,6 +290,11 @@ func (in *instance) retention(now time.Time) {
 		} else if n > 0 {
 			in.log.Info("history retention", "deleted", n)
 		}
+	}
+	if n, err := in.store.ExpireOffline(now); err != nil {
+		in.log.Warn("offline message expiry", "err", err)
+	} else if n > 0 {
+		in.log.Info("offline messages no longer unread (store.offline_max_age)", "expired", n)
 	}
 	if d := cfg.Store.AuditRetention.Duration; d > 0 {
 		if n, err := in.store.PruneAudit(now.Add(-d)); err != nil {
