@@ -70,42 +70,41 @@ func handleVerify(o *op, m *codec.Message) {
 		return
 	}
 	folded := s.cm.Fold(name)
-	var (
-		acct    kv.Account
-		readErr error
-		ok      bool
-	)
-	o.offload(readPool, func() {
-		acct, readErr = s.store.Account(folded)
-		ok = readErr == nil && !acct.Verified && verifyCodeMatches(acct.VerifyCode, code)
-	}, func() {
+	entry := audit(c, "account.verify", folded)
+	// The code is checked against the account as it is when the change
+	// commits (a retry after a concurrent change checks it again).
+	s.updateAccount(o, folded, func(a *kv.Account, t *kv.Txn) error {
 		switch {
-		case readErr != nil && !errors.Is(readErr, kv.ErrNotFound):
-			fail("TEMPORARILY_UNAVAILABLE", s.storeError("account verification", c, readErr))
+		case a.Verified:
+			return errAlreadyVerified
+		case !verifyCodeMatches(a.VerifyCode, code):
+			return errBadCode
+		}
+		a.Verified, a.VerifyCode = true, ""
+		t.AppendAudit(entry)
+		return nil
+	}, func(acct kv.Account, err error) {
+		switch {
+		case errors.Is(err, errAlreadyVerified):
+			fail("INVALID_CODE", "Account "+name+" is already verified")
 			return
-		case readErr == nil && acct.Verified:
-			fail("INVALID_CODE", "Account "+acct.DisplayName+" is already verified")
-			return
-		case !ok:
-			s.authFailed(c, folded, readErr == nil)
+		case errors.Is(err, errBadCode), errors.Is(err, kv.ErrNotFound):
+			s.authFailed(c, folded, !errors.Is(err, kv.ErrNotFound))
 			fail("INVALID_CODE", "Invalid verification code")
 			return
+		case err != nil:
+			fail("TEMPORARILY_UNAVAILABLE", s.storeError("account verification", c, err))
+			return
 		}
-		acct.Verified, acct.VerifyCode = true, ""
-		t := s.store.NewTxn()
-		t.RequireAccount(folded)
-		t.PutAccount(acct)
-		t.AppendAudit(audit(c, "account.verify", folded))
-		o.commit(t, func(err error) {
-			if err != nil {
-				fail("TEMPORARILY_UNAVAILABLE", s.storeError("account verification", c, err))
-				return
-			}
-			r := o.replies()
-			r.cmd(s.name, "VERIFY", true, "SUCCESS", acct.DisplayName, "Account verified; you are now logged in")
-			loggedIn(r, c, acct.DisplayName)
-			o.reply(r)
-			s.setAccount(o, acct.DisplayName)
-		})
+		r := o.replies()
+		r.cmd(s.name, "VERIFY", true, "SUCCESS", acct.DisplayName, "Account verified; you are now logged in")
+		loggedIn(r, c, acct.DisplayName)
+		o.reply(r)
+		s.setAccount(o, acct.DisplayName)
 	})
 }
+
+var (
+	errAlreadyVerified = errors.New("chat: account already verified")
+	errBadCode         = errors.New("chat: invalid verification code")
+)

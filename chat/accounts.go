@@ -489,29 +489,35 @@ func (s *Server) sendVerifyCode(account, email, code string) {
 func (s *Server) setPassword(o *op, folded, password string, then func(err error)) {
 	c := o.c
 	var (
-		acct kv.Account
-		err  error
+		creds credentials
+		err   error
 	)
-	o.offload(hashPool, func() {
-		if acct, err = s.store.Account(folded); err != nil {
-			return
-		}
-		var creds credentials
-		if creds, err = s.makeCredentials(password); err != nil {
-			return
-		}
-		acct.PassHash, acct.Scram = creds.passHash, creds.scram
-	}, func() {
+	o.offload(hashPool, func() { creds, err = s.makeCredentials(password) }, func() {
 		if err != nil {
 			then(err)
 			return
 		}
-		t := s.store.NewTxn()
-		t.RequireAccount(folded)
-		t.PutAccount(acct)
-		t.AppendAudit(audit(c, "account.password", folded))
-		o.commit(t, then)
+		entry := audit(c, "account.password", folded)
+		s.updateAccount(o, folded, func(a *kv.Account, t *kv.Txn) error {
+			a.PassHash, a.Scram = creds.passHash, creds.scram
+			t.AppendAudit(entry)
+			return nil
+		}, func(_ kv.Account, err error) { then(err) })
 	})
+}
+
+// updateAccount changes a stored account with kv's version precondition:
+// when another change committed between the read and the commit (a
+// SUSPEND while SET PASSWORD was hashing), the account is read again and
+// change redone, so neither change is lost (kv.Store.UpdateAccount).
+// change runs on a pool goroutine, possibly more than once, and must not
+// block; then runs on the loop as part of o with the account as stored.
+func (s *Server) updateAccount(o *op, folded string, change func(a *kv.Account, t *kv.Txn) error, then func(kv.Account, error)) {
+	var (
+		acct kv.Account
+		err  error
+	)
+	o.offload(readPool, func() { acct, err = s.store.UpdateAccount(folded, change) }, func() { then(acct, err) })
 }
 
 // accountTagged returns line with c's account tag (account-tag: every

@@ -36,12 +36,7 @@ func setSuspended(o *op, cmd, name string, suspend bool, reason string) {
 	folded := s.cm.Fold(name)
 	actor := c.Identity().Nick
 	ip := c.ip.String()
-	var err error
-	o.offload(readPool, func() {
-		var acct kv.Account
-		if acct, err = s.store.Account(folded); err != nil {
-			return
-		}
+	s.updateAccount(o, folded, func(acct *kv.Account, t *kv.Txn) error {
 		acct.Suspended = suspend
 		acct.SuspendReason, acct.SuspendedBy, acct.SuspendedAt = "", "", time.Time{}
 		action := "account.unsuspend"
@@ -49,12 +44,9 @@ func setSuspended(o *op, cmd, name string, suspend bool, reason string) {
 			acct.SuspendReason, acct.SuspendedBy, acct.SuspendedAt = reason, actor, time.Now()
 			action = "account.suspend"
 		}
-		t := s.store.NewTxn()
-		t.RequireAccount(folded)
-		t.PutAccount(acct)
 		t.AppendAudit(kv.AuditEntry{Actor: actor, Action: action, Target: folded, Reason: reason, IP: ip})
-		err = s.store.CommitWait(t)
-	}, func() {
+		return nil
+	}, func(_ kv.Account, err error) {
 		r := o.replies()
 		defer o.reply(r)
 		switch {
