@@ -13,7 +13,8 @@ import (
 )
 
 // Offline delivery. A PRIVMSG or NOTICE to a nick nobody holds, reserved by
-// an account, is stored for that account in their private conversation
+// an account, or to an always-on user with no session, is stored for that
+// account in their private conversation
 // (kv AppendOffline: synced before the sender hears of it, counted unread,
 // bounded by the account's quota, [store] offline_max_messages and
 // offline_max_age). The sender gets its echo and a NOTE STORED_OFFLINE, or
@@ -58,6 +59,29 @@ func (sh *shard) offlineMessage(b *batch, o *op, msg *outMsg, folded string) boo
 	return true
 }
 
+// sessionlessMessage stores a PRIVMSG or NOTICE to to, an always-on user
+// with no session connected, for its account, as offline delivery does;
+// it reports false when to has a session (or no account, or the message
+// cannot be stored), for the usual delivery. On to's nick shard, as part
+// of o.
+func (sh *shard) sessionlessMessage(b *batch, o *op, msg *outMsg, to *user) bool {
+	s := sh.srv
+	if s.store == nil || msg.command == "TAGMSG" || len(to.sessionList()) > 0 {
+		return false
+	}
+	acct := to.Identity().Account
+	if acct == "" {
+		return false
+	}
+	om := &offlineMessage{
+		command: msg.command, nick: to.Nick(), folded: s.cm.Fold(to.Nick()), text: msg.params[1],
+		clientTags: msg.clientTags, at: msg.at, msgid: msg.msgid,
+	}
+	folded := s.cm.Fold(acct)
+	b.call(o.c, func(*Client) { s.appendOffline(o, om, folded) })
+	return true
+}
+
 // storeOffline stores om for the account that owns its nick, or answers
 // 401 (PRIVMSG) when none does; if the account is online after all (its
 // user under another nick), om goes to it live instead. On the sender's
@@ -79,7 +103,7 @@ func (s *Server) storeOffline(o *op, om *offlineMessage) {
 		}
 		var online *user
 		o.toShard(s.shardOf(owner), func(sh *shard, _ *batch) {
-			if u := sh.accounts[owner]; u != nil && u.present() {
+			if u := sh.accounts[owner]; u != nil && u.present() && len(u.sessionList()) > 0 {
 				online = u
 			}
 		})

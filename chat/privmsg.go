@@ -221,6 +221,9 @@ func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 		}
 		return
 	}
+	if sh.sessionlessMessage(b, o, msg, to) {
+		return
+	}
 	id := c.Identity()
 	msg.source = id.Prefix
 	msg.account = id.Account

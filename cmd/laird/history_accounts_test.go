@@ -319,3 +319,24 @@ func TestMessageToAccountNickReachesItsUser(t *testing.T) {
 		t.Fatalf("history: %q", got)
 	}
 }
+
+// An always-on user with nothing connected is offline too: a message to it
+// is stored for the account, the sender told so, the account told at its
+// next connection.
+func TestOfflineMessageToAlwaysOnUser(t *testing.T) {
+	ts, _ := startCaptured(t, noSquatProtection)
+	ts.registerAccount("bob", "bobpw123").quit()
+	bob := ts.login("bob", "bob", "bobpw123", historyCaps...)
+	bob.send("PRIVMSG NickServ :SET ALWAYS-ON on")
+	bob.expect(`Always-on is now on`)
+	bob.send("QUIT")
+	bob.expectClosed()
+	alice := ts.registerAccount("alice", "alicepw1")
+	alice.send("PRIVMSG bob :while you were out")
+	alice.expect(`NOTE PRIVMSG STORED_OFFLINE bob `)
+	bob = ts.login("bobby", "bob", "bobpw123", historyCaps...) // becomes a session of bob
+	bob.expect(`You have 1 unread message in 1 conversation while you were away, from alice \(1\)`)
+	if got := bob.historyTexts("CHATHISTORY LATEST alice * 10"); strings.Join(got, "|") != "while you were out" {
+		t.Fatalf("history: %q", got)
+	}
+}
