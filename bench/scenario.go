@@ -105,7 +105,7 @@ func IsSkip(err error) (string, bool) {
 var ErrIncomplete = errors.New("bench: not every expected message arrived in time")
 
 // Registry of scenario names, in suite order.
-var scenarioNames = []string{"connect", "idle", "fanout", "chat", "history", "disconnect"}
+var scenarioNames = []string{"connect", "idle", "fanout", "chat", "history", "offline", "disconnect"}
 
 // ScenarioNames lists every scenario in the order the suite runs them.
 func ScenarioNames() []string { return append([]string(nil), scenarioNames...) }
@@ -118,6 +118,7 @@ type Sizes struct {
 	Fanout     FanoutConfig
 	Chat       ChatConfig
 	History    HistoryConfig
+	Offline    OfflineConfig
 	Disconnect DisconnectConfig
 }
 
@@ -129,6 +130,7 @@ func DefaultSizes() Sizes {
 		Fanout:     FanoutConfig{Channels: 10, Members: 100, Senders: 1, Messages: 2000, Window: 32, Payload: 64, Duration: 15 * time.Second, Parallel: 500},
 		Chat:       ChatConfig{Clients: 1000, Room: 10, Rate: 2, Duration: 10 * time.Second, Pacers: 4, Payload: 64, Parallel: 500},
 		History:    HistoryConfig{Channels: 10, Prefill: 300, Limit: 100, Queriers: 8, WriteRate: 20, Duration: 5 * time.Second, MaxQueries: 200_000},
+		Offline:    OfflineConfig{Conversations: 20, PerConversation: 50, Logins: 5},
 		Disconnect: DisconnectConfig{Clients: 5000, Room: 10, Parallel: 500, Settle: 10 * time.Second},
 	}
 }
@@ -141,6 +143,7 @@ func (s *Sizes) RegisterFlags(fs *flag.FlagSet) {
 	s.Fanout.registerFlags(fs)
 	s.Chat.registerFlags(fs)
 	s.History.registerFlags(fs)
+	s.Offline.registerFlags(fs)
 	s.Disconnect.registerFlags(fs)
 }
 
@@ -157,6 +160,8 @@ func (s *Sizes) Scenario(name string) (Scenario, error) {
 		return &chatScenario{cfg: s.Chat}, nil
 	case "history":
 		return &historyScenario{cfg: s.History}, nil
+	case "offline":
+		return &offlineScenario{cfg: s.Offline}, nil
 	case "disconnect":
 		return &disconnectScenario{cfg: s.Disconnect}, nil
 	}

@@ -15,6 +15,7 @@ func smallSizes() Sizes {
 		Fanout:     FanoutConfig{Channels: 2, Members: 10, Senders: 1, Messages: 200, Window: 8, Payload: 16, Duration: 10 * time.Second, Parallel: 16},
 		Chat:       ChatConfig{Clients: 20, Room: 5, Rate: 20, Duration: 500 * time.Millisecond, Pacers: 2, Payload: 16, Parallel: 16},
 		History:    HistoryConfig{Channels: 2, Prefill: 60, Limit: 20, Queriers: 2, WriteRate: 20, Duration: 300 * time.Millisecond, MaxQueries: 200},
+		Offline:    OfflineConfig{Conversations: 3, PerConversation: 5, Logins: 2},
 		Disconnect: DisconnectConfig{Clients: 40, Room: 5, Parallel: 16, Settle: 5 * time.Second},
 	}
 }
@@ -44,6 +45,17 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 	sizes := smallSizes()
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {
+			if name == "offline" {
+				// The fake has no accounts; cmd/laird's TestBenchOfflineScenario
+				// runs this one against laird.
+				sc, _ := sizes.Scenario(name)
+				if _, err := sc.Run(context.Background(), Target{Addr: srv.addr()}); err == nil {
+					t.Error("offline ran against a server without accounts")
+				} else if _, ok := IsSkip(err); !ok {
+					t.Errorf("offline against a server without accounts: %v, want a SkipError", err)
+				}
+				return
+			}
 			res := runScenario(t, name, sizes, srv)
 			if len(res.Phases) < 2 {
 				t.Errorf("phases %v: want at least set-up and measurement", res.Phases)

@@ -47,4 +47,10 @@
 //     shards (offload.go); the shard owning a registered channel owns its
 //     registration too, and its index of pending stored invitations
 //     (invites.go), changed only after the commit that changed the store.
+//   - Message history is appended by the shard that delivers a message,
+//     after the fan-out. With durable history the sender's op gets one more
+//     part (batch.openPart) that the same shard completes, with the echo,
+//     in a later batch once the commit is back (history_store.go):
+//     recipients never wait, the sender's acknowledgement does. Private
+//     history is keyed by parties, never nicks (history_party.go).
 package chat

@@ -99,6 +99,99 @@ func verifyHistory(t *testing.T, st *kv.Store, acks *historyAcks, before time.Ti
 	return n
 }
 
+// offlineInbox is the account the offline workers write to; nobody ever
+// connects as it.
+const offlineInbox = "inbox"
+
+// offlineAcks are the offline messages acknowledged (NOTE STORED_OFFLINE),
+// by sender account.
+type offlineAcks struct {
+	mu    sync.Mutex
+	acked map[string][]string // sender account -> texts
+}
+
+// offlineWorker registers the inbox account (once), then an account of its
+// own, and sends it messages one after another, each once the one before
+// was acknowledged as stored, until the server dies.
+func offlineWorker(addr string, round int, acks *offlineAcks) {
+	rc, err := dialRaw(addr)
+	if err != nil {
+		return
+	}
+	if rc.register(offlineInbox) == nil && rc.send("REGISTER * * pw-inbox") == nil {
+		rc.wait(`REGISTER SUCCESS|FAIL REGISTER`, "")
+	}
+	// Gone before anyone writes to it: QUIT, and wait for the close.
+	if rc.send("QUIT") == nil {
+		rc.wait(`^$`, "") // returns at EOF
+	}
+	rc.c.Close()
+	time.Sleep(100 * time.Millisecond)
+	rc, err = dialRaw(addr)
+	if err != nil {
+		return
+	}
+	defer rc.c.Close()
+	sender := fmt.Sprintf("off%d", round)
+	if rc.register(sender) != nil || rc.send("REGISTER * * pw-%s", sender) != nil {
+		return
+	}
+	if _, err := rc.wait(`REGISTER SUCCESS`, `FAIL REGISTER`); err != nil {
+		return
+	}
+	for i := 0; i < 1_000_000; i++ {
+		text := fmt.Sprintf("%s-%d", sender, i)
+		if rc.send("PRIVMSG %s :%s", offlineInbox, text) != nil {
+			return
+		}
+		if _, err := rc.wait(`NOTE PRIVMSG STORED_OFFLINE `+offlineInbox+` `, `FAIL PRIVMSG| 401 `); err != nil {
+			return
+		}
+		acks.mu.Lock()
+		if acks.acked == nil {
+			acks.acked = map[string][]string{}
+		}
+		acks.acked[sender] = append(acks.acked[sender], text)
+		acks.mu.Unlock()
+	}
+}
+
+// verifyOffline checks that every acknowledged offline message is in its
+// conversation and counted unread for the inbox; it returns how many were
+// checked.
+func verifyOffline(t *testing.T, st *kv.Store, acks *offlineAcks) int {
+	t.Helper()
+	n := 0
+	for sender, texts := range acks.acked {
+		target := kv.PrivateTarget(kv.AccountParty(sender), kv.AccountParty(offlineInbox))
+		list, err := st.QueryHistory(kv.HistoryQuery{Target: target, Select: kv.SelectLatest, Limit: 1 << 30})
+		if err != nil {
+			t.Fatalf("read offline messages of %s: %v", sender, err)
+		}
+		stored := make(map[string]bool, len(list))
+		for _, m := range list {
+			stored[m.Text] = true
+		}
+		lost := 0
+		for _, text := range texts {
+			if !stored[text] {
+				lost++
+				if lost <= 10 {
+					t.Errorf("acknowledged offline message %q lost", text)
+				}
+			}
+		}
+		if lost > 0 {
+			t.Errorf("%s: %d of %d acknowledged offline messages lost", sender, lost, len(texts))
+		}
+		n += len(texts)
+	}
+	if unread, err := st.UnreadCount(offlineInbox); err != nil || unread < n {
+		t.Errorf("the inbox has %d unread messages (%v); %d were acknowledged", unread, err, n)
+	}
+	return n
+}
+
 // TestCrashLazyHistory: with lazy_history = true, a crash loses at most the
 // history of the last sync interval (kv's LazySyncInterval, one second):
 // every message acknowledged earlier than that before the kill is there.

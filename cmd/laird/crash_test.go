@@ -21,11 +21,11 @@ import (
 )
 
 // TestCrashSafety runs the real binary, registers accounts, changes a
-// registered channel, accepts invitations to one and sends channel
-// messages (durable history, the default) from several clients, kill -9s
-// the server at a random moment, restarts it on the same directory,
-// several rounds. Then it opens the store and checks that everything the
-// server acknowledged is there and nothing is half-written.
+// registered channel, accepts invitations to one, sends channel messages
+// (durable history, the default) and offline messages from several
+// clients, kill -9s the server at a random moment, restarts it on the same
+// directory, several rounds. Then it opens the store and checks that
+// everything the server acknowledged is there and nothing is half-written.
 //
 // make test runs 4 rounds; LAIRD_CRASH_DURATION (e.g. "5m", make crash)
 // keeps killing and restarting for that long instead.
@@ -40,6 +40,7 @@ func TestCrashSafety(t *testing.T) {
 	err := os.WriteFile(conf, []byte(`
 [store]
 disk_reserve_mb = -1
+offline_max_messages = 100000000
 [accounts]
 bcrypt_cost = 4
 nick_protection = false
@@ -72,7 +73,7 @@ limit = 0
 			}
 		}
 		var wg sync.WaitGroup
-		for w := 0; w < 7; w++ {
+		for w := 0; w < 8; w++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -83,6 +84,8 @@ limit = 0
 					inviteWorker(srv.addr, round, &acks.invites)
 				case 5, 6:
 					historyWorker(srv.addr, round, w, &acks.history)
+				case 7:
+					offlineWorker(srv.addr, round, &acks.offline)
 				default:
 					accountWorker(srv.addr, round, w, acks)
 				}
@@ -106,10 +109,12 @@ limit = 0
 		changes += a.topicAcked + 1 + a.limitAcked
 	}
 	msgs := verifyHistory(t, st, &acks.history, time.Time{})
-	t.Logf("%d rounds: %d acknowledged accounts (%d stored), %d acknowledged channels with %d topic and mode changes, %d invitations accepted, %d acknowledged messages",
-		round, len(acks.accounts), n, len(acks.channels), changes, accepted, msgs)
-	if len(acks.accounts) < round || accepted == 0 || msgs < round {
-		t.Fatalf("only %d registrations, %d acceptances and %d messages acknowledged: the test did not exercise the server", len(acks.accounts), accepted, msgs)
+	offline := verifyOffline(t, st, &acks.offline)
+	t.Logf("%d rounds: %d acknowledged accounts (%d stored), %d acknowledged channels with %d topic and mode changes, %d invitations accepted, %d acknowledged channel messages, %d offline messages",
+		round, len(acks.accounts), n, len(acks.channels), changes, accepted, msgs, offline)
+	if len(acks.accounts) < round || accepted == 0 || msgs < round || offline == 0 {
+		t.Fatalf("only %d registrations, %d acceptances, %d channel and %d offline messages acknowledged: the test did not exercise the server",
+			len(acks.accounts), accepted, msgs, offline)
 	}
 }
 
@@ -135,6 +140,7 @@ type crashAcks struct {
 	channels map[string]*chanAcks
 	invites  inviteAcks
 	history  historyAcks
+	offline  offlineAcks
 }
 
 type chanAcks struct {
