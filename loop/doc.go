@@ -23,6 +23,10 @@
 //     into the pass's arena). The transport copies only what the socket
 //     does not take. Parcels are released, and the arena reset, after the
 //     flush.
+//   - Order on the wire is order of cause: before a read is handled,
+//     OnTraffic delivers the parcels already in the mailboxes (a cheap flag
+//     check per mailbox), so a reply the loop makes itself (PONG, an error
+//     numeric) never overtakes shard output that was posted first.
 //   - Memory per connection is bounded by configuration: input beyond RecvQ
 //     and output beyond SendQ (gathered plus the transport's unsent bytes)
 //     disconnect that client only, with a clear ERROR line. Shards enforce

@@ -115,18 +115,7 @@ func (el *eventLoop) pass() {
 	el.scheduled.Store(false)
 	el.clock = time.Now()
 	el.runExt()
-	var inboxes []*mailbox
-	if p := el.inboxes.Load(); p != nil {
-		inboxes = *p
-	}
-	for _, mb := range inboxes {
-		ps := mb.take()
-		for _, p := range ps {
-			p.Deliver()
-		}
-		el.delivered = append(el.delivered, ps...)
-		mb.giveBack(ps)
-	}
+	el.deliverMail()
 	el.flushDirty()
 	for i, p := range el.delivered {
 		p.Release()
@@ -135,6 +124,30 @@ func (el *eventLoop) pass() {
 	el.delivered = el.delivered[:0]
 	el.arena.reset()
 	el.flip()
+}
+
+// deliverMail delivers the parcels waiting in every mailbox; they are
+// released after the pass's flush. Besides the pass, OnTraffic calls it
+// before it handles a read: a shard's output that is already in a mailbox
+// happened before anything the read causes, and a reply the loop makes on
+// its own (PONG, a numeric for a line the shard never sees) must not
+// overtake it on the wire.
+func (el *eventLoop) deliverMail() {
+	p := el.inboxes.Load()
+	if p == nil {
+		return
+	}
+	for _, mb := range *p {
+		if !mb.queued.Load() {
+			continue
+		}
+		ps := mb.take()
+		for _, p := range ps {
+			p.Deliver()
+		}
+		el.delivered = append(el.delivered, ps...)
+		mb.giveBack(ps)
+	}
 }
 
 func (el *eventLoop) runExt() {

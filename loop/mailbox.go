@@ -2,6 +2,7 @@ package loop
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"laird/chat"
 )
@@ -19,6 +20,9 @@ type mailbox struct {
 	bytes   int
 	waiting bool          // the producer waits for room
 	room    chan struct{} // signalled when the loop took the parcels
+	// queued mirrors len(parcels) > 0 for the loop's cheap check before
+	// it handles a read (deliverMail); written under mu.
+	queued atomic.Bool
 }
 
 func newMailbox() *mailbox { return &mailbox{room: make(chan struct{}, 1)} }
@@ -30,6 +34,7 @@ func (mb *mailbox) put(p chat.Parcel, bound int) (wasEmpty, over bool) {
 	mb.mu.Lock()
 	wasEmpty = len(mb.parcels) == 0
 	mb.parcels = append(mb.parcels, p)
+	mb.queued.Store(true)
 	mb.bytes += size
 	over = mb.bytes > bound
 	mb.mu.Unlock()
@@ -44,6 +49,7 @@ func (mb *mailbox) take() []chat.Parcel {
 	ps := mb.parcels
 	mb.parcels = mb.spare[:0]
 	mb.spare = nil
+	mb.queued.Store(false)
 	mb.bytes = 0
 	waiting := mb.waiting
 	mb.waiting = false

@@ -326,6 +326,10 @@ func (s *Server) refuse(el *eventLoop, ln *listener, ip netip.Addr, reason strin
 	return []byte("ERROR :Closing Link: " + ip.String() + " (" + reason + ")\r\n"), gnet.Close
 }
 
+// testHookTraffic, when set by a test, runs at the start of every
+// OnTraffic on the loop's goroutine.
+var testHookTraffic atomic.Pointer[func(*conn)]
+
 // OnTraffic implements gnet.EventHandler. Output goes out in the loop's
 // next pass, with everything else of this wakeup.
 func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
@@ -334,6 +338,10 @@ func (s *Server) OnTraffic(gc gnet.Conn) gnet.Action {
 		return gnet.Close
 	}
 	el := c.el
+	if hook := testHookTraffic.Load(); hook != nil {
+		(*hook)(c)
+	}
+	el.deliverMail()
 	el.clock = time.Now()
 	c.lastRead = el.clock.UnixNano()
 	c.awaitingPong = false
