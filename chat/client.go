@@ -84,6 +84,9 @@ type Client struct {
 	reg        regState
 	capVersion int
 	password   string // PASS value, checked at registration
+	// refusedNick is the last nick refused as in use before registration
+	// completed, so that REGISTER can say why it has no nick to register.
+	refusedNick string
 	// ops are the commands in progress, oldest first (op.go). A command
 	// starts only when mayStart allows it, which keeps per-connection
 	// order.

@@ -47,6 +47,9 @@ func (sh *shard) claimNick(b *batch, o *op, newNick, newFolded, oldFolded string
 		}
 		if !sh.srv.ownsNick(c, newFolded, owner) {
 			sh.numericTo(b, o, codec.ERR_NICKNAMEINUSE, newNick, "Nickname is already in use")
+			if !c.Registered() {
+				b.call(c, func(c *Client) { c.refusedNick = newNick })
+			}
 			return
 		}
 		// The nick is the name of the claimant's own account: it takes it
@@ -84,6 +87,7 @@ func (s *Server) nickChanged(o *op, old *Identity) {
 	c := o.c
 	if !c.Registered() {
 		c.reg |= regNick
+		c.refusedNick = ""
 		s.tryRegister(o)
 		return
 	}

@@ -53,6 +53,18 @@ func TestRegisterBeforeConnect(t *testing.T) {
 	d.expect(`^@label=L1 :laird\.local BATCH \+\S+ labeled-response$`)
 	d.expect(`NOTICE alice :You are now identified as alice`)
 	d.expect(` 900 alice `)
+
+	// A nick held by someone online, not registered: a newcomer refused
+	// that nick cannot register it out from under its holder.
+	ts.connect("carol")
+	e := ts.dial("e")
+	e.send("NICK carol")
+	e.expect(` 433 \* carol :`)
+	e.send("REGISTER * * sesame11")
+	e.expect(`FAIL REGISTER USERNAME_EXISTS carol :`)
+	e.send("NICK erin")
+	e.send("REGISTER * * sesame11")
+	e.expect(`^:laird\.local REGISTER SUCCESS erin :`)
 }
 
 func TestRegisterNeedsStoreAndServerPassword(t *testing.T) {
