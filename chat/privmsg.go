@@ -177,6 +177,7 @@ func (sh *shard) channelMessage(b *batch, o *op, msg *outMsg, folded string, sta
 		return
 	}
 	msg.source = id.Prefix
+	msg.fitText(msg.source)
 	msg.account = id.Account
 	msg.bot = id.Modes&UModeBot != 0
 	for _, mb := range ch.members {
@@ -211,6 +212,8 @@ func (ch *Channel) canSpeak(s *Server, c *Client, id *Identity) bool {
 // privateMessage runs on the target nick's shard.
 func (sh *shard) privateMessage(b *batch, o *op, msg *outMsg, folded string) {
 	s, c := sh.srv, o.c
+	// The target is named as the recipient's nick, of the same length.
+	msg.fitText(c.Identity().Prefix)
 	to := sh.nicks[folded]
 	if to == nil || !to.present() {
 		if sh.offlineMessage(b, o, msg, folded) {
@@ -309,4 +312,18 @@ func (m *Member) opOrNil() memberModes {
 		return 0
 	}
 	return m.modes & memberOp
+}
+
+// fitText shortens a PRIVMSG or NOTICE's text, on a UTF-8 boundary, so
+// that the line relayed from source fits the 512 bytes a line may have
+// without its tags: a client's line of 512 bytes gains the sender's
+// prefix on the way. ergo truncates likewise (its default).
+func (o *outMsg) fitText(source string) {
+	if len(o.params) != 2 {
+		return
+	}
+	room := codec.MaxLineBody - len(":"+" "+" "+" :") - len(source) - len(o.command) - len(o.params[0])
+	if len(o.params[1]) > room {
+		o.params[1] = truncate(o.params[1], max(room, 0))
+	}
 }
