@@ -100,7 +100,7 @@ func (s *Server) welcome(o *op, existing *user) {
 	r.numeric(codec.RPL_WELCOME, "Welcome to the "+s.cfg.Network+" IRC Network "+id.Prefix)
 	r.numeric(codec.RPL_YOURHOST, "Your host is "+s.name+", running version "+s.cfg.Version)
 	r.numeric(codec.RPL_CREATED, "This server was created "+s.cfg.Created.UTC().Format("Mon Jan 2 2006 at 15:04:05 MST"))
-	r.numeric(codec.RPL_MYINFO, s.name, s.cfg.Version, "iowB", "CbeIiklmnost", "beIklov")
+	r.numeric(codec.RPL_MYINFO, s.name, s.cfg.Version, "iowB", "CZbeIiklmnost", "beIklov")
 	for _, line := range s.isupport {
 		// line holds several space-separated tokens; written as one
 		// middle parameter they become the middle parameters 005 needs.

@@ -22,7 +22,7 @@ func handleCap(o *op, m *codec.Message) {
 				c.caps.Store(c.caps.Load() | 1<<CapCapNotify)
 			}
 		}
-		s.sendCapList(o, nick, "LS", s.offered(c.capVersion >= 302))
+		s.sendCapList(o, nick, "LS", s.offered(c, c.capVersion >= 302))
 	case "LIST":
 		var on []string
 		set := capSet(c.caps.Load())

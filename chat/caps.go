@@ -93,10 +93,16 @@ type capSet uint64
 
 func (s capSet) has(cp Cap) bool { return s&(1<<cp) != 0 }
 
-// offered lists the capabilities the server advertises, with values for
-// CAP LS 302.
-func (s *Server) offered(v302 bool) []string {
-	out := make([]string, 0, len(s.caps))
+// offered lists the capabilities the server advertises to c, with values
+// for CAP LS 302. sts is not one of s.caps (it cannot be requested): it is
+// added here for the clients that get a policy (sts.go).
+func (s *Server) offered(c *Client, v302 bool) []string {
+	out := make([]string, 0, len(s.caps)+1)
+	if v302 {
+		if v := s.stsValue(c); v != "" {
+			out = append(out, "sts="+v)
+		}
+	}
 	for _, cp := range s.caps {
 		name := cp.String()
 		if v302 {

@@ -17,6 +17,7 @@ const (
 	cmodeSecret                           // +s
 	cmodeTopicLock                        // +t
 	cmodeNoCTCP                           // +C: no CTCP but ACTION
+	cmodeSecureOnly                       // +Z: only users on TLS join (secure.go)
 )
 
 // memberModes are a member's prefix modes.

@@ -44,6 +44,10 @@ type Config struct {
 
 	Opers []Oper
 
+	// STS is the Strict Transport Security policy; the zero value
+	// advertises none (sts.go).
+	STS STSPolicy
+
 	Accounts AccountConfig // accounts, services, nick protection (accounts.go)
 
 	Messages MessagesConfig // deleting, editing, multiline messages
@@ -76,11 +80,29 @@ type MetadataConfig struct {
 	MaxValueBytes int // bytes of one value; default 300 (a key and value must fit one line)
 }
 
-// Oper is an operator block: OPER name password.
+// Oper is an operator block: OPER name [password]. Every credential the
+// block sets must match, as in ergo: with a password hash, the password;
+// with a certificate fingerprint, the connection's client certificate
+// (then OPER needs no password when the block has no hash). A block with
+// neither matches nobody (Validate refuses it).
 type Oper struct {
 	Name         string   `toml:"name"`
 	PasswordHash string   `toml:"password_hash"` // bcrypt hash
 	Hosts        []string `toml:"hosts"`         // nick!user@host masks allowed; empty = any
+	// CertFP is the SHA-256 fingerprint of the operator's client
+	// certificate, in hex (upper or lower case, colons allowed).
+	CertFP string `toml:"certfp"`
+}
+
+// validate reports what makes an operator block unusable.
+func (o *Oper) validate() error {
+	if o.PasswordHash == "" && o.CertFP == "" {
+		return fmt.Errorf("chat: oper %q: set password_hash, certfp or both", o.Name)
+	}
+	if _, ok := normalizeCertFP(o.CertFP); o.CertFP != "" && !ok {
+		return fmt.Errorf("chat: oper %q: certfp %q is not a SHA-256 fingerprint in hex", o.Name, o.CertFP)
+	}
+	return nil
 }
 
 func (c *Config) setDefaults() {
@@ -145,6 +167,11 @@ func (c *Config) validate() error {
 	}
 	if c.NickLen > 64 || c.ChannelLen > 200 {
 		return fmt.Errorf("chat: nick length %d or channel length %d too large", c.NickLen, c.ChannelLen)
+	}
+	for i := range c.Opers {
+		if err := c.Opers[i].validate(); err != nil {
+			return err
+		}
 	}
 	return nil
 }

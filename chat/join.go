@@ -84,6 +84,11 @@ func (sh *shard) joinAdmitted(b *batch, o *op, name, folded, key string, now tim
 	if ch != nil && ch.member(c.user()) != nil {
 		return
 	}
+	if ch != nil && ch.secureOnlyRefused(c.user()) {
+		// Before any invitation is consumed: none lets a plaintext user in.
+		sh.numericTo(b, o, codec.ERR_SECUREONLYCHAN, ch.name, "Cannot join channel (+Z): TLS users only")
+		return
+	}
 	if ch == nil && sh.reserved[folded] {
 		sh.numericTo(b, o, "437", name, "A channel is being renamed to this name; try again") // ERR_UNAVAILRESOURCE
 		return

@@ -192,12 +192,15 @@ func (sh *shard) channelMode(b *batch, o *op, name, folded, modestr string, args
 					changes = append(changes, modeChange{false, 'l', ""})
 				}
 			}
-		case 'C', 'i', 'm', 'n', 's', 't':
+		case 'C', 'Z', 'i', 'm', 'n', 's', 't':
 			if !needOp() {
 				continue
 			}
 			bit := flagMode(mc)
 			if add == (ch.modes&bit != 0) {
+				continue
+			}
+			if mc == 'Z' && add && !ch.allMembersSecure(r) {
 				continue
 			}
 			if add {
@@ -288,6 +291,9 @@ func (s *Server) netChanges(changes []modeChange, ch *Channel, key0 string, limi
 	return out
 }
 
+// flagModeChars are the channel's flag modes, in the order 324 lists them.
+const flagModeChars = "CZimnst"
+
 func flagMode(mc byte) chanModes {
 	switch mc {
 	case 'C':
@@ -300,6 +306,8 @@ func flagMode(mc byte) chanModes {
 		return cmodeNoExternal
 	case 's':
 		return cmodeSecret
+	case 'Z':
+		return cmodeSecureOnly
 	}
 	return cmodeTopicLock
 }
@@ -330,7 +338,7 @@ func modeLine(name string, changes []modeChange) []string {
 func (ch *Channel) modeParams(member bool) []string {
 	modes := "+"
 	var args []string
-	for _, mc := range []byte("Cimnst") {
+	for _, mc := range []byte(flagModeChars) {
 		if ch.modes&flagMode(mc) != 0 {
 			modes += string(mc)
 		}

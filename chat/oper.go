@@ -29,18 +29,34 @@ func handleOper(o *op, m *codec.Message) {
 		s.authFailure(c, "", time.Now())
 		return
 	}
+	// Every credential the block sets must match (Oper): the certificate
+	// first, at once; then the password, off the loop.
+	refuse := func(r *replies, num, text, reason string) {
+		r.numeric(num, text)
+		s.log.Warn("failed OPER", "name", name, "from", id.Prefix, "reason", reason)
+		s.audit(id.Nick, "oper.fail", name, reason, c.ip.String())
+		s.authFailure(c, "", time.Now())
+	}
+	if block.CertFP != "" {
+		want, _ := normalizeCertFP(block.CertFP)
+		if fp := c.Transport().CertFP; fp == "" || fp != want {
+			r := c.replies()
+			refuse(r, codec.ERR_NOOPERHOST, "No O-lines for your client certificate", "client certificate does not match")
+			o.reply(r)
+			return
+		}
+	}
 	hash := block.PasswordHash
-	var ok bool
+	ok := hash == ""
 	o.offload(hashPool, func() {
-		ok = bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)) == nil
+		if !ok {
+			ok = pass != "" && bcrypt.CompareHashAndPassword([]byte(hash), []byte(pass)) == nil
+		}
 	}, func() {
 		r := o.replies()
 		defer o.reply(r)
 		if !ok {
-			r.numeric(codec.ERR_PASSWDMISMATCH, "Password incorrect")
-			s.log.Warn("failed OPER", "name", name, "from", id.Prefix, "reason", "bad password")
-			s.audit(id.Nick, "oper.fail", name, "bad password", c.ip.String())
-			s.authFailure(c, "", time.Now())
+			refuse(r, codec.ERR_PASSWDMISMATCH, "Password incorrect", "bad password")
 			return
 		}
 		before := c.Identity().Modes

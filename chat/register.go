@@ -96,7 +96,7 @@ func (s *Server) buildISupport() []string {
 		"BOT=B",
 		"CASEMAPPING=" + c.Casemapping,
 		"CHANLIMIT=#&:" + strconv.Itoa(c.MaxChannels),
-		"CHANMODES=beI,k,l,Cimnst",
+		"CHANMODES=beI,k,l," + flagModeChars,
 		"CHANNELLEN=" + strconv.Itoa(c.ChannelLen),
 		"CHANTYPES=" + codec.ChanTypes,
 		// C and T filters work too, but are not advertised: conformance

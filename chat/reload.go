@@ -21,6 +21,8 @@ type Reloadable struct {
 	Accounts AccountConfig
 	// InviteTTL: the lifetime of invitations stored from now on.
 	InviteTTL time.Duration
+	// STS is the policy advertised in CAP LS from now on (sts.go).
+	STS STSPolicy
 	// Guard, when not nil, replaces the policy engine; build it with
 	// guard.Guard.Reconfigure so that bans, connection counts and detector
 	// state carry over. Clients move to the new flood classes at their next

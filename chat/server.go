@@ -88,7 +88,7 @@ func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 	}
 	s.isupport = s.buildISupport()
 	s.perLoop = make([]loopState, loops.Count())
-	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password, Accounts: cfg.Accounts, InviteTTL: cfg.InviteTTL})
+	s.live.Store(&Reloadable{MOTD: cfg.MOTD, Opers: cfg.Opers, Password: cfg.Password, Accounts: cfg.Accounts, InviteTTL: cfg.InviteTTL, STS: cfg.STS})
 	for i := 0; i < cfg.Shards; i++ {
 		s.shards = append(s.shards, newShard(s, i))
 	}

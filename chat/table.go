@@ -73,7 +73,7 @@ func commandTable() map[string]*command {
 		"CS":           {handle: handleChanServ, minParams: 1, help: "CS <command> [<args>]\nShort for CHANSERV."},
 
 		// Operators (oper.go).
-		"OPER":      {handle: handleOper, minParams: 2, help: "OPER <name> <password>\nBecome an IRC operator."},
+		"OPER":      {handle: handleOper, minParams: 1, help: "OPER <name> [<password>]\nBecome an IRC operator (the password may be left out when the operator block names your client certificate and no password)."},
 		"KILL":      {handle: handleKill, minParams: 1, oper: true, help: "KILL <nick> [:<reason>]\nDisconnect a user."},
 		"WALLOPS":   {handle: handleWallops, minParams: 1, oper: true, help: "WALLOPS :<text>\nMessage every user with mode +w."},
 		"KLINE":     {handle: handleKline, minParams: 1, oper: true, help: "KLINE [<duration>] <user@host> [:<reason>]\nBan a user@host mask (duration like 30m, 2d; none = permanent)."},

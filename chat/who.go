@@ -243,6 +243,7 @@ func (s *Server) whoisReplies(o *op, t *user, views []channelView) {
 	if id.Account != "" {
 		r.numeric(codec.RPL_WHOISACCOUNT, id.Nick, id.Account, "is logged in as")
 	}
+	whoisSecure(r, t, id.Nick, self || me.Modes&UModeOper != 0)
 	if self || me.Modes&UModeOper != 0 {
 		r.numeric(codec.RPL_WHOISHOST, id.Nick, "is connecting from *@"+t.ip.String()+" "+t.ip.String())
 	}

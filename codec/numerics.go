@@ -78,6 +78,7 @@ const (
 	RPL_REHASHING       = "382"
 	RPL_TIME            = "391"
 	RPL_VISIBLEHOST     = "396"
+	RPL_WHOISSECURE     = "671"
 	RPL_HELPSTART       = "704"
 	RPL_HELPTXT         = "705"
 	RPL_ENDOFHELP       = "706"
@@ -117,6 +118,8 @@ const (
 	ERR_NOPRIVILEGES      = "481"
 	ERR_CHANOPRIVSNEEDED  = "482"
 	ERR_CANTKILLSERVER    = "483"
+	ERR_SECUREONLYCHAN    = "489" // +Z: TLS users only (UnrealIRCd, InspIRCd)
+	ERR_ALLMUSTSSL        = "490" // +Z refused: insecure members present (InspIRCd)
 	ERR_NOOPERHOST        = "491"
 	ERR_UMODEUNKNOWNFLAG  = "501"
 	ERR_USERSDONTMATCH    = "502"
