@@ -110,7 +110,9 @@ func (s *Server) authFailed(c *Client, account string, exists bool) {
 // enableAccounts offers SASL and account registration; SetStore calls it
 // when a store is given.
 func (s *Server) enableAccounts() {
-	s.saslMechs = []string{"PLAIN", "SCRAM-SHA-256"}
+	// EXTERNAL is listed on every connection, as ergo does: a client
+	// without a certificate is told so by 904.
+	s.saslMechs = []string{"PLAIN", "SCRAM-SHA-256", "EXTERNAL"}
 	for _, cp := range []Cap{CapSASL, CapAccountRegistration, CapPersistence} {
 		if !s.offers(cp) {
 			s.caps = append(s.caps, cp)

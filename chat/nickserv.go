@@ -23,6 +23,8 @@ func nickServCommands() map[string]serviceCommand {
 		"INFO": {handle: nsInfo, usage: "[<account>]", help: "Shows information about an account."},
 		"SET": {handle: nsSet, minArgs: 2, usage: "PASSWORD <new password> | ALWAYS-ON <on|off|default>",
 			help: "Changes the password of the account you are logged in to, or its always-on setting (stay in your channels with nothing connected)."},
+		"CERT": {handle: nsCert, minArgs: 1, usage: "ADD [<fingerprint>] | DEL <fingerprint> | LIST",
+			help: "Manages the client certificates that log in to your account with SASL EXTERNAL. ADD without a fingerprint adds the certificate of this connection; a fingerprint is its SHA-256 in hex. At most 16; a certificate logs in to one account only."},
 		"GHOST": {handle: nsGhost, minArgs: 1, usage: "<nick> [<password>]",
 			help: "Disconnects someone using a nick your account reserves (logged in, or with the account's password)."},
 	}

@@ -9,7 +9,8 @@ import (
 	"laird/kv"
 )
 
-// SASL (IRCv3 sasl 3.1/3.2) with PLAIN and SCRAM-SHA-256. The exchange
+// SASL (IRCv3 sasl 3.1/3.2) with PLAIN, SCRAM-SHA-256 and EXTERNAL (the
+// client certificate, certfp.go). The exchange
 // state lives on the client (loop-owned). A step that needs the disk or
 // bcrypt is offloaded as part of its op: lines the client sends meanwhile
 // (CAP END included) wait, so registration never overtakes an
@@ -76,6 +77,8 @@ func handleAuthenticate(o *op, m *codec.Message) {
 		s.saslPlain(o, payload)
 	case "SCRAM-SHA-256":
 		s.saslScram(o, sess, payload)
+	case "EXTERNAL":
+		s.saslExternal(o, sess, payload)
 	}
 }
 
@@ -91,7 +94,7 @@ func (s *Server) saslStart(o *op, mech string) {
 	}
 	mech = strings.ToUpper(mech)
 	switch mech {
-	case "PLAIN", "SCRAM-SHA-256":
+	case "PLAIN", "SCRAM-SHA-256", "EXTERNAL":
 	default:
 		r := o.replies()
 		r.numeric(codec.RPL_SASLMECHS, strings.Join(s.saslMechs, ","), "are available SASL mechanisms")

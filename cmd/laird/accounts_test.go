@@ -141,7 +141,7 @@ func TestSASLPlain(t *testing.T) {
 	c.saslPlain("nobody", "millet11")
 	c.expect(` 904 \* :`)
 	c.send("AUTHENTICATE FOO")
-	c.expect(`^:laird\.local 908 \* PLAIN,SCRAM-SHA-256 :are available SASL mechanisms$`)
+	c.expect(`^:laird\.local 908 \* PLAIN,SCRAM-SHA-256,EXTERNAL :are available SASL mechanisms$`)
 	c.expect(` 904 \* `)
 	c.send("AUTHENTICATE PLAIN")
 	c.expect(`^AUTHENTICATE \+$`)
