@@ -36,6 +36,7 @@ type Config struct {
 	Messages MessagesConfig `toml:"messages"`
 	Channels ChannelsConfig `toml:"channels"` // invites.go
 	Metadata MetadataConfig `toml:"metadata"`
+	STS      STSConfig      `toml:"sts"` // sts.go
 
 	// Listen are the [[listen]] blocks (listeners.go).
 	Listen []ListenConfig `toml:"listen"`
@@ -179,6 +180,7 @@ func defaultConfig() Config {
 		Messages: MessagesConfig{MultilineMaxBytes: 4096, MultilineMaxLines: 100},
 		Channels: defaultChannels(),
 		Metadata: MetadataConfig{MaxKeys: 20, MaxSubs: 50, MaxValueBytes: 300},
+		STS:      defaultSTS(),
 	}
 }
 
@@ -233,6 +235,9 @@ func validateConfig(cfg *Config, reg *perf.Registry) error {
 			return fmt.Errorf("metrics.listen %q: %w", l, err)
 		}
 	}
+	if err := cfg.STS.validate(); err != nil {
+		return err
+	}
 	if err := cfg.chatConfig("").Validate(); err != nil {
 		return err
 	}
@@ -284,6 +289,7 @@ func (cfg *Config) chatConfig(version string) chat.Config {
 		KnockInterval: cfg.Limits.KnockInterval.Duration,
 		Shards:        cfg.Server.Shards,
 		Opers:         cfg.Opers,
+		STS:           cfg.stsPolicy(),
 		Version:       version,
 		Accounts:      cfg.Accounts.chat(),
 		Messages: chat.MessagesConfig{

@@ -31,6 +31,7 @@ var reloadableKeys = []string{
 	"accounts.bcrypt_cost",
 	"accounts.always_on",
 	"channels.invite_ttl",
+	"sts",
 	// Reconfigure builds the whole guard from the file, so every option
 	// of [guard] applies but those that key its state (restartKeys).
 	"guard",

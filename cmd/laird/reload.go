@@ -148,7 +148,7 @@ func prepareChat(in *instance, cur, next *Config) (func(), []string, error) {
 	}
 	cc := next.chatConfig(version)
 	live := chat.Reloadable{MOTD: cc.MOTD, Opers: cc.Opers, Password: cc.Password, Accounts: cc.Accounts,
-		InviteTTL: cc.InviteTTL, Guard: g}
+		InviteTTL: cc.InviteTTL, STS: cc.STS, Guard: g}
 	return func() {
 		in.guard = g
 		in.irc.Reload(live)
