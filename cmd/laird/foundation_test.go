@@ -32,7 +32,7 @@ func TestWelcomeBurst(t *testing.T) {
 		}
 	}
 	all := " " + strings.Join(isupport, " ") + " "
-	for _, tok := range []string{"CASEMAPPING=rfc1459", "CHANTYPES=#&", "CHANMODES=beI,k,l,Cimnst", "PREFIX=(ov)@+",
+	for _, tok := range []string{"CASEMAPPING=rfc1459", "CHANTYPES=#&", "CHANMODES=beI,k,l,CZimnst", "PREFIX=(ov)@+",
 		"NICKLEN=30", "CHANNELLEN=64", "TOPICLEN=390", "MODES=4", "TARGMAX=", "LINELEN=512", "UTF8ONLY", "NETWORK=laird"} {
 		if !strings.Contains(all, " "+tok) {
 			t.Errorf("ISUPPORT lacks %s: %s", tok, all)
