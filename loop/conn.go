@@ -192,6 +192,7 @@ func (c *conn) Delay(until time.Time) {
 	if !c.delayed {
 		c.delayed = true
 		c.el.delayed = append(c.el.delayed, c)
+		c.el.fineTicks.Store(true)
 	}
 }
 

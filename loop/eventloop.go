@@ -29,6 +29,10 @@ type eventLoop struct {
 	ext       []func()
 	extSpare  []func()
 	scheduled atomic.Bool
+	// fineTicks: connections wait on the timer (el.delayed is not empty),
+	// so every tick must run here, not only the once-a-second scan. Set
+	// by the loop, read by the ticker.
+	fineTicks atomic.Bool
 	passTask  gnet.Runnable
 	stats     loopStats
 
@@ -42,7 +46,7 @@ type eventLoop struct {
 	// resumeAt.
 	delayed      []*conn
 	spareDelayed []*conn
-	ticks        int
+	lastScan     time.Time // last timeout scan
 	clock        time.Time      // time of the current callback
 	rec          *perf.Recorder // nil without monitoring
 }
@@ -222,16 +226,20 @@ func (el *eventLoop) recycleSegs(segs [][]byte) {
 
 // tick enforces the registration and ping timeouts on this loop's
 // connections and resumes delayed ones; it runs as a pass's function.
+// The ticker runs it every TickInterval while connections are delayed,
+// and once a second otherwise (scanTicks), so an idle server wakes its
+// loops once a second.
 func (el *eventLoop) tick() {
 	now := time.Now()
 	el.clock = now
 	el.resumeDelayed(now)
+	el.fineTicks.Store(len(el.delayed) > 0)
 	// Timeouts have second resolution: scan the connections once a second
 	// however fine the tick is.
-	el.ticks++
-	if el.ticks%int(max(1, time.Second/el.srv.cfg.TickInterval)) != 0 {
+	if now.Sub(el.lastScan) < time.Second-el.srv.cfg.TickInterval/2 {
 		return
 	}
+	el.lastScan = now
 	cfg := &el.srv.cfg
 	for c := range el.conns {
 		if c.closing {

@@ -38,6 +38,7 @@ type Server struct {
 	started  chan struct{}
 	stopped  chan struct{} // closed when the engine stopped (Serve returns)
 	stopping atomic.Bool
+	ticks    int // OnTick calls; the ticker goroutine only
 }
 
 // New returns a Server; SetChat must be called before Serve.
@@ -394,13 +395,20 @@ func (s *Server) OnTick() (time.Duration, gnet.Action) {
 	if s.stopping.Load() {
 		return s.cfg.TickInterval, gnet.None
 	}
+	s.ticks++
+	scan := s.ticks%s.scanTicks() == 0
 	n := int(s.nloops.Load())
 	for i := 0; i < n; i++ {
 		el := s.loops[i].Load()
-		el.runLater(el.tick)
+		if scan || el.fineTicks.Load() {
+			el.runLater(el.tick)
+		}
 	}
 	return s.cfg.TickInterval, gnet.None
 }
+
+// scanTicks is how many ticks make the second between timeout scans.
+func (s *Server) scanTicks() int { return int(max(1, time.Second/s.cfg.TickInterval)) }
 
 func addrIP(a net.Addr) netip.Addr {
 	if ta, ok := a.(*net.TCPAddr); ok {
