@@ -46,7 +46,7 @@ type eventLoop struct {
 	// resumeAt.
 	delayed      []*conn
 	spareDelayed []*conn
-	lastScan     time.Time // last timeout scan
+	lastScan     time.Time      // last timeout scan
 	clock        time.Time      // time of the current callback
 	rec          *perf.Recorder // nil without monitoring
 }

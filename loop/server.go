@@ -107,6 +107,9 @@ func (s *Server) Serve() error {
 		gnet.WithMulticore(true),
 		gnet.WithNumEventLoop(s.cfg.Loops),
 		gnet.WithReusePort(true),
+		// SO_REUSEADDR too: the sockets it accepts inherit it, so their
+		// TIME_WAIT after a close does not make checkFree refuse a restart.
+		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithTicker(true),
 		gnet.WithLogger(gnetLogger{s.log}),
