@@ -211,3 +211,36 @@ func TestShardFloodBounded(t *testing.T) {
 	}
 	t.Logf("peak queue depth %d", most)
 }
+
+// TestPingIsBarrierForDirectMessages: a direct message sent to a client
+// before that client's PING reached the server arrives before the PONG,
+// even while the shard that carries it is busy: the PONG is made by the
+// same shard, behind the message.
+func TestPingIsBarrierForDirectMessages(t *testing.T) {
+	w := newTestWorld(t, 2, 2)
+	a := w.connect("a", true)
+	b := w.connect("b", true)
+	id := w.srv.shardOf(w.srv.cm.Fold("b"))
+	release := make(chan struct{})
+	running := make(chan struct{})
+	var once sync.Once
+	unblock := func() { once.Do(func() { close(release) }) }
+	t.Cleanup(unblock)
+	w.srv.post(id, func(*shard, *batch) { close(running); <-release })
+	<-running
+	w.send(a, "PRIVMSG b :hello")
+	for deadline := time.Now().Add(5 * time.Second); w.srv.shards[id].queueLen() == 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("the PRIVMSG never reached b's shard")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	w.send(b, "PING :sync")
+	time.Sleep(20 * time.Millisecond)
+	unblock()
+	w.waitFor(b, "PONG laird.local :sync")
+	out := b.text()
+	if h, p := strings.Index(out, "PRIVMSG b :hello"), strings.Index(out, "PONG laird.local :sync"); h < 0 || h > p {
+		t.Fatalf("PONG overtook a message sent before the PING:\n%s", out)
+	}
+}

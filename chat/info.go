@@ -111,11 +111,27 @@ func handleInfo(o *op, m *codec.Message) {
 	o.reply(r)
 }
 
+// handlePing answers PING. A registered client's PONG is made by the
+// shard that owns its nick, the shard every direct message to that nick
+// passes through: a PING is then a barrier, and a message sent to the
+// client before the PING reached the server arrives before the PONG
+// (clients and test suites sync on PING). The shard posts the PONG behind
+// the deliveries it made, through the same mailbox.
 func handlePing(o *op, m *codec.Message) {
 	s, c := o.s, o.c
-	r := c.replies()
-	r.cmd(s.name, "PONG", true, s.name, string(m.Param(0)))
-	o.reply(r)
+	token := string(m.Param(0))
+	pong := func(c *Client) {
+		r := c.replies()
+		r.cmd(s.name, "PONG", true, s.name, token)
+		o.reply(r)
+	}
+	if !c.Registered() {
+		pong(c)
+		return
+	}
+	o.toShard(s.shardOf(s.cm.Fold(c.Nick())), func(sh *shard, b *batch) {
+		b.call(c, pong)
+	})
 }
 
 func handlePong(o *op, m *codec.Message) {
