@@ -31,8 +31,9 @@ func handleRegister(o *op, m *codec.Message) {
 		return
 	case nick == "*" && c.refusedNick != "" && (name == "*" || s.cm.Equal(name, c.refusedNick)):
 		// The nick asked for is held by someone online: an account cannot
-		// be registered out from under them. Ergo's code for this case.
-		fail("USERNAME_EXISTS", c.refusedNick, "Nick "+c.refusedNick+" is in use by someone else; choose another nick first")
+		// be registered out from under them (ACCOUNT_EXISTS, as the spec and
+		// irctest have it).
+		fail("ACCOUNT_EXISTS", c.refusedNick, "Nick "+c.refusedNick+" is in use by someone else; choose another nick first")
 		return
 	case nick == "*":
 		fail("NEED_NICK", "*", "Send NICK before REGISTER")

@@ -61,7 +61,7 @@ func TestRegisterBeforeConnect(t *testing.T) {
 	e.send("NICK carol")
 	e.expect(` 433 \* carol :`)
 	e.send("REGISTER * * sesame11")
-	e.expect(`FAIL REGISTER USERNAME_EXISTS carol :`)
+	e.expect(`FAIL REGISTER ACCOUNT_EXISTS carol :`)
 	e.send("NICK erin")
 	e.send("REGISTER * * sesame11")
 	e.expect(`^:laird\.local REGISTER SUCCESS erin :`)
