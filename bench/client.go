@@ -30,6 +30,8 @@ type ClientConfig struct {
 	Caps []string
 	// Timeout bounds dialing plus registration. Default 30 s.
 	Timeout time.Duration
+	// Transport is how to reach Addr; the zero value is plain TCP.
+	Transport Transport
 }
 
 // Client is one IRC connection. After Register returns, exactly one reader goroutine
@@ -46,7 +48,8 @@ type Client struct {
 	// Offered holds the capabilities the server listed in CAP LS.
 	Offered map[string]string
 
-	conn    *net.TCPConn
+	conn    net.Conn     // what lines are read from and written to (TCP, TLS or WebSocket)
+	tcp     *net.TCPConn // the socket under conn
 	br      *bufio.Reader
 	wmu     sync.Mutex
 	handler atomic.Pointer[Handler]
@@ -68,21 +71,19 @@ func Register(ctx context.Context, id int, cfg ClientConfig) (*Client, error) {
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
 	}
-	d := net.Dialer{Deadline: deadline}
-	nc, err := d.DialContext(ctx, "tcp", cfg.Addr)
+	nc, tc, err := cfg.Transport.dial(ctx, cfg.Addr, deadline)
 	if err != nil {
-		return nil, fmt.Errorf("dial %s: %w", cfg.Addr, err)
+		return nil, err
 	}
-	tc := nc.(*net.TCPConn)
-	_ = tc.SetNoDelay(true)
 	c := &Client{
 		ID:       id,
 		Nick:     cfg.Nick,
 		ISupport: map[string]string{},
 		Caps:     map[string]bool{},
 		Offered:  map[string]string{},
-		conn:     tc,
-		br:       bufio.NewReaderSize(tc, 4096),
+		conn:     nc,
+		tcp:      tc,
+		br:       bufio.NewReaderSize(nc, 4096),
 		done:     make(chan struct{}),
 	}
 	_ = tc.SetDeadline(deadline)
@@ -293,6 +294,6 @@ func (c *Client) Close() {
 }
 
 func (c *Client) abort() {
-	_ = c.conn.SetLinger(0)
+	_ = c.tcp.SetLinger(0)
 	_ = c.conn.Close()
 }

@@ -47,6 +47,21 @@
 // unprivileged user irc, ngircd drops to it itself. Each runs behind prlimit (open files)
 // and, when pinned, taskset; both exec, so the PID measured is the server's.
 //
+// # Transports
+//
+// A Client reaches the server over plain TCP, TLS or the IRCv3 WebSocket transport
+// (transport.go: Transport, and wsConn, which turns text frames into lines both ways).
+// Laird runs under the benchmark with a TLS and a WebSocket listener besides the plain
+// one (listeners.go, a certificate generated per run), which Instance.Transports and
+// Target.Transports name. The transport scenario runs the connect and fanout scenarios
+// over each transport against one instance and reports registrations/s and server CPU
+// per delivery of TLS and WebSocket as ratios to plain TCP in the same run; both are
+// measured at saturation, so a transport that also costs the generator more gets
+// smaller batches per flush, and part of its ratio is that. The handshakes scenario
+// measures chat latency (paceChat, shared with the chat scenario) without, then with,
+// a steady rate of full TLS handshakes arriving at the TLS listener. Servers without
+// those listeners (the peers, attached ones) skip both.
+//
 // # Suite, results and regressions
 //
 // RunSuite repeats each scenario against a fresh server instance per run (Laird, InspIRCd,

@@ -30,10 +30,10 @@ func runTag() string {
 
 var tagCounter atomic.Uint64
 
-// connectAll registers n clients with at most parallel registrations in flight and starts
-// their readers. Client i gets nick nm.nick(i). On error every client already connected is
+// connectAll registers n clients at t.Addr over t.Transport with at most parallel
+// registrations in flight and starts their readers. Client i gets nick nm.nick(i). On error every client already connected is
 // closed. onRegistered, when set, sees each client right after its 001.
-func connectAll(ctx context.Context, addr string, nm names, n, parallel int, caps []string,
+func connectAll(ctx context.Context, t Target, nm names, n, parallel int, caps []string,
 	onRegistered func(*Client)) ([]*Client, error) {
 	if parallel <= 0 {
 		parallel = 1
@@ -52,7 +52,7 @@ func connectAll(ctx context.Context, addr string, nm names, n, parallel int, cap
 				if i >= n || ctx.Err() != nil {
 					return
 				}
-				c, err := Register(ctx, i, ClientConfig{Addr: addr, Nick: nm.nick(i), Caps: caps})
+				c, err := Register(ctx, i, ClientConfig{Addr: t.Addr, Transport: t.Transport, Nick: nm.nick(i), Caps: caps})
 				if err != nil {
 					errOnce.Do(func() { firstErr = err; cancel() })
 					return

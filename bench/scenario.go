@@ -14,6 +14,12 @@ import (
 // Target is the server a scenario runs against.
 type Target struct {
 	Addr string // host:port, always a loopback address in this project
+	// Transport is how clients reach Addr; the zero value is plain TCP. The transport
+	// scenario sets it to run the connect and fanout scenarios over TLS and WebSocket.
+	Transport Transport
+	// Transports lists the server's other listeners (host:port) by transport name
+	// (TransportTLS, TransportWS); nil when it has none, as for the peers.
+	Transports map[string]string
 	// PID of the server process, for CPU and RSS from /proc; 0 when unknown, in which case
 	// figures that need it are left out.
 	PID int
@@ -105,7 +111,7 @@ func IsSkip(err error) (string, bool) {
 var ErrIncomplete = errors.New("bench: not every expected message arrived in time")
 
 // Registry of scenario names, in suite order.
-var scenarioNames = []string{"connect", "idle", "fanout", "chat", "history", "offline", "disconnect"}
+var scenarioNames = []string{"connect", "idle", "fanout", "chat", "history", "offline", "disconnect", "transport", "handshakes"}
 
 // ScenarioNames lists every scenario in the order the suite runs them.
 func ScenarioNames() []string { return append([]string(nil), scenarioNames...) }
@@ -120,6 +126,8 @@ type Sizes struct {
 	History    HistoryConfig
 	Offline    OfflineConfig
 	Disconnect DisconnectConfig
+	Transport  TransportConfig
+	Handshakes HandshakesConfig
 }
 
 // DefaultSizes returns the default suite's sizes.
@@ -132,6 +140,9 @@ func DefaultSizes() Sizes {
 		History:    HistoryConfig{Channels: 10, Prefill: 300, Limit: 100, Queriers: 8, WriteRate: 20, Duration: 5 * time.Second, MaxQueries: 200_000},
 		Offline:    OfflineConfig{Conversations: 20, PerConversation: 50, Logins: 5},
 		Disconnect: DisconnectConfig{Clients: 5000, Room: 10, Parallel: 500, Settle: 10 * time.Second},
+		Transport:  DefaultTransportConfig(),
+		Handshakes: HandshakesConfig{Rate: 200, InFlight: 256,
+			Chat: ChatConfig{Clients: 500, Room: 10, Rate: 2, Duration: 5 * time.Second, Pacers: 4, Payload: 64, Parallel: 100}},
 	}
 }
 
@@ -145,6 +156,8 @@ func (s *Sizes) RegisterFlags(fs *flag.FlagSet) {
 	s.History.registerFlags(fs)
 	s.Offline.registerFlags(fs)
 	s.Disconnect.registerFlags(fs)
+	s.Transport.registerFlags(fs)
+	s.Handshakes.registerFlags(fs)
 }
 
 // Scenario returns the scenario called name, configured from s.
@@ -164,6 +177,10 @@ func (s *Sizes) Scenario(name string) (Scenario, error) {
 		return &offlineScenario{cfg: s.Offline}, nil
 	case "disconnect":
 		return &disconnectScenario{cfg: s.Disconnect}, nil
+	case "transport":
+		return &transportScenario{cfg: s.Transport}, nil
+	case "handshakes":
+		return &handshakesScenario{cfg: s.Handshakes}, nil
 	}
 	return nil, fmt.Errorf("bench: unknown scenario %q (have %v)", name, scenarioNames)
 }

@@ -63,7 +63,6 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 	if cfg.Clients < 2 || cfg.Room < 2 || cfg.Rate <= 0 || cfg.Duration <= 0 {
 		return nil, fmt.Errorf("chat: need clients>=2, room>=2, rate>0, duration>0")
 	}
-	pacers := max(1, min(cfg.Pacers, cfg.Clients))
 	m := &meter{pid: t.PID}
 	nm := names{tag: runTag()}
 	clients, err := setupRooms(ctx, t, m, nm, cfg.Clients, cfg.Room, cfg.Parallel)
@@ -71,17 +70,58 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 		return nil, fmt.Errorf("chat: %w", err)
 	}
 	defer closeAll(clients)
+	r, err := paceChat(ctx, m, "chat", clients, cfg, nm)
+	if err != nil {
+		return nil, err
+	}
+	h := r.rec.Merged()
+	res := &RunResult{Phases: m.phases, Series: r.series, latency: h, Figures: map[string]float64{
+		"latency_p50_ms":       ms(h.ValueAtQuantile(50)),
+		"latency_p90_ms":       ms(h.ValueAtQuantile(90)),
+		"latency_p99_ms":       ms(h.ValueAtQuantile(99)),
+		"latency_p999_ms":      ms(h.ValueAtQuantile(99.9)),
+		"latency_max_ms":       ms(h.Max()),
+		"deliveries_per_s":     float64(r.delivered) / cfg.Duration.Seconds(),
+		"completeness":         ratio(r.delivered, r.expected),
+		"open_loop_p99_ms":     ms(r.open.Merged().ValueAtQuantile(99)),
+		"open_loop_p999_ms":    ms(r.open.Merged().ValueAtQuantile(99.9)),
+		"generator_lag_p99_ms": ms(r.lag.Merged().ValueAtQuantile(99)),
+	}}
+	if cpu, ok := serverCPU(r.phase); ok && r.delivered > 0 {
+		res.Figures["server_cpu_us_per_delivery"] = float64(cpu) / 1e3 / float64(r.delivered)
+	}
+	res.Notes = append(res.Notes, fmt.Sprintf("sent %d messages, delivered %d of %d", r.sent, r.delivered, r.expected))
+	if !r.drained {
+		return res, ErrIncomplete
+	}
+	return res, nil
+}
+
+// chatRound is what one paced round of chat measured.
+type chatRound struct {
+	// rec measures the server: from the write to the socket to the read. open adds how
+	// late the write was against the schedule: the latency an open-loop client would see,
+	// which also exposes a sender held back by a server that stopped reading. lag is the
+	// generator's lateness alone.
+	rec, open, lag            *recorder
+	sent, expected, delivered int64
+	drained                   bool // every expected delivery arrived
+	phase                     Phase
+	series                    []Sample
+}
+
+// paceChat makes every client of clients (client i in room i/cfg.Room, joined) send
+// cfg.Rate messages per second to its room for cfg.Duration, open loop, measured as
+// phase name of m, then waits (10 s at most) for the deliveries. It replaces the
+// clients' handlers.
+func paceChat(ctx context.Context, m *meter, name string, clients []*Client, cfg ChatConfig, nm names) (*chatRound, error) {
+	pacers := max(1, min(cfg.Pacers, len(clients)))
 	// recipients of a message from client i: the others in its room (the last room may be short).
 	recipients := func(i int) int64 {
 		room := i / cfg.Room
-		return int64(min(cfg.Clients, (room+1)*cfg.Room)-room*cfg.Room) - 1
+		return int64(min(len(clients), (room+1)*cfg.Room)-room*cfg.Room) - 1
 	}
-
-	// rec measures the server: from the write to the socket to the read. open adds how
-	// late the write was against the schedule: the latency an open-loop client would see,
-	// which also exposes a sender held back by a server that stopped reading.
-	rec, open := newRecorder(16), newRecorder(16)
-	lag := newRecorder(pacers)
+	r := &chatRound{rec: newRecorder(16), open: newRecorder(16), lag: newRecorder(pacers)}
 	for _, c := range clients {
 		c.SetHandler(func(c *Client, l *Line) {
 			if !l.Is("PRIVMSG") {
@@ -89,14 +129,14 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 			}
 			if mk, err := ParseMarker(l.Last()); err == nil {
 				d := now() - mk.SentNs
-				rec.Record(c.ID, d)
-				open.Record(c.ID, d+mk.LagNs)
+				r.rec.Record(c.ID, d)
+				r.open.Record(c.ID, d+mk.LagNs)
 			}
 		})
 	}
 
-	p := m.begin("chat")
-	smp := startSampler(100*time.Millisecond, rec.Count)
+	p := m.begin(name)
+	smp := startSampler(100*time.Millisecond, r.rec.Count)
 	var expected, sent atomic.Int64
 	start := now() + int64(10*time.Millisecond)
 	errs := make(chan error, pacers)
@@ -130,9 +170,9 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 				at := now()
 				late := max(0, at-due)
 				buf = AppendMarker(buf[:0], nm.channel(c.ID/cfg.Room), Marker{Sender: c.ID, Seq: k, SentNs: at, LagNs: late}, cfg.Payload)
-				lag.Record(g, late)
+				r.lag.Record(g, late)
 				if err := c.Send(buf); err != nil {
-					errs <- fmt.Errorf("chat: client %d: %w", c.ID, err)
+					errs <- fmt.Errorf("%s: client %d: %w", name, c.ID, err)
 					return
 				}
 				sent.Add(1)
@@ -141,35 +181,15 @@ func (s *chatScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 		})
 	}
 	wg.Wait()
-	drained := waitUntil(ctx, time.Now().Add(10*time.Second), 5*time.Millisecond, func() bool {
-		return rec.Count() >= expected.Load()
+	r.drained = waitUntil(ctx, time.Now().Add(10*time.Second), 5*time.Millisecond, func() bool {
+		return r.rec.Count() >= expected.Load()
 	})
-	series := smp.Stop()
-	ph := m.end(p)
+	r.series = smp.Stop()
+	r.phase = m.end(p)
 	close(errs)
 	if err := <-errs; err != nil {
 		return nil, err
 	}
-	delivered := rec.Count()
-	h := rec.Merged()
-	res := &RunResult{Phases: m.phases, Series: series, latency: h, Figures: map[string]float64{
-		"latency_p50_ms":       ms(h.ValueAtQuantile(50)),
-		"latency_p90_ms":       ms(h.ValueAtQuantile(90)),
-		"latency_p99_ms":       ms(h.ValueAtQuantile(99)),
-		"latency_p999_ms":      ms(h.ValueAtQuantile(99.9)),
-		"latency_max_ms":       ms(h.Max()),
-		"deliveries_per_s":     float64(delivered) / cfg.Duration.Seconds(),
-		"completeness":         ratio(delivered, expected.Load()),
-		"open_loop_p99_ms":     ms(open.Merged().ValueAtQuantile(99)),
-		"open_loop_p999_ms":    ms(open.Merged().ValueAtQuantile(99.9)),
-		"generator_lag_p99_ms": ms(lag.Merged().ValueAtQuantile(99)),
-	}}
-	if cpu, ok := serverCPU(ph); ok && delivered > 0 {
-		res.Figures["server_cpu_us_per_delivery"] = float64(cpu) / 1e3 / float64(delivered)
-	}
-	res.Notes = append(res.Notes, fmt.Sprintf("sent %d messages, delivered %d of %d", sent.Load(), delivered, expected.Load()))
-	if !drained {
-		return res, ErrIncomplete
-	}
-	return res, nil
+	r.sent, r.expected, r.delivered = sent.Load(), expected.Load(), r.rec.Count()
+	return r, nil
 }

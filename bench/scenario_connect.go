@@ -53,7 +53,7 @@ func (s *connectScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 	m := &meter{pid: t.PID}
 	rec := newRecorder(8)
 	p := m.begin("register")
-	clients, err := connectAll(ctx, t.Addr, nm, cfg.Clients, cfg.Parallel, nil, func(c *Client) {
+	clients, err := connectAll(ctx, t, nm, cfg.Clients, cfg.Parallel, nil, func(c *Client) {
 		rec.Record(c.ID, int64(c.Dial001))
 	})
 	reg := m.end(p)

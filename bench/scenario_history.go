@@ -131,7 +131,7 @@ func (s *historyScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 	m := &meter{pid: t.PID}
 	nm := names{tag: runTag()}
 	p := m.begin("connect")
-	queriers, err := connectAll(ctx, t.Addr, names{tag: nm.tag + "q"}, cfg.Queriers, 8, historyCaps, nil)
+	queriers, err := connectAll(ctx, t, names{tag: nm.tag + "q"}, cfg.Queriers, 8, historyCaps, nil)
 	m.end(p)
 	if err != nil {
 		return nil, fmt.Errorf("history: %w", err)

@@ -81,7 +81,7 @@ func setupRooms(ctx context.Context, t Target, m *meter, nm names, n, room, para
 		return nil, fmt.Errorf("clients and room must be positive")
 	}
 	p := m.begin("connect")
-	clients, err := connectAll(ctx, t.Addr, nm, n, parallel, nil, nil)
+	clients, err := connectAll(ctx, t, nm, n, parallel, nil, nil)
 	m.end(p)
 	if err != nil {
 		return nil, err

@@ -68,7 +68,7 @@ func (s *offlineScenario) Run(ctx context.Context, t Target) (*RunResult, error)
 	if err != nil {
 		return nil, err
 	}
-	senders, err := connectAll(ctx, t.Addr, nm, cfg.Conversations, 8, nil, nil)
+	senders, err := connectAll(ctx, t, nm, cfg.Conversations, 8, nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("offline: senders: %w", err)
 	}

@@ -17,6 +17,12 @@ func smallSizes() Sizes {
 		History:    HistoryConfig{Channels: 2, Prefill: 60, Limit: 20, Queriers: 2, WriteRate: 20, Duration: 300 * time.Millisecond, MaxQueries: 200},
 		Offline:    OfflineConfig{Conversations: 3, PerConversation: 5, Logins: 2},
 		Disconnect: DisconnectConfig{Clients: 40, Room: 5, Parallel: 16, Settle: 5 * time.Second},
+		Transport: TransportConfig{
+			Connect: ConnectConfig{Clients: 20, Parallel: 8, Room: 5},
+			Fanout:  FanoutConfig{Channels: 2, Members: 5, Senders: 1, Messages: 50, Window: 8, Payload: 16, Duration: 10 * time.Second, Parallel: 8},
+		},
+		Handshakes: HandshakesConfig{Rate: 40, InFlight: 16,
+			Chat: ChatConfig{Clients: 10, Room: 5, Rate: 20, Duration: 500 * time.Millisecond, Pacers: 2, Payload: 16, Parallel: 8}},
 	}
 }
 
@@ -45,6 +51,17 @@ func TestScenariosAgainstFakeServer(t *testing.T) {
 	sizes := smallSizes()
 	for _, name := range ScenarioNames() {
 		t.Run(name, func(t *testing.T) {
+			if name == "transport" || name == "handshakes" {
+				// The fake serves plain TCP only; cmd/laird's TestBenchTransportScenarios
+				// runs these against laird's TLS and WebSocket listeners.
+				sc, _ := sizes.Scenario(name)
+				if _, err := sc.Run(context.Background(), Target{Addr: srv.addr()}); err == nil {
+					t.Errorf("%s ran against a server without TLS and WebSocket listeners", name)
+				} else if _, ok := IsSkip(err); !ok {
+					t.Errorf("%s against a plain-only server: %v, want a SkipError", name, err)
+				}
+				return
+			}
 			if name == "offline" {
 				// The fake has no accounts; cmd/laird's TestBenchOfflineScenario
 				// runs this one against laird.

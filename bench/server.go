@@ -25,11 +25,14 @@ type Server interface {
 
 // Instance is one running server. Stop ends it (for attached servers it does nothing).
 type Instance struct {
-	Addr    string
-	PID     int
-	Version string
-	LogPath string // where the server's output went, for diagnosis
-	stop    func() error
+	Addr string
+	// Transports are the instance's other listeners by transport name (TransportTLS,
+	// TransportWS), for the transport and handshakes scenarios; nil when none.
+	Transports map[string]string
+	PID        int
+	Version    string
+	LogPath    string // where the server's output went, for diagnosis
+	stop       func() error
 }
 
 // Stop ends the instance and removes its temporary files.
@@ -109,9 +112,16 @@ func (l *Laird) Start(ctx context.Context) (*Instance, error) {
 		return nil, err
 	}
 	conf := l.ConfigFile
+	var transports map[string]string
 	if conf == "" {
+		listeners, tr, err := benchListeners(dir)
+		if err != nil {
+			os.RemoveAll(dir)
+			return nil, fmt.Errorf("laird: %w", err)
+		}
+		transports = tr
 		conf = filepath.Join(dir, "laird-bench.toml")
-		if err := os.WriteFile(conf, []byte(LairdBenchConfig), 0o644); err != nil {
+		if err := os.WriteFile(conf, []byte(LairdBenchConfig+listeners), 0o644); err != nil {
 			os.RemoveAll(dir)
 			return nil, fmt.Errorf("laird: %w", err)
 		}
@@ -122,6 +132,7 @@ func (l *Laird) Start(ctx context.Context) (*Instance, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("laird: %w", err)
 	}
+	inst.Transports = transports
 	return inst, nil
 }
 

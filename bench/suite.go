@@ -98,7 +98,7 @@ func runOnce(ctx context.Context, sc Scenario, srv Server, log *slog.Logger) (*R
 			log.Warn("stop server", "server", srv.Name(), "err", err)
 		}
 	}()
-	res, err := sc.Run(ctx, Target{Addr: inst.Addr, PID: inst.PID, Log: log})
+	res, err := sc.Run(ctx, Target{Addr: inst.Addr, Transports: inst.Transports, PID: inst.PID, Log: log})
 	if res != nil && len(res.Phases) > 0 {
 		// The last phase is the measured one in every scenario.
 		if ph := res.Phases[len(res.Phases)-1]; ph.OtherCPUMs >= 0 && ph.WallMs > 0 {
