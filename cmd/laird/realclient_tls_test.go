@@ -5,8 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/hex"
 	"encoding/pem"
 	"math/big"
 	"net"
@@ -276,4 +279,64 @@ func TestOpenSSLProtocolVersions(t *testing.T) {
 			t.Errorf("IRC over openssl s_client: no %q in:\n%s", want, out)
 		}
 	}
+}
+
+// TestWeechatSASLExternal: an account adds the test client certificate's
+// fingerprint with NickServ CERT ADD, over TLS with that certificate; then
+// weechat, presenting the certificate, logs in to the account with SASL
+// EXTERNAL (disconnecting on failure) and joins a channel, where a plain
+// TCP client sees it as logged in.
+func TestWeechatSASLExternal(t *testing.T) {
+	requireTools(t, "weechat-headless")
+	pki := newTestPKI(t)
+	ts, tlsAddr := startTLSTestServer(t, pki, fastAccounts)
+	ts.registerAccount("certuser", "sesame11").quit()
+
+	// Over TLS with the client certificate: identify, then CERT ADD
+	// without a fingerprint adds this connection's.
+	pair, err := tls.LoadX509KeyPair(pki.clientCert, pki.clientKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := &tls.Config{RootCAs: x509.NewCertPool(), ServerName: "127.0.0.1", Certificates: []tls.Certificate{pair}}
+	ca, _ := os.ReadFile(pki.caFile)
+	conf.RootCAs.AppendCertsFromPEM(ca)
+	conn, err := tls.Dial("tcp", tlsAddr, conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	adder := wrapConn(t, conn, "adder")
+	adder.register("adder")
+	adder.send("PRIVMSG NickServ :IDENTIFY certuser sesame11")
+	adder.expect(` 900 adder \S+ certuser `)
+	sum := sha256.Sum256(pki.clientDER)
+	fp := hex.EncodeToString(sum[:])
+	adder.send("PRIVMSG NickServ :CERT ADD")
+	adder.expect(`NOTICE adder :Certificate fingerprint ` + fp + ` added to account certuser`)
+	adder.send("QUIT")
+	adder.expectClosed()
+
+	plain := ts.dial("plain")
+	plain.register("plain")
+	plain.send("JOIN #ext")
+	plain.expect(` 366 plain #ext `)
+	w := startWeechat(t, weechatTLSServer(tlsAddr, pki.caFile, "weeext",
+		"set irc.server.laird.ssl_cert "+pki.clientPEM,
+		"set irc.server.laird.sasl_mechanism external",
+		"set irc.server.laird.sasl_fail disconnect",
+		"set irc.server.laird.autojoin #ext")...)
+	plain.expectWithin(`^:weeext!\S+ JOIN #ext`, 15*time.Second)
+	if l := w.log("irc.server.laird"); !strings.Contains(l, "SASL authentication successful") {
+		t.Fatalf("weechat did not report a SASL success:\n%s", l)
+	}
+	plain.send("WHOIS weeext")
+	plain.expect(` 330 plain weeext certuser :is logged in as$`)
+	plain.expect(` 671 plain weeext :is using a secure connection`)
+	// The FIFO names the channel's buffer, which weechat opens on its JOIN.
+	eventually(t, 10*time.Second, "weechat to open #ext", func() (bool, string) {
+		l := w.log("irc.laird.#ext")
+		return strings.Contains(l, "has joined #ext"), l
+	})
+	w.command("irc.laird.#ext", "logged in by certificate")
+	plain.expectWithin(`^:weeext!\S+ PRIVMSG #ext :logged in by certificate$`, 10*time.Second)
 }
