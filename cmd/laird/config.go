@@ -98,6 +98,13 @@ type StoreConfig struct {
 	// an offline message counts as unread (it stays in history).
 	OfflineMaxMessages int      `toml:"offline_max_messages"`
 	OfflineMaxAge      duration `toml:"offline_max_age"`
+	// SeparateHistory keeps message history in its own Pebble instance
+	// (data/history), so that flushing and compacting history never
+	// holds up accounts, channels and bans; HistoryMemTableMB sizes its
+	// memtable (0: Pebble's default). Changing it moves history at the
+	// next start.
+	SeparateHistory   bool  `toml:"separate_history"`
+	HistoryMemTableMB int64 `toml:"history_memtable_mb"`
 }
 
 type MetricsConfig struct {
@@ -244,6 +251,9 @@ func validateConfig(cfg *Config, reg *perf.Registry) error {
 	if ch := cfg.Channels; ch.InviteTTL.Duration <= 0 || ch.MaxInvitesPerAccount < 1 || ch.MaxInvitesPerChannel < 1 {
 		return fmt.Errorf("channels.invite_ttl %v, max_invites_per_account %d and max_invites_per_channel %d: each must be positive",
 			ch.InviteTTL.Duration, ch.MaxInvitesPerAccount, ch.MaxInvitesPerChannel)
+	}
+	if mb := cfg.Store.HistoryMemTableMB; mb < 0 || mb > 1024 {
+		return fmt.Errorf("store.history_memtable_mb %d: must be between 0 (Pebble's default) and 1024", mb)
 	}
 	if cfg.Store.OfflineMaxMessages < 1 || cfg.Store.OfflineMaxAge.Duration <= 0 {
 		return fmt.Errorf("store.offline_max_messages %d and store.offline_max_age %v: both must be positive",

@@ -119,6 +119,9 @@ func start(cfg Config, log *slog.Logger) (*instance, error) {
 		MetadataMaxValueBytes: cfg.Metadata.MaxValueBytes,
 		OfflineMaxMessages:    cfg.Store.OfflineMaxMessages,
 		OfflineMaxAge:         cfg.Store.OfflineMaxAge.Duration,
+
+		SeparateHistory:     cfg.Store.SeparateHistory,
+		HistoryMemTableSize: cfg.Store.HistoryMemTableMB << 20,
 	}, log)
 	if err != nil {
 		return nil, fmt.Errorf("store: %w", err)
