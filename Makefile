@@ -61,11 +61,11 @@ bench: build
 bench-baseline: build
 	./bin/laird-bench baseline -gobench $(BENCH_GO_PKGS)
 
-# laird and InspIRCd (from Debian, run as user irc) side by side.
+# laird, InspIRCd and ngircd (from Debian, run as user irc) side by side.
 bench-compare: build
-	@command -v inspircd >/dev/null 2>&1 || [ -x /usr/sbin/inspircd ] || \
-	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq inspircd)
-	./bin/laird-bench compare -peers inspircd
+	@{ [ -x /usr/sbin/inspircd ] && [ -x /usr/sbin/ngircd ]; } || \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq inspircd ngircd)
+	./bin/laird-bench compare -peers inspircd,ngircd
 
 # Go micro-benchmarks of the hot paths.
 bench-go:
