@@ -134,7 +134,7 @@ type Sizes struct {
 func DefaultSizes() Sizes {
 	return Sizes{
 		Connect:    ConnectConfig{Clients: 1000, Parallel: 64, Room: 10},
-		Idle:       IdleConfig{Clients: 5000, Room: 10, Hold: 10 * time.Second, Parallel: 500},
+		Idle:       IdleConfig{Clients: 5000, Room: 10, Settle: 5 * time.Second, Hold: 10 * time.Second, Parallel: 500},
 		Fanout:     FanoutConfig{Channels: 10, Members: 100, Senders: 1, Messages: 2000, Window: 32, Payload: 64, Duration: 15 * time.Second, Parallel: 500},
 		Chat:       ChatConfig{Clients: 1000, Room: 10, Rate: 2, Duration: 10 * time.Second, Pacers: 4, Payload: 64, Parallel: 500},
 		History:    HistoryConfig{Channels: 10, Prefill: 300, Limit: 100, Queriers: 8, WriteRate: 20, Duration: 5 * time.Second, MaxQueries: 200_000},

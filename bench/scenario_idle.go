@@ -8,10 +8,13 @@ import (
 )
 
 // IdleConfig sizes the idle scenario: Clients registered in channels of Room members,
-// held for Hold while they only answer PING.
+// left alone for Settle (the server finishes what the registrations started: a garbage
+// collection, a store flush) and then held for Hold, the measured phase, while they only
+// answer PING.
 type IdleConfig struct {
 	Clients  int
 	Room     int
+	Settle   time.Duration
 	Hold     time.Duration
 	Parallel int
 }
@@ -19,7 +22,8 @@ type IdleConfig struct {
 func (c *IdleConfig) registerFlags(fs *flag.FlagSet) {
 	fs.IntVar(&c.Clients, "idle.clients", c.Clients, "idle: registered clients held")
 	fs.IntVar(&c.Room, "idle.room", c.Room, "idle: members per channel")
-	fs.DurationVar(&c.Hold, "idle.hold", c.Hold, "idle: how long the clients stay idle")
+	fs.DurationVar(&c.Settle, "idle.settle", c.Settle, "idle: wait after setting up, before the measured hold")
+	fs.DurationVar(&c.Hold, "idle.hold", c.Hold, "idle: how long the clients stay idle (measured)")
 	fs.IntVar(&c.Parallel, "idle.parallel", c.Parallel, "idle: registrations in flight while setting up")
 }
 
@@ -29,7 +33,7 @@ func (s *idleScenario) Name() string         { return "idle" }
 func (s *idleScenario) LatencyLabel() string { return "" }
 
 func (s *idleScenario) Params() map[string]any {
-	return map[string]any{"clients": s.cfg.Clients, "room": s.cfg.Room, "hold_s": s.cfg.Hold.Seconds()}
+	return map[string]any{"clients": s.cfg.Clients, "room": s.cfg.Room, "settle_s": s.cfg.Settle.Seconds(), "hold_s": s.cfg.Hold.Seconds()}
 }
 
 func (s *idleScenario) Figures() []FigureSpec {
@@ -47,7 +51,14 @@ func (s *idleScenario) Run(ctx context.Context, t Target) (*RunResult, error) {
 		return nil, fmt.Errorf("idle: %w", err)
 	}
 	defer closeAll(clients)
-	p := m.begin("hold")
+	p := m.begin("settle")
+	select {
+	case <-time.After(cfg.Settle):
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	m.end(p)
+	p = m.begin("hold")
 	select {
 	case <-time.After(cfg.Hold):
 	case <-ctx.Done():
