@@ -1,6 +1,7 @@
 package loop
 
 import (
+	"bytes"
 	"net/netip"
 	"time"
 
@@ -138,16 +139,14 @@ func (c *conn) flush() {
 }
 
 func countLines(segs [][]byte) uint64 {
-	n := uint64(0)
+	n := 0
 	for _, s := range segs {
-		for _, b := range s {
-			if b == '\n' {
-				n++
-			}
-		}
+		n += bytes.Count(s, newline) // vectorised; a byte loop was a visible share of fan-out CPU
 	}
-	return n
+	return uint64(n)
 }
+
+var newline = []byte{'\n'}
 
 // Close implements chat.Conn: send ERROR, flush, close.
 func (c *conn) Close(reason string) {
