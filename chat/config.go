@@ -33,7 +33,7 @@ type Config struct {
 	// default DefaultInviteTTL (7 days).
 	InviteTTL time.Duration
 
-	Shards       int // state partitions, each one goroutine; default GOMAXPROCS
+	Shards       int // state partitions, each one goroutine; default one per CPU (at most GOMAXPROCS)
 	ShardQueue   int // queued tasks per shard past which the loops hold client commands back; default 65536
 	PipelineMax  int // same-shard commands a client may have in flight; default 32
 	WhowasLength int // WHOWAS entries kept; default 1000

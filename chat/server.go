@@ -64,7 +64,7 @@ var ErrConfig = errors.New("chat: invalid configuration")
 func New(cfg Config, loops Loops, log *slog.Logger) (*Server, error) {
 	cfg.setDefaults()
 	if cfg.Shards <= 0 {
-		cfg.Shards = runtime.GOMAXPROCS(0)
+		cfg.Shards = min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	}
 	if err := cfg.validate(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)

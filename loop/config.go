@@ -21,7 +21,8 @@ type Config struct {
 	// MaxHandshakes bounds the TLS handshakes in flight (each holds a
 	// goroutine); connections past it are closed at once; default 1024.
 	MaxHandshakes int
-	// Loops is the number of event loops; default GOMAXPROCS.
+	// Loops is the number of event loops; default one per CPU (at most
+	// GOMAXPROCS).
 	Loops int
 	// SendQ is the most output bytes queued for one client before it is
 	// disconnected as a slow consumer; default 1 MiB.
@@ -64,7 +65,7 @@ func (c *Config) setDefaults() {
 		c.MaxHandshakes = 1024
 	}
 	if c.Loops <= 0 {
-		c.Loops = runtime.GOMAXPROCS(0)
+		c.Loops = min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	}
 	if c.SendQ <= 0 {
 		c.SendQ = 1 << 20

@@ -65,11 +65,11 @@ const (
 const MetricsConns = 16
 
 // NewFDBudget divides a limit of open files for a server with the given
-// number of loops (0: GOMAXPROCS, as Config.Loops). The store gets a
+// number of loops (0: one per CPU, as Config.Loops). The store gets a
 // sixteenth of the limit, within [80, 1000].
 func NewFDBudget(limit uint64, loops, listeners int) (FDBudget, error) {
 	if loops <= 0 {
-		loops = runtime.GOMAXPROCS(0)
+		loops = min(runtime.NumCPU(), runtime.GOMAXPROCS(0))
 	}
 	n := int(min(limit, math.MaxInt32))
 	b := FDBudget{Soft: limit, Hard: limit}

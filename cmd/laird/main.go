@@ -235,6 +235,7 @@ func serve(cfg Config, log *slog.Logger) error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
 	defer signal.Stop(sig)
 	sd := newNotifier()
+	setProcs(log)
 	in, err := start(cfg, log)
 	if err != nil {
 		return err
