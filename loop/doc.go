@@ -50,10 +50,7 @@
 // crypto/tls over in-memory buffers (tlsengine.go), and only the handshake,
 // which crypto/tls cannot suspend, runs on a goroutine of its own, bounded
 // by a timeout and by a cap on handshakes in flight; it wakes the loop when
-// it has output. That goroutine runs on a thread of its own at nice 19
-// (handshake_linux.go), so that on a busy core the kernel runs the loops
-// first: with 200 handshakes/s arriving on one core, chat p99 was 2.1-2.9
-// ms against 3.2-3.6 ms at normal priority, side by side in make bench. Measured against the alternative, a goroutine per TLS
+// it has output. Measured against the alternative, a goroutine per TLS
 // connection with a tls.Conn feeding lines to the loop, in one run on this
 // 2-core machine (200 connections, ~100-byte lines; medians of 5 runs):
 // CPU per line 1.21x plain TCP on the loop vs 1.16x with goroutines at one

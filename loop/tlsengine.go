@@ -90,7 +90,6 @@ func newTLSEngine(cfg *tls.Config, timeout time.Duration, local, remote net.Addr
 
 // handshake runs on its own goroutine until the handshake ends.
 func (e *tlsEngine) handshake(timeout time.Duration) {
-	lowerHandshakePriority()
 	defer close(e.hsDone)
 	timer := time.AfterFunc(timeout, func() { e.mem.close(errTLSHandshakeTimeout) })
 	err := e.conn.Handshake()
