@@ -233,9 +233,10 @@ func (c *ircClient) register(nick string) {
 
 // sync sends a PING and waits for its PONG, so that everything the server
 // sent before is in c.log.
-func (c *ircClient) sync() {
+func (c *ircClient) sync() (token string) {
 	c.t.Helper()
 	tok := fmt.Sprintf("sync%d", time.Now().UnixNano())
 	c.send("PING %s", tok)
 	c.expect(`PONG \S+ :?` + tok + `$`)
+	return tok
 }
