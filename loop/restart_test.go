@@ -2,10 +2,7 @@ package loop
 
 import (
 	"bufio"
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"net"
 	"testing"
 	"time"
@@ -17,29 +14,8 @@ import (
 // and waits for it.
 func serveOn(t *testing.T, addr string) (stop func(), err error) {
 	t.Helper()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(Config{Listen: addr, Loops: 1}, log)
-	irc, err := chat.New(chat.Config{}, s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.SetChat(irc)
-	irc.Start()
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	select {
-	case <-s.Started():
-	case err := <-errc:
-		irc.Stop()
-		return nil, err
-	}
-	return func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-		<-errc
-		irc.Stop()
-	}, nil
+	_, stop, err = serveLoops(t, Config{Listen: addr, Loops: 1}, chat.Config{})
+	return stop, err
 }
 
 // TestRestartAfterQuits: connections the server closed (QUIT) leave its
@@ -47,12 +23,7 @@ func serveOn(t *testing.T, addr string) (stop func(), err error) {
 // at once must start, not report the address as served by another
 // process.
 func TestRestartAfterQuits(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := freeLoopback(t)
 	stop, err := serveOn(t, addr)
 	if err != nil {
 		t.Fatal(err)

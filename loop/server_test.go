@@ -17,15 +17,28 @@ import (
 // free loopback port.
 func startLoop(t *testing.T, cfg Config) (*Server, string) {
 	t.Helper()
+	return startLoopChat(t, cfg, chat.Config{})
+}
+
+// freeLoopback returns a loopback address nothing listens on.
+func freeLoopback(t *testing.T) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Listen = l.Addr().String()
-	l.Close()
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// serveLoops starts the network side with a real chat server (no store) as
+// cfg says; stop shuts both down and waits for them. An error is Serve's,
+// when it fails to start.
+func serveLoops(t *testing.T, cfg Config, ccfg chat.Config) (s *Server, stop func(), err error) {
+	t.Helper()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(cfg, log)
-	irc, err := chat.New(chat.Config{}, s, log)
+	s = New(cfg, log)
+	irc, err := chat.New(ccfg, s, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,16 +49,16 @@ func startLoop(t *testing.T, cfg Config) (*Server, string) {
 	select {
 	case <-s.Started():
 	case err := <-errc:
-		t.Fatalf("serve: %v", err)
+		irc.Stop()
+		return nil, nil, err
 	}
-	t.Cleanup(func() {
+	return s, func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		_ = s.Shutdown(ctx)
 		<-errc
 		irc.Stop()
-	})
-	return s, cfg.Listen
+	}, nil
 }
 
 func readUntil(t *testing.T, r *bufio.Reader, substr string) string {

@@ -2,10 +2,8 @@ package loop
 
 import (
 	"bufio"
-	"context"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"runtime"
 	"strconv"
@@ -20,34 +18,12 @@ import (
 // startLoopChat is startLoop with the chat configuration given.
 func startLoopChat(t *testing.T, cfg Config, ccfg chat.Config) (*Server, string) {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	cfg.Listen = freeLoopback(t)
+	s, stop, err := serveLoops(t, cfg, ccfg)
 	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Listen = l.Addr().String()
-	l.Close()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := New(cfg, log)
-	irc, err := chat.New(ccfg, s, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.SetChat(irc)
-	irc.Start()
-	errc := make(chan error, 1)
-	go func() { errc <- s.Serve() }()
-	select {
-	case <-s.Started():
-	case err := <-errc:
 		t.Fatalf("serve: %v", err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-		<-errc
-		irc.Stop()
-	})
+	t.Cleanup(stop)
 	return s, cfg.Listen
 }
 
