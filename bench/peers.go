@@ -83,7 +83,8 @@ func InspIRCdConfig(addr, dir string) string {
 }
 
 // NgIRCd starts Debian's ngircd for every run, in the foreground, dropping to an
-// unprivileged user, with a generated configuration in a temporary directory.
+// unprivileged user, with a generated configuration in a temporary directory:
+// loopback only, no DNS, ident or PAM, and no penalty time (its flood throttle).
 type NgIRCd struct {
 	Bin  string // default /usr/sbin/ngircd
 	User string // default "irc"
@@ -142,6 +143,9 @@ func NgIRCdConfig(addr, dir string, uid, gid uint32) string {
 	MaxNickLength = 30
 	PingTimeout = 600
 	PongTimeout = 600
+	# No penalty time: ngircd's flood throttle, which otherwise holds
+	# registrations back (as laird's and InspIRCd's are off or exempt).
+	MaxPenaltyTime = 0
 [Options]
 	DNS = no
 	Ident = no
