@@ -12,8 +12,9 @@ import (
 // What chat does with a connection's transport (transport.go): channel
 // mode +Z, WHOIS 671 and 276.
 //
-// A user is secure when every one of its connected sessions is on TLS
-// (directly, or vouched for by a trusted proxy): with multiclient, one
+// A user is secure when every one of its connected sessions is on TLS that
+// laird terminates (a PROXY protocol header does not say whether the proxy
+// spoke TLS, so a proxied client counts as plaintext): with multiclient, one
 // plaintext session would show a +Z channel's traffic in the clear. An
 // always-on user with no session is not secure (nothing vouches for it)
 // but stays in the channels it is in.

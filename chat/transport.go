@@ -1,8 +1,8 @@
 package chat
 
 // TransportInfo is what a connection's transport tells chat about it: TLS
-// (directly, or vouched for by a trusted proxy), the client certificate,
-// WebSocket. Immutable once set.
+// that laird terminates, the client certificate, WebSocket. Immutable once
+// set.
 type TransportInfo struct {
 	// Name is the transport for metrics and logs: "tcp", "tls", "ws",
 	// "wss", "unix".
