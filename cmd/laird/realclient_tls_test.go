@@ -2,17 +2,10 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/hex"
-	"encoding/pem"
-	"math/big"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -35,58 +28,21 @@ type testPKI struct {
 func newTestPKI(t *testing.T) *testPKI {
 	t.Helper()
 	dir := t.TempDir()
-	now := time.Now()
-	caKey := newKey(t)
-	caTmpl := &x509.Certificate{
-		SerialNumber:          serial(t),
-		Subject:               pkix.Name{CommonName: "laird test CA"},
-		NotBefore:             now.Add(-time.Hour),
-		NotAfter:              now.Add(24 * time.Hour),
-		KeyUsage:              x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
-		BasicConstraintsValid: true,
-		IsCA:                  true,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ca, err := x509.ParseCertificate(caDER)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ca := newTestCA(t)
 	p := &testPKI{
 		caFile:     filepath.Join(dir, "ca.pem"),
 		serverCert: filepath.Join(dir, "server.pem"), serverKey: filepath.Join(dir, "server.key"),
 		clientCert: filepath.Join(dir, "client.pem"), clientKey: filepath.Join(dir, "client.key"),
 		clientPEM: filepath.Join(dir, "client-with-key.pem"),
 	}
-	writePEM(t, p.caFile, "CERTIFICATE", caDER)
-
+	writePEM(t, p.caFile, "CERTIFICATE", ca.cert.Raw)
 	leaf := func(cn string, usage x509.ExtKeyUsage, certFile, keyFile string) ([]byte, []byte, []byte) {
-		key := newKey(t)
-		tmpl := &x509.Certificate{
-			SerialNumber: serial(t),
-			Subject:      pkix.Name{CommonName: cn},
-			NotBefore:    now.Add(-time.Hour),
-			NotAfter:     now.Add(24 * time.Hour),
-			KeyUsage:     x509.KeyUsageDigitalSignature,
-			ExtKeyUsage:  []x509.ExtKeyUsage{usage},
-		}
-		if usage == x509.ExtKeyUsageServerAuth {
-			tmpl.DNSNames = []string{"localhost"}
-			tmpl.IPAddresses = []net.IP{net.IPv4(127, 0, 0, 1)}
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
+		der, key := ca.sign(t, cn, usage)
 		pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
 		if err != nil {
 			t.Fatal(err)
 		}
-		certPEM := writePEM(t, certFile, "CERTIFICATE", der)
-		keyPEM := writePEM(t, keyFile, "PRIVATE KEY", pkcs8)
-		return der, certPEM, keyPEM
+		return der, writePEM(t, certFile, "CERTIFICATE", der), writePEM(t, keyFile, "PRIVATE KEY", pkcs8)
 	}
 	leaf("localhost", x509.ExtKeyUsageServerAuth, p.serverCert, p.serverKey)
 	der, certPEM, keyPEM := leaf("laird test client", x509.ExtKeyUsageClientAuth, p.clientCert, p.clientKey)
@@ -95,33 +51,6 @@ func newTestPKI(t *testing.T) *testPKI {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func newKey(t *testing.T) *ecdsa.PrivateKey {
-	t.Helper()
-	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return k
-}
-
-func serial(t *testing.T) *big.Int {
-	t.Helper()
-	n, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 64))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return n
-}
-
-func writePEM(t *testing.T, path, typ string, der []byte) []byte {
-	t.Helper()
-	b := pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der})
-	if err := os.WriteFile(path, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // startTLSTestServer runs laird with a plain listener (ts.addr) and a TLS

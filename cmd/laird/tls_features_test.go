@@ -1,16 +1,8 @@
 package main
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/sha256"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/hex"
 	"fmt"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -24,64 +16,7 @@ import (
 // Issue 11's TLS section over real TLS: STS, client certificates (SASL
 // EXTERNAL, NickServ CERT, WHOIS 276, operators by fingerprint), +Z and
 // WHOIS 671. The certificates are made here: a test CA and client
-// certificates it signs.
-
-// fpTestCA issues client certificates.
-type fpTestCA struct {
-	cert *x509.Certificate
-	key  *ecdsa.PrivateKey
-}
-
-func newFPTestCA(t *testing.T) *fpTestCA {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber:          big.NewInt(1),
-		Subject:               pkix.Name{CommonName: "laird test CA"},
-		NotBefore:             time.Now().Add(-time.Hour),
-		NotAfter:              time.Now().Add(24 * time.Hour),
-		IsCA:                  true,
-		BasicConstraintsValid: true,
-		KeyUsage:              x509.KeyUsageCertSign,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &fpTestCA{cert: cert, key: key}
-}
-
-// issue returns a client certificate for cn and its SHA-256 fingerprint in
-// lowercase hex, as laird computes it.
-func (ca *fpTestCA) issue(t *testing.T, cn string) (tls.Certificate, string) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, _ := rand.Int(rand.Reader, big.NewInt(1<<62))
-	tmpl := &x509.Certificate{
-		SerialNumber: serial,
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-		ExtKeyUsage:  []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.cert, &key.PublicKey, ca.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sum := sha256.Sum256(der)
-	return tls.Certificate{Certificate: [][]byte{der, ca.cert.Raw}, PrivateKey: key}, hex.EncodeToString(sum[:])
-}
+// certificates it signs (testCA).
 
 // dialTLSCert is dialTLS presenting a client certificate (nil: none).
 func (ts *transportServer) dialTLSCert(name string, cert *tls.Certificate) *ircClient {
@@ -201,7 +136,7 @@ func TestSTSReload(t *testing.T) {
 // logs in with SASL EXTERNAL, shows in WHOIS 276 to its owner, and still
 // logs in from an address that ran out of password attempts (issue 15).
 func TestCertificateLogin(t *testing.T) {
-	ca := newFPTestCA(t)
+	ca := newTestCA(t)
 	aliceCert, aliceFP := ca.issue(t, "alice")
 	strangerCert, _ := ca.issue(t, "stranger")
 	ts := startTransportServer(t, fastLogins)
@@ -261,7 +196,7 @@ func TestCertificateLogin(t *testing.T) {
 // TestOperCertFP: an [[oper]] block with certfp alone opers up the client
 // presenting that certificate, without a password; nobody else.
 func TestOperCertFP(t *testing.T) {
-	ca := newFPTestCA(t)
+	ca := newTestCA(t)
 	opCert, opFP := ca.issue(t, "op")
 	otherCert, _ := ca.issue(t, "other")
 	ts := startTransportServer(t, func(c *Config) {
